@@ -1,0 +1,50 @@
+"""Acquisition-function names accepted by :class:`BatchBOSearcher` and their classes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from botorch.acquisition import AcquisitionFunction
+
+AcquisitionName = Literal["qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI"]
+BatchStrategy = Literal["joint", "sequential"]
+
+ACQUISITIONS: tuple[str, ...] = ("qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI")
+BATCH_STRATEGIES: tuple[str, ...] = ("joint", "sequential")
+
+
+def acquisition_class(name: str) -> type[AcquisitionFunction]:
+    """Map an acquisition name to its BoTorch class.
+
+    The ``Log`` variants are the numerically robust LogEI family of Ament et al.,
+    "Unexpected Improvements to Expected Improvement for Bayesian Optimization"
+    (NeurIPS 2023); the noisy variants integrate over the posterior of the
+    incumbent (Letham et al., 2019), which suits noisy training metrics.
+
+    Args:
+        name: One of :data:`ACQUISITIONS`.
+
+    Returns:
+        The BoTorch ``AcquisitionFunction`` subclass.
+    """
+    from botorch.acquisition import (
+        qExpectedImprovement,
+        qNoisyExpectedImprovement,
+        qProbabilityOfImprovement,
+        qUpperConfidenceBound,
+    )
+    from botorch.acquisition.logei import (
+        qLogExpectedImprovement,
+        qLogNoisyExpectedImprovement,
+    )
+
+    classes: dict[str, type[AcquisitionFunction]] = {
+        "qLogNEI": qLogNoisyExpectedImprovement,
+        "qLogEI": qLogExpectedImprovement,
+        "qEI": qExpectedImprovement,
+        "qNEI": qNoisyExpectedImprovement,
+        "qUCB": qUpperConfidenceBound,
+        "qPI": qProbabilityOfImprovement,
+    }
+    return classes[name]
