@@ -14,8 +14,10 @@ from distributed_bo.exceptions import (
     StudyFailedError,
     TrainableError,
 )
+from distributed_bo.search.searcher import BatchBOSearcher
 
 __all__ = [
+    "BatchBOSearcher",
     "ClusterError",
     "DataError",
     "DistributedBOError",

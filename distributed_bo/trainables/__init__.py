@@ -42,9 +42,7 @@ def resolve_trainable(name: str) -> Callable[[dict[str, Any]], Any]:
         )
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
-        raise TrainableError(
-            f"trainable.name: got {name!r}; write it as 'package.module:function'"
-        )
+        raise TrainableError(f"trainable.name: got {name!r}; write it as 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -1,0 +1,107 @@
+"""Live progress in the terminal, and the failure-rate limit."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, TextIO
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from distributed_bo.runner.results import ResultsWriter
+
+
+class ProgressPrinter(Callback):
+    """Prints one line per trial event: count, the trial's metric and the best so far.
+
+    Args:
+        writer: The study's results writer (the rows it keeps are the source).
+        total: The study's trial budget.
+        stream: Where to print; standard error by default.
+    """
+
+    def __init__(self, *, writer: ResultsWriter, total: int, stream: TextIO | None = None):
+        self._writer = writer
+        self._total = total
+        self._stream = stream or sys.stderr
+        self._start = time.monotonic()
+
+    def _line(self, text: str) -> None:
+        rows = self._writer.rows.values()
+        done = sum(r["status"] in ("COMPLETED", "FAILED", "EARLY_STOPPED") for r in rows)
+        running = sum(r["status"] == "RUNNING" for r in rows)
+        failed = sum(r["status"] == "FAILED" for r in rows)
+        best = best_metric(list(rows), self._writer._mode)
+        elapsed = time.monotonic() - self._start
+        best_text = "-" if best is None else f"{best:.6g}"
+        print(
+            f"[{done:>3}/{self._total}] {elapsed:7.1f}s  running {running}  failed {failed}  "
+            f"best {self._writer._metric}={best_text}  | {text}",
+            file=self._stream,
+            flush=True,
+        )
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a started trial."""
+        self._line(f"started {trial.trial_id}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a finished trial and its final metric."""
+        row = self._writer.rows.get(trial.trial_id, {})
+        value = row.get("metric")
+        shown = "-" if value is None else f"{value:.6g}"
+        self._line(f"{trial.trial_id} {row.get('status', '').lower()} metric={shown}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Print a failed trial and its reason."""
+        row = self._writer.rows.get(trial.trial_id, {})
+        self._line(f"{trial.trial_id} failed: {row.get('error', '')}")
+
+
+def best_metric(rows: list[dict[str, Any]], mode: str) -> float | None:
+    """Best final metric among COMPLETED rows."""
+    values = [
+        r["metric"]
+        for r in rows
+        if r.get("status") == "COMPLETED"
+        and r.get("metric") is not None
+        and math.isfinite(r["metric"])
+    ]
+    if not values:
+        return None
+    return min(values) if mode == "min" else max(values)
+
+
+class FailureRateStopper(Stopper):
+    """Stops the study once too large a fraction of finished trials failed.
+
+    Args:
+        writer: The study's results writer.
+        max_fraction: Largest tolerated fraction of failed among finished trials.
+        min_finished: Finished trials needed before the limit applies.
+    """
+
+    def __init__(self, *, writer: ResultsWriter, max_fraction: float, min_finished: int = 5):
+        self._writer = writer
+        self._max_fraction = max_fraction
+        self._min_finished = min_finished
+        self.triggered: str | None = None
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        """Never stops a single trial."""
+        return False
+
+    def stop_all(self) -> bool:
+        """True once the failure fraction exceeds the limit."""
+        rows = self._writer.rows.values()
+        finished = [r for r in rows if r["status"] in ("COMPLETED", "FAILED")]
+        failed = sum(r["status"] == "FAILED" for r in finished)
+        if len(finished) >= self._min_finished and failed / len(finished) > self._max_fraction:
+            self.triggered = (
+                f"{failed} of {len(finished)} finished trials failed, more than "
+                f"max_failure_fraction={self._max_fraction}"
+            )
+            return True
+        return False

@@ -1,0 +1,209 @@
+"""How a result row is written: ``trials.parquet`` plus the Ax experiment JSON.
+
+:class:`ResultsWriter` is a Ray Tune ``Callback``. It keeps one row per trial and
+rewrites ``trials.parquet`` in the experiment directory whenever a trial starts,
+finishes or fails. Each write goes to a temporary file that is then moved over
+the old one, so a crash at any moment leaves the previous complete file.
+
+Columns: ``trial_id``, ``ax_index``, ``status`` (``RUNNING``, ``COMPLETED``,
+``FAILED``, ``EARLY_STOPPED``), ``config/<name>`` per parameter, ``metric``
+(final), ``best_metric``, ``iterations``, ``wall_time_s``, ``start_time`` and
+``end_time`` (Unix seconds), ``node``, ``gpu``, ``device``, ``restarts``,
+``error`` and ``is_baseline``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ray.tune import Callback
+
+from distributed_bo.runner.storage import StorageDir
+from distributed_bo.search.space import flatten
+
+TRIALS_FILE = "trials.parquet"
+AX_FILE = "ax_experiment.json"
+
+
+class ResultsWriter(Callback):
+    """Keeps ``trials.parquet`` and ``ax_experiment.json`` current.
+
+    Args:
+        storage: The experiment directory.
+        metric: The objective's key.
+        mode: ``"min"`` or ``"max"``.
+        searcher: The study's ``BatchBOSearcher`` (for Ax indices and the Ax JSON).
+        baseline: Flat baseline config, to flag the baseline trial.
+        rows: Rows from an earlier run of the same study (on resume).
+    """
+
+    def __init__(
+        self,
+        *,
+        storage: StorageDir,
+        metric: str,
+        mode: str,
+        searcher: Any = None,
+        baseline: Mapping[str, Any] | None = None,
+        rows: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self._storage = storage
+        self._metric = metric
+        self._mode = mode
+        self._searcher = searcher
+        self._baseline = dict(baseline or {})
+        self.rows: dict[str, dict[str, Any]] = {r["trial_id"]: dict(r) for r in rows or []}
+
+    # ---------------------------------------------------------------- events
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Add a RUNNING row."""
+        row = self._row(trial)
+        row["status"] = "RUNNING"
+        row.setdefault("start_time", time.time())
+        self.write()
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        """Track the latest and best metric of a running trial (written at its end)."""
+        row = self._row(trial)
+        self._update_from_result(row, result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Finish a row: COMPLETED with a finite metric, else FAILED with the reason."""
+        row = self._row(trial)
+        self._update_from_result(row, trial.last_result or {})
+        value = row.get("metric")
+        if value is None or not math.isfinite(value):
+            row["status"] = "FAILED"
+            row["error"] = row.get("error") or (
+                f"reported no {self._metric!r}"
+                if value is None
+                else f"{self._metric} was {value!r}"
+            )
+        else:
+            row["status"] = "COMPLETED"
+        row["end_time"] = time.time()
+        self.write(with_ax=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Finish a row as FAILED with the error's last line."""
+        row = self._row(trial)
+        self._update_from_result(row, trial.last_result or {})
+        row["status"] = "FAILED"
+        row["error"] = _error_text(trial)
+        row["end_time"] = time.time()
+        self.write(with_ax=True)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Count a restart of a trial whose worker died."""
+        row = self._row(trial)
+        row["restarts"] = int(trial.num_failures)
+        row["error"] = _error_text(trial)
+        self.write()
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Final write, with the Ax experiment after every result is applied."""
+        if self._searcher is not None:
+            self._searcher.wait_ready(timeout=120)
+        self.write(with_ax=True)
+
+    # ----------------------------------------------------------------- rows
+    def _row(self, trial: Any) -> dict[str, Any]:
+        row = self.rows.get(trial.trial_id)
+        if row is None:
+            row = {"trial_id": trial.trial_id, "status": "PENDING", "restarts": 0}
+            self.rows[trial.trial_id] = row
+        config = flatten(trial.config or {})
+        for key, value in config.items():
+            row[f"config/{key}"] = _scalar(value)
+        if self._baseline:
+            row["is_baseline"] = all(config.get(k) == v for k, v in self._baseline.items())
+        if self._searcher is not None and row.get("ax_index") is None:
+            row["ax_index"] = self._searcher.trial_index(trial.trial_id)
+        row["restarts"] = max(int(row.get("restarts") or 0), int(trial.num_failures))
+        return row
+
+    def _update_from_result(self, row: dict[str, Any], result: Mapping[str, Any]) -> None:
+        if not result:
+            return
+        value = result.get(self._metric)
+        if value is not None and not isinstance(value, bool):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = math.nan
+            row["metric"] = value
+            best = row.get("best_metric")
+            if math.isfinite(value) and (
+                best is None or (value < best if self._mode == "min" else value > best)
+            ):
+                row["best_metric"] = value
+        row["iterations"] = int(result.get("training_iteration") or 0)
+        row["wall_time_s"] = float(result.get("time_total_s") or 0.0)
+        row["node"] = str(result.get("node") or result.get("node_ip") or "")
+        if "device" in result:
+            row["device"] = str(result["device"])
+        if "gpu_ids" in result:
+            row["gpu"] = _scalar(result["gpu_ids"])
+
+    # ---------------------------------------------------------------- write
+    def write(self, *, with_ax: bool = False) -> None:
+        """Rewrite ``trials.parquet`` (and ``ax_experiment.json``) atomically."""
+        write_trials(self._storage, list(self.rows.values()))
+        if with_ax and self._searcher is not None and self._searcher.ax_client is not None:
+            state = self._searcher.get_state()
+            self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
+
+
+def write_trials(storage: StorageDir, rows: list[dict[str, Any]]) -> None:
+    """Write rows as ``trials.parquet`` atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = sorted({k for r in rows for k in r}, key=_column_order)
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    storage.write_bytes(TRIALS_FILE, sink.getvalue().to_pybytes())
+
+
+def read_trials(storage: StorageDir) -> list[dict[str, Any]]:
+    """Read ``trials.parquet`` rows (empty if it does not exist yet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = storage.read_bytes(TRIALS_FILE)
+    if data is None:
+        return []
+    return pq.read_table(pa.BufferReader(data)).to_pylist()
+
+
+_FIRST = ["trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline"]
+
+
+def _column_order(name: str) -> tuple[int, str]:
+    if name in _FIRST:
+        return (0, f"{_FIRST.index(name):02d}")
+    return (1 if name.startswith("config/") else 2, name)
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _error_text(trial: Any) -> str:
+    try:
+        error = trial.get_error()
+    except Exception:  # the error file may be unreadable on remote storage
+        error = None
+    if error is None:
+        return ""
+    lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else type(error).__name__

@@ -1,0 +1,243 @@
+"""The study runner: a job spec becomes a ``tune.Tuner`` with the batch searcher.
+
+``run_study`` builds the Tuner (FIFO scheduler, ``tune.with_resources``, actor
+reuse, storage, failure and checkpoint configs), writes ``spec.yaml`` into the
+experiment directory first, and keeps ``trials.parquet`` current while it runs.
+``resume_study`` continues a study from its directory after any crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import yaml
+
+from distributed_bo.exceptions import (
+    ClusterError,
+    ExperimentExistsError,
+    ExperimentNotFoundError,
+    SpecError,
+    StudyFailedError,
+)
+from distributed_bo.runner.cluster import connect, max_gpus_per_node
+from distributed_bo.runner.progress import FailureRateStopper, ProgressPrinter, best_metric
+from distributed_bo.runner.results import ResultsWriter, read_trials
+from distributed_bo.runner.storage import StorageDir
+from distributed_bo.search.searcher import BatchBOSearcher
+from distributed_bo.search.space import flatten
+from distributed_bo.spec import StudySpec
+
+logger = logging.getLogger(__name__)
+
+SPEC_FILE = "spec.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyResult:
+    """What a finished study produced.
+
+    Attributes:
+        experiment_dir: The experiment directory (path or URI).
+        rows: One dict per trial, as in ``trials.parquet``.
+        best: The best COMPLETED row, or ``None``.
+    """
+
+    experiment_dir: str
+    rows: list[dict[str, Any]]
+    best: dict[str, Any] | None
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    address: str | None = None,
+    storage: str | None = None,
+    progress: TextIO | None = sys.stderr,
+) -> StudyResult:
+    """Run a study from a validated spec.
+
+    Args:
+        spec: The study.
+        address: A Ray cluster to join; ``None`` starts a local Ray on 127.0.0.1.
+        storage: Overrides ``spec.storage``.
+        progress: Stream for live progress lines; ``None`` for silence.
+
+    Raises:
+        ExperimentExistsError: If the experiment directory already holds a study.
+        ClusterError: If Ray cannot be reached or no node fits a trial.
+        StudyFailedError: If the failure-rate limit stopped the study.
+    """
+    exp = StorageDir.open(storage or spec.storage, spec.name)
+    if exp.exists(SPEC_FILE) or exp.exists("tuner.pkl"):
+        raise ExperimentExistsError(
+            f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
+            f"with `distributed-bo resume {exp.uri}` or choose another name"
+        )
+    started = _connect_and_check(spec, address)
+    try:
+        exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
+        return _fit(spec, exp, progress=progress, restore=False)
+    finally:
+        _shutdown(started)
+
+
+def resume_study(
+    experiment_dir: str, *, address: str | None = None, progress: TextIO | None = sys.stderr
+) -> StudyResult:
+    """Continue a study from its experiment directory.
+
+    Finished trials stay finished, running ones continue from their last
+    checkpoint, and the searcher continues from its saved state.
+
+    Raises:
+        ExperimentNotFoundError: If the directory holds no readable study.
+    """
+    exp = StorageDir.open(experiment_dir)
+    spec = load_study_spec(exp)
+    if not exp.exists("tuner.pkl"):
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri} has no Ray Tune state (tuner.pkl) yet; the study "
+            "never started, so `run` it again"
+        )
+    started = _connect_and_check(spec, address)
+    try:
+        return _fit(spec, exp, progress=progress, restore=True)
+    finally:
+        _shutdown(started)
+
+
+def load_study_spec(exp: StorageDir) -> StudySpec:
+    """Read the ``spec.yaml`` a study wrote into its directory.
+
+    Raises:
+        ExperimentNotFoundError: If it is missing or unreadable.
+    """
+    data = exp.read_bytes(SPEC_FILE)
+    if data is None:
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri} holds no {SPEC_FILE}; pass the directory that "
+            "`distributed-bo run` created (STORAGE/NAME)"
+        )
+    try:
+        raw = yaml.safe_load(data.decode())
+        return StudySpec.from_dict(raw)
+    except (yaml.YAMLError, UnicodeDecodeError, SpecError) as err:
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri}/{SPEC_FILE} is corrupt ({err}); restore it or "
+            "start a new study"
+        ) from err
+
+
+def _connect_and_check(spec: StudySpec, address: str | None) -> bool:
+    gpus = spec.resources.gpus_per_trial
+    started = connect(address)
+    if gpus > 0 and max_gpus_per_node() < gpus and address is None:
+        _shutdown(started)
+        raise ClusterError(
+            f"resources.gpus_per_trial: {gpus} GPUs per trial, but no node has more than "
+            f"{max_gpus_per_node():g}; lower gpus_per_trial or run on a bigger cluster"
+        )
+    return started
+
+
+def _shutdown(started: bool) -> None:
+    import ray
+
+    if started and ray.is_initialized():
+        ray.shutdown()
+
+
+def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: bool):
+    from ray import tune
+    from ray.tune.schedulers import FIFOScheduler
+
+    from distributed_bo.trainables import resolve_trainable
+
+    metric, mode = spec.objective.metric, spec.objective.mode
+    baseline = [spec.baseline] if spec.baseline else []
+    searcher = BatchBOSearcher(
+        acquisition=spec.searcher.acquisition,
+        batch_strategy=spec.searcher.batch_strategy,
+        batch_size=spec.searcher.batch_size,
+        num_initial=spec.searcher.num_initial,
+        seed=spec.seed,
+        parameter_constraints=list(spec.searcher.parameter_constraints),
+        points_to_evaluate=baseline,
+    )
+    writer = ResultsWriter(
+        storage=exp,
+        metric=metric,
+        mode=mode,
+        searcher=searcher,
+        baseline=flatten(spec.baseline) if spec.baseline else None,
+        rows=read_trials(exp) if restore else None,
+    )
+    stopper = FailureRateStopper(writer=writer, max_fraction=spec.max_failure_fraction)
+    callbacks: list[Any] = [writer]
+    if progress is not None:
+        callbacks.append(
+            ProgressPrinter(writer=writer, total=spec.budget.num_trials, stream=progress)
+        )
+    trainable = tune.with_resources(
+        resolve_trainable(spec.trainable.name),
+        {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+    )
+    param_space = dict(spec.param_space())
+    constants = dict(spec.trial_constants())
+    constants.setdefault("checkpoint_frequency", spec.checkpoint.frequency)
+    param_space.update({k: v for k, v in constants.items() if k not in param_space})
+    run_config = tune.RunConfig(
+        name=exp.name,
+        storage_path=exp.storage_path,
+        failure_config=tune.FailureConfig(max_failures=spec.retries),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.num_to_keep),
+        callbacks=callbacks,
+        stop=stopper,
+        verbose=0,
+    )
+    if restore:
+        tuner = tune.Tuner.restore(
+            exp.uri,
+            trainable=trainable,
+            param_space=param_space,
+            resume_unfinished=True,
+            resume_errored=False,
+            restart_errored=False,
+        )
+        # ``Tuner.restore`` keeps the pickled RunConfig; give it this run's callbacks.
+        tuner._local_tuner._run_config.callbacks = callbacks
+        tuner._local_tuner._run_config.stop = stopper
+        searcher = tuner._local_tuner._tune_config.search_alg
+        writer._searcher = searcher
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=FIFOScheduler(),
+                metric=metric,
+                mode=mode,
+                num_samples=spec.budget.num_trials,
+                max_concurrent_trials=spec.budget.max_concurrent,
+                reuse_actors=True,
+            ),
+            run_config=run_config,
+        )
+    tuner.fit()
+    if hasattr(searcher, "close"):
+        searcher.close()
+    rows = list(writer.rows.values())
+    if stopper.triggered:
+        raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
+    return StudyResult(experiment_dir=exp.uri, rows=rows, best=_best_row(rows, mode))
+
+
+def _best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    best = best_metric(rows, mode)
+    if best is None:
+        return None
+    return next(r for r in rows if r.get("status") == "COMPLETED" and r.get("metric") == best)

@@ -1,0 +1,320 @@
+"""How a batch is generated: the Ax experiment and one q-point acquisition optimisation.
+
+:class:`BatchGenerator` owns an :class:`ax.api.Client` and is the only code that
+touches its experiment. It is synchronous and not thread-safe; the searcher runs
+it on one background thread.
+
+A batch of ``k`` points comes from one call:
+
+* While fewer than ``num_initial`` trials have data, from Ax's scrambled Sobol
+  sequence (Owen, 1998), so the first round fills every free slot at once.
+* Then from one BoTorch acquisition optimisation with ``q = k``: ``joint``
+  optimises all ``k x d`` coordinates together (``optimize_acqf(sequential=False)``);
+  ``sequential`` builds the batch greedily, one point at a time, conditioning on the
+  points already chosen (``sequential=True``, Ax's default). Every trial that is
+  queued, running or failed is passed as a pending point ``X_pending``, so the
+  acquisition value integrates over their unknown outcomes (Snoek et al., 2012;
+  Wilson et al., 2018). Failed trials are included so that a configuration that
+  crashed is not proposed again, while their (absent) outcome is never data.
+
+For spaces with discrete parameters Ax switches to BoTorch's mixed optimiser,
+which always builds the batch greedily; ``batch_strategy`` then only affects the
+continuous relaxation.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from distributed_bo.exceptions import SearcherStateError
+from distributed_bo.search.acquisition import acquisition_class
+from distributed_bo.search.space import MappedSpace
+
+logger = logging.getLogger(__name__)
+
+#: BoTorch draws from torch's global RNG, which ``with_rng_seed`` reseeds; one
+#: generation at a time per process keeps seeded runs reproducible when several
+#: searchers live in one process.
+_GENERATION_LOCK = threading.Lock()
+
+SOBOL_KEY = "Sobol"
+MANUAL_KEY = "Manual"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationStats:
+    """What one call to :meth:`BatchGenerator.generate` did.
+
+    Attributes:
+        method: ``"sobol"``, ``"initial"`` (user-given points) or the acquisition name.
+        num_points: Points produced.
+        num_pending: Pending points the acquisition was conditioned on.
+        num_observations: Completed trials with data used to fit the model.
+        seconds: Wall time of the call (fit plus optimisation), in seconds.
+    """
+
+    method: str
+    num_points: int
+    num_pending: int
+    num_observations: int
+    seconds: float
+
+
+def ax_metric_name(metric: str) -> str:
+    """An Ax-safe metric name (Ax parses objective strings such as ``-loss``)."""
+    name = re.sub(r"\W", "_", metric)
+    return name if name and not name[0].isdigit() else f"m_{name}"
+
+
+class BatchGenerator:
+    """The Ax experiment plus batch generation; one thread at a time.
+
+    Args:
+        space: The mapped search space.
+        metric: The objective's name as the trainable reports it.
+        mode: ``"min"`` or ``"max"``.
+        acquisition: Acquisition name, see :mod:`distributed_bo.search.acquisition`.
+        batch_strategy: ``"joint"`` or ``"sequential"``.
+        num_initial: Trials with data needed before the model is used.
+        seed: Seed of the Sobol sequence and of the acquisition optimiser.
+        parameter_constraints: Linear constraints in Ax syntax over flat Tune names.
+        initial_points: Ax parameterizations to evaluate before anything else.
+        optimizer_options: Extra ``optimize_acqf`` options (``num_restarts``,
+            ``raw_samples``, ``options``).
+        client: An existing client (from a checkpoint); otherwise a new one.
+    """
+
+    def __init__(
+        self,
+        *,
+        space: MappedSpace,
+        metric: str,
+        mode: str,
+        acquisition: str,
+        batch_strategy: str,
+        num_initial: int,
+        seed: int | None,
+        parameter_constraints: Sequence[str] = (),
+        initial_points: Sequence[Mapping[str, Any]] = (),
+        optimizer_options: Mapping[str, Any] | None = None,
+        client: Any = None,
+    ) -> None:
+        from ax.api import Client
+
+        self.space = space
+        self.metric = metric
+        self.mode = mode
+        self.acquisition = acquisition
+        self.batch_strategy = batch_strategy
+        self.num_initial = num_initial
+        self.seed = seed
+        self.initial_points = [dict(p) for p in initial_points]
+        self.optimizer_options = dict(optimizer_options or {})
+        self.ax_metric = ax_metric_name(metric)
+        self.last_stats: GenerationStats | None = None
+        if client is not None:
+            self.client = client
+            return
+        self.client = Client(random_seed=seed)
+        self.client.configure_experiment(
+            parameters=space.ax_parameters,
+            parameter_constraints=[space.translate_constraint(c) for c in parameter_constraints],
+            name="distributed_bo",
+        )
+        sign = "-" if mode == "min" else ""
+        self.client.configure_optimization(objective=f"{sign}{self.ax_metric}")
+
+    # ----------------------------------------------------------------- trials
+    @property
+    def experiment(self) -> Any:
+        """The Ax experiment."""
+        return self.client._experiment
+
+    def attach(self, parameters: Mapping[str, Any]) -> int:
+        """Attach a trial with given Ax parameters (status RUNNING); return its index."""
+        return self.client.attach_trial(parameters=dict(parameters))
+
+    def mark_running(self, index: int) -> None:
+        """Mark a queued (CANDIDATE) trial as RUNNING."""
+        trial = self.experiment.trials[index]
+        if trial.status.is_candidate:
+            trial.mark_running(no_runner_required=True)
+
+    def complete(self, index: int, value: float) -> None:
+        """Record a trial's final objective value as data and mark it COMPLETED."""
+        self.mark_running(index)
+        self.client.complete_trial(trial_index=index, raw_data={self.ax_metric: float(value)})
+
+    def fail(self, index: int, reason: str) -> None:
+        """Mark a trial FAILED; it is never used as data."""
+        self.mark_running(index)
+        if not self.experiment.trials[index].status.is_terminal:
+            self.client.mark_trial_failed(trial_index=index, failed_reason=reason)
+
+    def early_stop(self, index: int) -> None:
+        """Mark a trial EARLY_STOPPED (stopped by a scheduler, not failed)."""
+        self.mark_running(index)
+        if not self.experiment.trials[index].status.is_terminal:
+            self.client.mark_trial_early_stopped(trial_index=index)
+
+    def parameters(self, index: int) -> dict[str, Any]:
+        """Ax parameters of trial ``index``."""
+        return dict(self.experiment.trials[index].arm.parameters)
+
+    def num_with_data(self) -> int:
+        """Number of COMPLETED trials (each has objective data)."""
+        return sum(1 for t in self.experiment.trials.values() if t.status.is_completed)
+
+    # ------------------------------------------------------------- generation
+    def generate(self, k: int) -> list[int]:
+        """Create ``k`` new CANDIDATE trials from one generation call.
+
+        Args:
+            k: Number of points (the number of free slots, capped by ``batch_size``).
+
+        Returns:
+            Indices of the new trials, in order.
+        """
+        if k <= 0:
+            return []
+        start = time.perf_counter()
+        consumed = sum(
+            1
+            for t in self.experiment.trials.values()
+            if t.generator_runs and t.generator_runs[0].generator_run_type == "MANUAL"
+        )
+        if consumed < len(self.initial_points):
+            points = self.initial_points[consumed : consumed + k]
+            indices = [self._new_trial(p, key=MANUAL_KEY) for p in points]
+            self._stats("initial", len(indices), start)
+            return indices
+        n_data = self.num_with_data()
+        if n_data < max(self.num_initial, 1):
+            return self._generate_sobol(k, start)
+        return self._generate_bo(k, n_data, start)
+
+    def _generate_sobol(self, k: int, start: float) -> list[int]:
+        from ax.adapter.registry import Generators
+
+        drawn = sum(
+            1
+            for t in self.experiment.trials.values()
+            if t.generator_runs and t.generator_runs[0]._generator_key == SOBOL_KEY
+        )
+        sobol = Generators.SOBOL(experiment=self.experiment, seed=self.seed, init_position=drawn)
+        run = sobol.gen(n=k)
+        indices = self._add_runs(run)
+        self._stats("sobol", len(indices), start)
+        return indices
+
+    def _generate_bo(self, k: int, n_data: int, start: float) -> list[int]:
+        from ax.adapter.registry import Generators
+        from ax.utils.common.random import with_rng_seed
+
+        pending = self._pending_observations()
+        num_pending = len(next(iter(pending.values()), [])) if pending else 0
+        options: dict[str, Any] = {"sequential": self.batch_strategy == "sequential"}
+        options.update(self.optimizer_options)
+        seed = None if self.seed is None else self.seed + len(self.experiment.trials)
+        with _GENERATION_LOCK, with_rng_seed(seed):
+            adapter = Generators.BOTORCH_MODULAR(
+                experiment=self.experiment,
+                data=self.experiment.lookup_data(),
+                botorch_acqf_class=acquisition_class(self.acquisition),
+            )
+            run = adapter.gen(
+                n=k,
+                pending_observations=pending,
+                model_gen_options={"optimizer_kwargs": options},
+            )
+        indices = self._add_runs(run)
+        self.last_stats = GenerationStats(
+            method=self.acquisition,
+            num_points=len(indices),
+            num_pending=num_pending,
+            num_observations=n_data,
+            seconds=time.perf_counter() - start,
+        )
+        return indices
+
+    def _pending_observations(self) -> dict[str, list[Any]]:
+        from ax.core.observation import ObservationFeatures
+
+        features = [
+            ObservationFeatures.from_arm(arm=t.arm, trial_index=t.index)
+            for t in self.experiment.trials.values()
+            if t.arm is not None
+            and (t.status.is_candidate or t.status.is_running or t.status.is_failed)
+        ]
+        return {self.ax_metric: features} if features else {}
+
+    def _add_runs(self, run: Any) -> list[int]:
+        """Split one k-arm generator run into k single-arm trials (async workers)."""
+        from ax.core.generator_run import GeneratorRun
+
+        indices = []
+        for arm in run.arms:
+            single = GeneratorRun(
+                arms=[arm],
+                generator_key=run._generator_key,
+                fit_time=run.fit_time,
+                gen_time=run.gen_time,
+            )
+            indices.append(self.experiment.new_trial(generator_run=single).index)
+        return indices
+
+    def _new_trial(self, parameters: Mapping[str, Any], *, key: str) -> int:
+        from ax.core.arm import Arm
+        from ax.core.generator_run import GeneratorRun
+
+        run = GeneratorRun(arms=[Arm(parameters=dict(parameters))], type="MANUAL")
+        run._generator_key = key
+        return self.experiment.new_trial(generator_run=run).index
+
+    def _stats(self, method: str, n: int, start: float) -> None:
+        self.last_stats = GenerationStats(
+            method=method,
+            num_points=n,
+            num_pending=0,
+            num_observations=self.num_with_data(),
+            seconds=time.perf_counter() - start,
+        )
+
+    # ------------------------------------------------------------- state
+    def to_json(self) -> dict[str, Any]:
+        """The Ax experiment as Ax's own JSON snapshot."""
+        return self.client._to_json_snapshot()
+
+    @staticmethod
+    def client_from_json(snapshot: Mapping[str, Any]) -> Any:
+        """Rebuild an ``ax.api.Client`` from :meth:`to_json` output.
+
+        Raises:
+            SearcherStateError: If the snapshot cannot be decoded.
+        """
+        from ax.api import Client
+
+        try:
+            return Client._from_json_snapshot(snapshot=dict(snapshot))
+        except Exception as err:  # Ax raises many types for malformed JSON.
+            raise SearcherStateError(
+                f"searcher state: the saved Ax experiment cannot be decoded ({err}); "
+                "the file is corrupt or from an incompatible Ax version"
+            ) from err
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for a real, finite number (bools excluded)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,181 @@
+"""Read a job spec from YAML, apply command-line overrides, validate it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from distributed_bo.exceptions import SpecError
+from distributed_bo.spec._validate import describe
+from distributed_bo.spec.schema import StudySpec
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable key: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found key {key!r} twice in one mapping", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+# Besides ``yaml.YAMLError``, PyYAML raises ValueError for impossible dates
+# (``2024-13-45``) and RecursionError for very deep nesting.
+_LOAD_ERRORS = (yaml.YAMLError, ValueError, TypeError, RecursionError)
+
+
+def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = ()) -> StudySpec:
+    """Read, override and validate a job spec file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``"key.path=value"`` strings applied in order before validation;
+            the path is dotted into the YAML mapping (``space.lr.upper=0.5``) and the
+            value is parsed as YAML (``budget.num_trials=8`` sets an int).
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        SpecError: If the file is missing or unreadable, is not valid YAML, an
+            override is malformed, or the content is invalid.
+
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError as err:
+        raise SpecError(f"spec file {source!r}: does not exist; check the path") from err
+    except IsADirectoryError as err:
+        raise SpecError(f"spec file {source!r}: is a directory; pass a YAML file") from err
+    except UnicodeDecodeError as err:
+        raise SpecError(f"spec file {source!r}: is not UTF-8 text ({err.reason})") from err
+    except OSError as err:
+        raise SpecError(f"spec file {source!r}: cannot be read ({err.strerror or err})") from err
+    return parse_spec(text, source=source, overrides=overrides)
+
+
+def parse_spec(text: str, *, source: str = "<string>", overrides: Sequence[str] = ()) -> StudySpec:
+    """Parse, override and validate a job spec held in a string.
+
+    Use this for a spec read from remote storage (e.g. a saved ``spec.yaml``).
+
+    Args:
+        text: The YAML document.
+        source: Where it came from, for error messages.
+        overrides: As for :func:`load_spec`.
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        SpecError: If the YAML is malformed, an override is malformed, or the
+            content is invalid.
+
+    """
+    data = _safe_load(text, source)
+    if not isinstance(data, Mapping):
+        what = "an empty document" if data is None else f"{describe(data)} at the top level"
+        raise SpecError(
+            f"{source}: got {what}; write a mapping with keys "
+            "name, objective, trainable, space, budget, ..."
+        )
+    data = apply_overrides(data, overrides)
+    return StudySpec.from_dict(data)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``"key.path=value"`` overrides applied.
+
+    Missing intermediate mappings are created, so ``searcher.batch_size=4`` works
+    without a ``searcher`` section.
+
+    Args:
+        data: The parsed YAML mapping.
+        overrides: The override strings, applied in order.
+
+    Raises:
+        SpecError: If an override has no ``=``, an empty key, a value that is not
+            YAML, or a path through a non-mapping.
+
+    """
+    if isinstance(overrides, str):
+        raise SpecError(
+            f"overrides: got {overrides!r}; pass a list of 'key.path=value' strings, not one string"
+        )
+    out = dict(data)
+    for override in overrides:
+        if not isinstance(override, str) or "=" not in override:
+            raise SpecError(
+                f"override {describe(override)}: got no '='; write key.path=value, "
+                "e.g. budget.num_trials=8"
+            )
+        key, _, raw = override.partition("=")
+        parts = key.strip().split(".")
+        if not all(p.strip() for p in parts):
+            raise SpecError(
+                f"override {override!r}: got key {key!r}; write a dotted path of keys, "
+                "e.g. space.lr.upper=0.5"
+            )
+        try:
+            value = yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader
+        except _LOAD_ERRORS as err:
+            raise SpecError(
+                f"override {override!r}: got a value that is not valid YAML ({_problem(err)}); "
+                "quote it or fix the syntax"
+            ) from err
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            part = part.strip()
+            child = node.get(part)
+            if child is None:
+                child = {}
+            elif isinstance(child, Mapping):
+                child = dict(child)  # copy on write: the input is never mutated
+            else:
+                where = ".".join(parts[: depth + 1])
+                raise SpecError(
+                    f"override {override!r}: got {where} = {describe(child)}, which is not "
+                    f"a mapping; override {where} as a whole instead"
+                )
+            node[part] = child
+            node = child
+        node[parts[-1].strip()] = value
+    return out
+
+
+def _safe_load(text: str, source: str) -> Any:
+    """``yaml.safe_load`` that also rejects duplicate keys and raises ``SpecError``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise SpecError(f"{where}: invalid YAML ({_problem(err)}); fix the syntax there") from err
+    except _LOAD_ERRORS as err:
+        raise SpecError(f"{source}: invalid YAML ({_problem(err)}); fix the file") from err
+
+
+def _problem(err: BaseException) -> str:
+    """One line saying what the YAML parser disliked."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        text = str(err.problem or err.context or "syntax error")
+    else:
+        text = str(err)
+    return " ".join(text.split()) or type(err).__name__

@@ -1,0 +1,39 @@
+"""A small CNN for 8x8 greyscale digits (``sklearn.datasets.load_digits``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+NUM_CLASSES = 10
+
+
+class DigitsCNN(nn.Module):
+    """``num_layers`` 3x3 conv + ReLU blocks, then dropout and a linear classifier.
+
+    The first two blocks halve the resolution (8x8 -> 4x4 -> 2x2) with 2x2 max
+    pooling; later blocks keep 2x2. An adaptive average pool makes the head see
+    ``channels x 2 x 2`` features for any depth.
+
+    Args:
+        channels: Width of every conv layer.
+        num_layers: Number of conv blocks, >= 1.
+        dropout: Dropout probability before the classifier, in ``[0, 1)``.
+
+    """
+
+    def __init__(self, *, channels: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        in_channels = 1
+        for i in range(num_layers):
+            blocks += [nn.Conv2d(in_channels, channels, kernel_size=3, padding=1), nn.ReLU()]
+            if i < 2:
+                blocks.append(nn.MaxPool2d(2))
+            in_channels = channels
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(2), nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * channels, NUM_CLASSES))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images ``batch x 1 x 8 x 8`` in ``[0, 1]`` to logits ``batch x 10``."""
+        return self.head(self.features(x))
