@@ -80,24 +80,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"ok: {spec.name} ({len(spec.param_space())} top-level parameters)")
         return 0
     if args.command == "run":
+        spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
         from distributed_bo.runner.study import run_study
 
-        spec = load_spec(args.spec, overrides=args.overrides)
+        _configure_ax_logging(args.debug)
         result = run_study(
             spec,
             address=args.address,
             storage=args.storage,
             progress=None if args.quiet else sys.stderr,
+            worker_logs=args.debug,
         )
         _print_summary(result.experiment_dir)
         return 0
     if args.command == "resume":
         from distributed_bo.runner.study import resume_study
 
+        _configure_ax_logging(args.debug)
         result = resume_study(
             args.experiment_dir,
             address=args.address,
             progress=None if args.quiet else sys.stderr,
+            worker_logs=args.debug,
         )
         _print_summary(result.experiment_dir)
         return 0
@@ -124,4 +128,14 @@ def _configure_logging(debug: bool) -> None:
         import warnings
 
         os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+        # Tune warns on every forced experiment snapshot; our progress lines suffice.
+        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
         warnings.filterwarnings("ignore")
+
+
+def _configure_ax_logging(debug: bool) -> None:
+    # Ax gives each of its loggers its own level and handler at import time.
+    from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+
+    set_ax_logger_levels(logging.INFO if debug else logging.WARNING)
+    set_stderr_log_level(logging.INFO if debug else logging.WARNING)

@@ -57,6 +57,10 @@ class SearcherStateError(DistributedBOError):
     exit_code = 2
 
 
+class GenerationError(DistributedBOError):
+    """The searcher could not generate a batch (model fit or optimisation failed)."""
+
+
 class StudyFailedError(DistributedBOError):
     """The study stopped because too many of its trials failed."""
 

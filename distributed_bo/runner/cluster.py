@@ -10,7 +10,9 @@ from distributed_bo.exceptions import ClusterError
 logger = logging.getLogger(__name__)
 
 
-def connect(address: str | None = None, *, num_gpus: int | None = None) -> bool:
+def connect(
+    address: str | None = None, *, num_gpus: int | None = None, log_to_driver: bool = False
+) -> bool:
     """Start or join Ray.
 
     With no ``address`` (and no ``RAY_ADDRESS``), start a local Ray bound to
@@ -20,6 +22,7 @@ def connect(address: str | None = None, *, num_gpus: int | None = None) -> bool:
     Args:
         address: ``"auto"``, ``"HOST:PORT"`` or ``"ray://HOST:10001"``.
         num_gpus: Logical GPUs for a local instance; detected when ``None``.
+        log_to_driver: Stream the workers' output to this process.
 
     Returns:
         True if this call started Ray (the caller should shut it down).
@@ -39,11 +42,11 @@ def connect(address: str | None = None, *, num_gpus: int | None = None) -> bool:
             include_dashboard=False,
             num_gpus=num_gpus,
             configure_logging=False,
-            log_to_driver=True,
+            log_to_driver=log_to_driver,
         )
         return True
     try:
-        ray.init(address=address, configure_logging=False)
+        ray.init(address=address, configure_logging=False, log_to_driver=log_to_driver)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
         raise ClusterError(
             f"--address: cannot reach a Ray cluster at {address!r} ({_first_line(err)}); "

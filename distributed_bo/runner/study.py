@@ -56,6 +56,7 @@ def run_study(
     address: str | None = None,
     storage: str | None = None,
     progress: TextIO | None = sys.stderr,
+    worker_logs: bool = False,
 ) -> StudyResult:
     """Run a study from a validated spec.
 
@@ -64,6 +65,7 @@ def run_study(
         address: A Ray cluster to join; ``None`` starts a local Ray on 127.0.0.1.
         storage: Overrides ``spec.storage``.
         progress: Stream for live progress lines; ``None`` for silence.
+        worker_logs: Stream the trials' own output to this process.
 
     Raises:
         ExperimentExistsError: If the experiment directory already holds a study.
@@ -76,7 +78,7 @@ def run_study(
             f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
             f"with `distributed-bo resume {exp.uri}` or choose another name"
         )
-    started = _connect_and_check(spec, address)
+    started = _connect_and_check(spec, address, worker_logs)
     try:
         exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
         return _fit(spec, exp, progress=progress, restore=False)
@@ -85,7 +87,11 @@ def run_study(
 
 
 def resume_study(
-    experiment_dir: str, *, address: str | None = None, progress: TextIO | None = sys.stderr
+    experiment_dir: str,
+    *,
+    address: str | None = None,
+    progress: TextIO | None = sys.stderr,
+    worker_logs: bool = False,
 ) -> StudyResult:
     """Continue a study from its experiment directory.
 
@@ -102,7 +108,7 @@ def resume_study(
             f"experiment_dir: {exp.uri} has no Ray Tune state (tuner.pkl) yet; the study "
             "never started, so `run` it again"
         )
-    started = _connect_and_check(spec, address)
+    started = _connect_and_check(spec, address, worker_logs)
     try:
         return _fit(spec, exp, progress=progress, restore=True)
     finally:
@@ -131,9 +137,9 @@ def load_study_spec(exp: StorageDir) -> StudySpec:
         ) from err
 
 
-def _connect_and_check(spec: StudySpec, address: str | None) -> bool:
+def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) -> bool:
     gpus = spec.resources.gpus_per_trial
-    started = connect(address)
+    started = connect(address, log_to_driver=worker_logs)
     if gpus > 0 and max_gpus_per_node() < gpus and address is None:
         _shutdown(started)
         raise ClusterError(

@@ -220,7 +220,11 @@ class BatchGenerator:
 
         pending = self._pending_observations()
         num_pending = len(next(iter(pending.values()), [])) if pending else 0
-        options: dict[str, Any] = {"sequential": self.batch_strategy == "sequential"}
+        options: dict[str, Any] = {}
+        if self.space.is_continuous:
+            # Only BoTorch's continuous optimiser takes ``sequential``; the mixed
+            # optimisers Ax uses for discrete parameters are always greedy.
+            options["sequential"] = self.batch_strategy == "sequential"
         options.update(self.optimizer_options)
         seed = None if self.seed is None else self.seed + len(self.experiment.trials)
         with _GENERATION_LOCK, with_rng_seed(seed):

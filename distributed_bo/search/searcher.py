@@ -27,7 +27,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from distributed_bo.exceptions import SearcherStateError, SpecError
+from distributed_bo.exceptions import GenerationError, SearcherStateError, SpecError
 from distributed_bo.search.acquisition import ACQUISITIONS, BATCH_STRATEGIES
 from distributed_bo.search.generator import BatchGenerator, GenerationStats, is_finite_number
 from distributed_bo.search.space import MappedSpace, map_space
@@ -371,9 +371,12 @@ class BatchBOSearcher(Searcher):
                     snapshot = self._gen.to_json()
                     stats = self._gen.last_stats if new else None
             except Exception as err:  # surfaced to the caller of suggest()
-                logger.exception("BatchBOSearcher: batch generation failed")
+                logger.debug("BatchBOSearcher: batch generation failed", exc_info=True)
                 with self._cond:
-                    self._error = SearcherStateError(f"searcher: batch generation failed: {err}")
+                    self._error = GenerationError(
+                        f"searcher: batch generation failed ({type(err).__name__}: {err}); "
+                        "rerun with --debug for the traceback"
+                    )
                     self._busy = False
                     self._cond.notify_all()
                 return

@@ -80,6 +80,16 @@ class MappedSpace:
         return [p.ax_config for p in self.parameters]
 
     @property
+    def is_continuous(self) -> bool:
+        """True if every parameter is a float range without a step."""
+        return all(
+            getattr(p.ax_config, "parameter_type", None) == "float"
+            and getattr(p.ax_config, "bounds", None) is not None
+            and getattr(p.ax_config, "step_size", None) is None
+            for p in self.parameters
+        )
+
+    @property
     def dim(self) -> int:
         """Number of searched parameters."""
         return len(self.parameters)

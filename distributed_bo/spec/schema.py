@@ -410,6 +410,14 @@ class StudySpec:
             baseline = freeze(self.baseline, "baseline")
             flat: dict[str, Any] = {}
             _flatten_baseline(baseline, "", "baseline", parsed, flat)
+            missing = [name for name in parsed.domains if name not in flat]
+            if missing:
+                fail(
+                    "baseline",
+                    dict(thaw(baseline)),
+                    f"missing {', '.join(map(repr, missing))}; a baseline is one complete "
+                    "configuration, so give every searched parameter a value",
+                )
             object.__setattr__(self, "baseline", FrozenDict(flat))
 
     # -- use --------------------------------------------------------------------

@@ -93,7 +93,8 @@ retries: 2                    # >= 0, times a crashed trial is retried
 max_failure_fraction: 0.5     # 0 < x <= 1
 storage: ./experiments        # local path or URI pyarrow.fs understands
 seed: 0                       # int >= 0 or null
-baseline: {lr: 0.01, width: 16, layers: 2, momentum: 0.9, wd: 0.0, hidden: 64, step: 4}
+baseline:
+  {lr: 0.01, width: 16, layers: 2, momentum: 0.9, wd: 0.0, hidden: 64, step: 4, optim: {beta1: 0.9}}
 """
 
 

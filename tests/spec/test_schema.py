@@ -234,15 +234,17 @@ class TestBaseline:
         return minimal
 
     def test_nested_and_flat_names_are_stored_flat(self, nested: dict[str, Any]) -> None:
-        nested["baseline"] = {"x": 0.5, "optim": {"beta1": 0.9}}
+        nested["baseline"] = {"x": 0.5, "width": 8, "optim": {"beta1": 0.9}}
         flat_from_nested = StudySpec.from_dict(nested).baseline
-        nested["baseline"] = {"x": 0.5, "optim/beta1": 0.9}
-        assert dict(StudySpec.from_dict(nested).baseline or {}) == {"x": 0.5, "optim/beta1": 0.9}
+        nested["baseline"] = {"x": 0.5, "width": 8, "optim/beta1": 0.9}
+        flat = {"x": 0.5, "width": 8, "optim/beta1": 0.9}
+        assert dict(StudySpec.from_dict(nested).baseline or {}) == flat
         assert flat_from_nested == StudySpec.from_dict(nested).baseline
 
-    def test_may_be_partial(self, nested: dict[str, Any]) -> None:
+    def test_must_be_complete(self, nested: dict[str, Any]) -> None:
         nested["baseline"] = {"width": 16}
-        assert dict(StudySpec.from_dict(nested).baseline or {}) == {"width": 16}
+        with pytest.raises(SpecError, match=r"^baseline: .*missing 'x', 'optim/beta1'"):
+            StudySpec.from_dict(nested)
 
     @pytest.mark.parametrize(
         ("baseline", "message"),
