@@ -74,23 +74,38 @@ def best_metric(rows: list[dict[str, Any]], mode: str) -> float | None:
     return min(values) if mode == "min" else max(values)
 
 
-class FailureRateStopper(Stopper):
-    """Stops the study once too large a fraction of finished trials failed.
+class StudyStopper(Stopper):
+    """Stops the study once too many trials failed, and replays of finished trials.
 
     Args:
         writer: The study's results writer.
         max_fraction: Largest tolerated fraction of failed among finished trials.
         min_finished: Finished trials needed before the limit applies.
+        finished: Trial ids that had already finished before a resume. Tune may
+            restart such a trial when its snapshot predates the trial's end; it is
+            stopped at its first report and its result is ignored.
     """
 
-    def __init__(self, *, writer: ResultsWriter, max_fraction: float, min_finished: int = 5):
+    def __init__(
+        self,
+        *,
+        writer: ResultsWriter,
+        max_fraction: float,
+        min_finished: int = 5,
+        finished: set[str] | None = None,
+    ):
         self._writer = writer
         self._max_fraction = max_fraction
         self._min_finished = min_finished
+        self._finished = set(finished or ())
+        self.replayed: set[str] = set()
         self.triggered: str | None = None
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Never stops a single trial."""
+        """Stop a trial only if it had already finished before a resume."""
+        if trial_id in self._finished:
+            self.replayed.add(trial_id)
+            return True
         return False
 
     def stop_all(self) -> bool:

@@ -27,6 +27,10 @@ from distributed_bo.search.space import flatten
 
 TRIALS_FILE = "trials.parquet"
 AX_FILE = "ax_experiment.json"
+#: The searcher's state, saved on every trial event; fresher than Tune's own copy,
+#: which is only written with Tune's periodic experiment snapshots.
+SEARCHER_FILE = "searcher_state.json"
+TERMINAL = ("COMPLETED", "FAILED", "EARLY_STOPPED")
 
 
 class ResultsWriter(Callback):
@@ -61,20 +65,26 @@ class ResultsWriter(Callback):
     # ---------------------------------------------------------------- events
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Add a RUNNING row."""
+        if self._finished(trial):
+            return
         row = self._row(trial)
         row["status"] = "RUNNING"
         row.setdefault("start_time", time.time())
-        self.write()
+        self.write(with_searcher=True)
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         """Track the latest and best metric of a running trial (written at its end)."""
+        if self._finished(trial):
+            return
         row = self._row(trial)
         self._update_from_result(row, result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Finish a row: COMPLETED with a finite metric, else FAILED with the reason."""
+        if self._finished(trial):
+            return
         row = self._row(trial)
         self._update_from_result(row, trial.last_result or {})
         value = row.get("metric")
@@ -88,16 +98,18 @@ class ResultsWriter(Callback):
         else:
             row["status"] = "COMPLETED"
         row["end_time"] = time.time()
-        self.write(with_ax=True)
+        self.write(with_ax=True, with_searcher=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Finish a row as FAILED with the error's last line."""
+        if self._finished(trial):
+            return
         row = self._row(trial)
         self._update_from_result(row, trial.last_result or {})
         row["status"] = "FAILED"
         row["error"] = _error_text(trial)
         row["end_time"] = time.time()
-        self.write(with_ax=True)
+        self.write(with_ax=True, with_searcher=True)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Count a restart of a trial whose worker died."""
@@ -110,9 +122,19 @@ class ResultsWriter(Callback):
         """Final write, with the Ax experiment after every result is applied."""
         if self._searcher is not None:
             self._searcher.wait_ready(timeout=120)
-        self.write(with_ax=True)
+        self.write(with_ax=True, with_searcher=True)
 
     # ----------------------------------------------------------------- rows
+    def finished_ids(self) -> set[str]:
+        """Trial ids whose rows are already terminal."""
+        return {tid for tid, r in self.rows.items() if r.get("status") in TERMINAL}
+
+    def _finished(self, trial: Any) -> bool:
+        # After a driver crash Tune may restart a trial that had already finished
+        # (its state lagged ours); its row, and its result, stay as they were.
+        row = self.rows.get(trial.trial_id)
+        return row is not None and row.get("status") in TERMINAL
+
     def _row(self, trial: Any) -> dict[str, Any]:
         row = self.rows.get(trial.trial_id)
         if row is None:
@@ -152,12 +174,20 @@ class ResultsWriter(Callback):
             row["gpu"] = _scalar(result["gpu_ids"])
 
     # ---------------------------------------------------------------- write
-    def write(self, *, with_ax: bool = False) -> None:
-        """Rewrite ``trials.parquet`` (and ``ax_experiment.json``) atomically."""
+    def write(self, *, with_ax: bool = False, with_searcher: bool = False) -> None:
+        """Rewrite ``trials.parquet`` (and the Ax and searcher JSON) atomically.
+
+        The searcher state is written before ``trials.parquet``, so any trial that a
+        row records is also known to the saved searcher.
+        """
+        searcher = self._searcher
+        if (with_ax or with_searcher) and searcher is not None and searcher.ax_client is not None:
+            state = searcher.get_state()
+            if with_searcher:
+                self._storage.write_bytes(SEARCHER_FILE, json.dumps(state).encode())
+            if with_ax:
+                self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
         write_trials(self._storage, list(self.rows.values()))
-        if with_ax and self._searcher is not None and self._searcher.ax_client is not None:
-            state = self._searcher.get_state()
-            self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
 
 
 def write_trials(storage: StorageDir, rows: list[dict[str, Any]]) -> None:

@@ -23,8 +23,8 @@ from distributed_bo.exceptions import (
     StudyFailedError,
 )
 from distributed_bo.runner.cluster import connect, max_gpus_per_node
-from distributed_bo.runner.progress import FailureRateStopper, ProgressPrinter, best_metric
-from distributed_bo.runner.results import ResultsWriter, read_trials
+from distributed_bo.runner.progress import ProgressPrinter, StudyStopper, best_metric
+from distributed_bo.runner.results import SEARCHER_FILE, TERMINAL, ResultsWriter, read_trials
 from distributed_bo.runner.storage import StorageDir
 from distributed_bo.search.searcher import BatchBOSearcher
 from distributed_bo.search.space import flatten
@@ -33,6 +33,9 @@ from distributed_bo.spec import StudySpec
 logger = logging.getLogger(__name__)
 
 SPEC_FILE = "spec.yaml"
+#: Seconds between Ray Tune's experiment snapshots (Tune's "auto" is >= 10 s). Short,
+#: so that after a driver crash few trials are unknown to Tune's state.
+TUNE_SNAPSHOT_S = "2"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,11 +160,17 @@ def _shutdown(started: bool) -> None:
 
 
 def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: bool):
+    import os
+
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
 
     from distributed_bo.trainables import resolve_trainable
 
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", TUNE_SNAPSHOT_S)
+    # ``Tuner.restore`` drops the ConcurrencyLimiter that tells Tune how many trials
+    # may be pending at once, and Tune then defaults to 1 for custom searchers.
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(spec.budget.max_concurrent)
     metric, mode = spec.objective.metric, spec.objective.mode
     baseline = [spec.baseline] if spec.baseline else []
     searcher = BatchBOSearcher(
@@ -173,15 +182,28 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
         parameter_constraints=list(spec.searcher.parameter_constraints),
         points_to_evaluate=baseline,
     )
+    rows = None
+    tune_trials: dict[str, str] = {}
+    if restore:
+        tune_trials = _prepare_restore(exp)
+        # Rows of trials that never finished and that Tune never recorded are
+        # dropped: their Ax trials are re-run under new Tune trial ids.
+        rows = [
+            r for r in read_trials(exp) if r["status"] in TERMINAL or r["trial_id"] in tune_trials
+        ]
     writer = ResultsWriter(
         storage=exp,
         metric=metric,
         mode=mode,
         searcher=searcher,
         baseline=flatten(spec.baseline) if spec.baseline else None,
-        rows=read_trials(exp) if restore else None,
+        rows=rows,
     )
-    stopper = FailureRateStopper(writer=writer, max_fraction=spec.max_failure_fraction)
+    stopper = StudyStopper(
+        writer=writer,
+        max_fraction=spec.max_failure_fraction,
+        finished=writer.finished_ids(),
+    )
     callbacks: list[Any] = [writer]
     if progress is not None:
         callbacks.append(
@@ -217,6 +239,7 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
         tuner._local_tuner._run_config.callbacks = callbacks
         tuner._local_tuner._run_config.stop = stopper
         searcher = tuner._local_tuner._tune_config.search_alg
+        searcher.set_tune_trials(set(tune_trials))
         writer._searcher = searcher
     else:
         tuner = tune.Tuner(
@@ -240,6 +263,42 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
     if stopper.triggered:
         raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
     return StudyResult(experiment_dir=exp.uri, rows=rows, best=_best_row(rows, mode))
+
+
+def _prepare_restore(exp: StorageDir) -> dict[str, str]:
+    """Read Tune's last snapshot and put our fresher searcher state in its place.
+
+    Returns:
+        Trial id to status, for every trial in Tune's last experiment snapshot.
+
+    Raises:
+        ExperimentNotFoundError: If Tune's experiment state is missing or corrupt.
+    """
+    import json
+
+    names = exp.list()
+    states = sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
+    if not states:
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri} has no Ray Tune experiment state; it is not a "
+            "study directory, or it was damaged"
+        )
+    try:
+        data = json.loads((exp.read_bytes(states[-1]) or b"").decode())
+        trials = {}
+        for entry in data["trial_data"]:
+            trial = json.loads(entry[0])
+            trials[trial["trial_id"]] = trial["status"]
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri}/{states[-1]} is corrupt ({err}); the study cannot "
+            "be resumed"
+        ) from err
+    ours = exp.read_bytes(SEARCHER_FILE)
+    tune_copies = sorted(n for n in names if n.startswith("searcher-state-"))
+    if ours is not None and tune_copies:
+        exp.write_bytes(tune_copies[-1], ours)
+    return trials
 
 
 def _best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:

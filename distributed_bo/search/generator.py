@@ -148,7 +148,13 @@ class BatchGenerator:
             trial.mark_running(no_runner_required=True)
 
     def complete(self, index: int, value: float) -> None:
-        """Record a trial's final objective value as data and mark it COMPLETED."""
+        """Record a trial's final objective value as data and mark it COMPLETED.
+
+        A trial that is already terminal (a result replayed after a restore) is left
+        as it is, so a result is never counted twice.
+        """
+        if self.experiment.trials[index].status.is_terminal:
+            return
         self.mark_running(index)
         self.client.complete_trial(trial_index=index, raw_data={self.ax_metric: float(value)})
 

@@ -118,6 +118,7 @@ class BatchBOSearcher(Searcher):
         self._points = [dict(p) for p in points_to_evaluate]
         self._optimizer_options = dict(optimizer_options or {})
         self._budget: int | None = None
+        self._tune_known: set[str] | None = None
         self._init_runtime()
         if self._raw_space is not None and metric is not None and mode is not None:
             self._setup()
@@ -159,6 +160,7 @@ class BatchBOSearcher(Searcher):
             "_points",
             "_optimizer_options",
             "_budget",
+            "_tune_known",
             "_metric",
             "_mode",
         )
@@ -234,6 +236,8 @@ class BatchBOSearcher(Searcher):
         with self._cond:
             if self._error is not None:
                 raise self._error
+            if self._budget is not None and not self._ready and self._assigned() >= self._budget:
+                return Searcher.FINISHED
             if self._slots_free() <= 0:
                 return None
             if not self._ready:
@@ -337,13 +341,18 @@ class BatchBOSearcher(Searcher):
     def _slots_free(self) -> int:
         return self._concurrency() - len(self._live)
 
+    def _assigned(self) -> int:
+        """Ax trials handed to Tune so far (each counts once, even if re-dispatched)."""
+        bound = {i for i in self._ax_of.values() if i is not None}
+        return len(bound) + sum(1 for i in self._ax_of.values() if i is None)
+
     def _demand(self) -> int:
         need = self._slots_free() - len(self._ready)
         if self._batch_size is not None:
             need = min(need, self._batch_size)
         if self._budget is not None:
             # Never queue more points than the study has trials left.
-            need = min(need, self._budget - len(self._ax_of) - len(self._ready))
+            need = min(need, self._budget - self._assigned() - len(self._ready))
         return max(need, 0)
 
     def _wake(self) -> None:
@@ -527,8 +536,8 @@ class BatchBOSearcher(Searcher):
         self._mode = state["mode"]
         if self._max_concurrent is None:
             self._max_concurrent = state.get("max_concurrent")
-        if self._budget is None:
-            self._budget = state.get("budget")
+        # The saved budget is the study's; Tune passes num_samples=1 on restore.
+        self._budget = state.get("budget") or self._budget
         if self._gen is None:
             if self._raw_space is None:
                 raise SearcherStateError(
@@ -552,17 +561,35 @@ class BatchBOSearcher(Searcher):
             self._history = {k: list(v) for k, v in state["history"].items()}
             self._apply([list(e) for e in state["events"]])
             self._ready = deque(
-                i for i in state["ready"] if self._gen.experiment.trials[i].status.is_candidate
+                i for i in state["ready"] if not self._gen.experiment.trials[i].status.is_terminal
             )
             self._cands.update({i: self._gen.parameters(i) for i in self._ready})
             for trial_id, index in live.items():
                 if index is None:
                     index = self._ax_of.get(trial_id)
-                if index is not None:
+                if index is None:
+                    continue
+                if self._tune_known is not None and trial_id not in self._tune_known:
+                    # Tune never recorded this trial, so it will not come back: run
+                    # the same Ax trial again under a new Tune trial id.
+                    self._ax_of.pop(trial_id, None)
+                    self._history.pop(trial_id, None)
+                    self._ready.appendleft(index)
+                    self._cands[index] = self._gen.parameters(index)
+                else:
                     self._awaiting[index] = self._gen.parameters(index)
             for key, params in state.get("awaiting", {}).items():
                 self._awaiting[int(key)] = params
             self._snapshot = self._gen.to_json()
+
+    def set_tune_trials(self, trial_ids: set[str] | None) -> None:
+        """Tell a searcher about to be restored which trial ids Tune's state holds.
+
+        Trials that were live in the saved searcher state but that Tune never
+        recorded (started after Tune's last snapshot) are then re-queued instead of
+        waiting forever, so the study still runs exactly its budget.
+        """
+        self._tune_known = None if trial_ids is None else set(trial_ids)
 
     def _init_runtime_keep_setup(self) -> None:
         gen, space = self._gen, self._space
