@@ -1,4 +1,8 @@
-"""Shared fixtures: one local Ray instance per test session, bound to 127.0.0.1."""
+"""Shared fixtures: one local Ray instance, bound to 127.0.0.1, reused across tests.
+
+Tests that need a different cluster (``ray.cluster_utils.Cluster``) shut the shared
+instance down; the next test that asks for ``ray_session`` starts it again.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ import os
 import pytest
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """Start one local Ray (4 CPUs, 4 logical GPUs) for the whole test session."""
+def start_local_ray() -> None:
+    """Start the shared local Ray (4 CPUs, 4 logical GPUs) if none is running."""
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -23,5 +26,21 @@ def ray_session():
             log_to_driver=False,
             configure_logging=False,
         )
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """The shared local Ray, started on first use (again after a module stopped it)."""
+    import ray
+
+    start_local_ray()
     yield ray
-    ray.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shutdown_ray_at_exit():
+    yield
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -75,7 +75,7 @@ def best_metric(rows: list[dict[str, Any]], mode: str) -> float | None:
 
 
 class StudyStopper(Stopper):
-    """Stops the study once too many trials failed, and replays of finished trials.
+    """Stops the study on too many failures, and single diverged or replayed trials.
 
     Args:
         writer: The study's results writer.
@@ -84,6 +84,7 @@ class StudyStopper(Stopper):
         finished: Trial ids that had already finished before a resume. Tune may
             restart such a trial when its snapshot predates the trial's end; it is
             stopped at its first report and its result is ignored.
+        metric: The objective; a trial reporting it as NaN or inf is stopped.
     """
 
     def __init__(
@@ -93,8 +94,10 @@ class StudyStopper(Stopper):
         max_fraction: float,
         min_finished: int = 5,
         finished: set[str] | None = None,
+        metric: str | None = None,
     ):
         self._writer = writer
+        self._metric = metric
         self._max_fraction = max_fraction
         self._min_finished = min_finished
         self._finished = set(finished or ())
@@ -102,10 +105,13 @@ class StudyStopper(Stopper):
         self.triggered: str | None = None
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Stop a trial only if it had already finished before a resume."""
+        """Stop a trial that reported NaN/inf, or that had finished before a resume."""
         if trial_id in self._finished:
             self.replayed.add(trial_id)
             return True
+        value = result.get(self._metric) if self._metric else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return not math.isfinite(value)  # a diverged trial will not recover
         return False
 
     def stop_all(self) -> bool:

@@ -86,9 +86,13 @@ class ResultsWriter(Callback):
         if self._finished(trial):
             return
         row = self._row(trial)
-        self._update_from_result(row, trial.last_result or {})
+        last = trial.last_result or {}
+        self._update_from_result(row, last)
         value = row.get("metric")
-        if value is None or not math.isfinite(value):
+        if last.get("trial_error"):
+            row["status"] = "FAILED"
+            row["error"] = str(last["trial_error"])
+        elif value is None or not math.isfinite(value):
             row["status"] = "FAILED"
             row["error"] = row.get("error") or (
                 f"reported no {self._metric!r}"

@@ -23,6 +23,7 @@ from distributed_bo.exceptions import (
     StudyFailedError,
 )
 from distributed_bo.runner.cluster import connect, max_gpus_per_node
+from distributed_bo.runner.guard import guard_trainable
 from distributed_bo.runner.progress import ProgressPrinter, StudyStopper, best_metric
 from distributed_bo.runner.results import SEARCHER_FILE, TERMINAL, ResultsWriter, read_trials
 from distributed_bo.runner.storage import StorageDir
@@ -171,6 +172,9 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
     # ``Tuner.restore`` drops the ConcurrencyLimiter that tells Tune how many trials
     # may be pending at once, and Tune then defaults to 1 for custom searchers.
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(spec.budget.max_concurrent)
+    # A result without the metric (or a trial that never reports it) must fail that
+    # trial with a reason, not abort the whole study as Tune's strict check does.
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     metric, mode = spec.objective.metric, spec.objective.mode
     baseline = [spec.baseline] if spec.baseline else []
     searcher = BatchBOSearcher(
@@ -203,19 +207,20 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
         writer=writer,
         max_fraction=spec.max_failure_fraction,
         finished=writer.finished_ids(),
+        metric=metric,
     )
     callbacks: list[Any] = [writer]
     if progress is not None:
         callbacks.append(
             ProgressPrinter(writer=writer, total=spec.budget.num_trials, stream=progress)
         )
+    constants = dict(spec.trial_constants())
+    constants.setdefault("checkpoint_frequency", spec.checkpoint.frequency)
     trainable = tune.with_resources(
-        resolve_trainable(spec.trainable.name),
+        _with_study_data(resolve_trainable(spec.trainable.name), constants),
         {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
     )
     param_space = dict(spec.param_space())
-    constants = dict(spec.trial_constants())
-    constants.setdefault("checkpoint_frequency", spec.checkpoint.frequency)
     param_space.update({k: v for k, v in constants.items() if k not in param_space})
     run_config = tune.RunConfig(
         name=exp.name,
@@ -263,6 +268,44 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
     if stopper.triggered:
         raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
     return StudyResult(experiment_dir=exp.uri, rows=rows, best=_best_row(rows, mode))
+
+
+def _with_study_data(fn: Any, constants: dict[str, Any]) -> Any:
+    """Load a trainable's data once per study and share it through the object store.
+
+    A trainable that defines ``fn.study_setup(constants) -> dict`` gets that dict's
+    values as keyword arguments, put into Ray's object store once by
+    ``tune.with_parameters`` (zero-copy reads for trials on the same node).
+    """
+    from ray import tune
+
+    _ship_user_module(fn)
+    setup = getattr(fn, "study_setup", None)
+    guarded = guard_trainable(fn)
+    if setup is None:
+        return guarded
+    return tune.with_parameters(guarded, **setup(constants))
+
+
+def _ship_user_module(fn: Any) -> None:
+    """Pickle a user's trainable module by value, so workers need not import it.
+
+    A ``module:function`` from the user's working directory imports in the driver
+    but not necessarily in Ray workers (other directories, other nodes). Installed
+    packages and this package are still pickled by reference.
+    """
+    import sys
+    import sysconfig
+
+    import ray.cloudpickle
+
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    path = getattr(module, "__file__", None)
+    if module is None or path is None or module.__name__.startswith("distributed_bo"):
+        return
+    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    if not any(path.startswith(p) for p in site) and "." not in module.__name__:
+        ray.cloudpickle.register_pickle_by_value(module)
 
 
 def _prepare_restore(exp: StorageDir) -> dict[str, str]:

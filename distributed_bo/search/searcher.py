@@ -278,8 +278,11 @@ class BatchBOSearcher(Searcher):
                 logger.warning("Trial %s is unknown and has no config; ignored.", trial_id)
                 return
             value = None if result is None else result.get(self._metric)
+            reason = None if result is None else result.get("trial_error")
             if error:
                 self._events.append(["fail", trial_id, "the trial raised an error"])
+            elif reason:
+                self._events.append(["fail", trial_id, str(reason)])
             elif value is None:
                 self._events.append(
                     ["fail", trial_id, f"the trial reported no {self._metric!r} metric"]
