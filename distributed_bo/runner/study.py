@@ -244,7 +244,7 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
         tuner._local_tuner._run_config.callbacks = callbacks
         tuner._local_tuner._run_config.stop = stopper
         searcher = tuner._local_tuner._tune_config.search_alg
-        searcher.set_tune_trials(set(tune_trials))
+        searcher.set_resume_info(tune_trials=set(tune_trials), finished=_outcomes(rows or []))
         writer._searcher = searcher
     else:
         tuner = tune.Tuner(
@@ -285,6 +285,19 @@ def _with_study_data(fn: Any, constants: dict[str, Any]) -> Any:
     if setup is None:
         return guarded
     return tune.with_parameters(guarded, **setup(constants))
+
+
+def _outcomes(rows: list[dict[str, Any]]) -> dict[str, tuple[str, Any]]:
+    """Finished rows as searcher events: ``("complete", value)`` or ``("fail", reason)``."""
+    out: dict[str, tuple[str, Any]] = {}
+    for r in rows:
+        if r["status"] == "COMPLETED" and r.get("metric") is not None:
+            out[r["trial_id"]] = ("complete", float(r["metric"]))
+        elif r["status"] == "FAILED":
+            out[r["trial_id"]] = ("fail", r.get("error") or "failed")
+        elif r["status"] == "EARLY_STOPPED":
+            out[r["trial_id"]] = ("early_stop", None)
+    return out
 
 
 def _ship_user_module(fn: Any) -> None:

@@ -119,6 +119,7 @@ class BatchBOSearcher(Searcher):
         self._optimizer_options = dict(optimizer_options or {})
         self._budget: int | None = None
         self._tune_known: set[str] | None = None
+        self._finished_on_resume: dict[str, tuple[str, Any]] = {}
         self._init_runtime()
         if self._raw_space is not None and metric is not None and mode is not None:
             self._setup()
@@ -161,6 +162,7 @@ class BatchBOSearcher(Searcher):
             "_optimizer_options",
             "_budget",
             "_tune_known",
+            "_finished_on_resume",
             "_metric",
             "_mode",
         )
@@ -422,6 +424,8 @@ class BatchBOSearcher(Searcher):
                 self._gen.complete(index, event[2])
             elif kind == "fail":
                 self._gen.fail(index, event[2])
+            elif kind == "early_stop":
+                self._gen.early_stop(index)
 
     # ----------------------------------------------------------- convenience
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -563,6 +567,11 @@ class BatchBOSearcher(Searcher):
             self._ax_of = {k: v for k, v in state["ax_of"].items()}
             self._history = {k: list(v) for k, v in state["history"].items()}
             self._apply([list(e) for e in state["events"]])
+            self._apply(
+                [[kind, tid, value] for tid, (kind, value) in self._finished_on_resume.items()]
+            )
+            for tid in self._finished_on_resume:
+                live.pop(tid, None)
             self._ready = deque(
                 i for i in state["ready"] if not self._gen.experiment.trials[i].status.is_terminal
             )
@@ -585,14 +594,25 @@ class BatchBOSearcher(Searcher):
                 self._awaiting[int(key)] = params
             self._snapshot = self._gen.to_json()
 
-    def set_tune_trials(self, trial_ids: set[str] | None) -> None:
-        """Tell a searcher about to be restored which trial ids Tune's state holds.
+    def set_resume_info(
+        self,
+        *,
+        tune_trials: set[str] | None,
+        finished: Mapping[str, tuple[str, Any]] | None = None,
+    ) -> None:
+        """Tell a searcher about to be restored what Tune and the results file hold.
 
-        Trials that were live in the saved searcher state but that Tune never
-        recorded (started after Tune's last snapshot) are then re-queued instead of
-        waiting forever, so the study still runs exactly its budget.
+        Args:
+            tune_trials: Trial ids in Tune's last snapshot. Trials live in the saved
+                searcher state but unknown to Tune (started after Tune's snapshot)
+                are re-queued instead of waiting forever, so the study still runs
+                exactly its budget.
+            finished: Trial id to ``("complete", value)`` or ``("fail", reason)``
+                for trials the results file records as finished; applied where the
+                saved searcher state lags behind it.
         """
-        self._tune_known = None if trial_ids is None else set(trial_ids)
+        self._tune_known = None if tune_trials is None else set(tune_trials)
+        self._finished_on_resume = dict(finished or {})
 
     def _init_runtime_keep_setup(self) -> None:
         gen, space = self._gen, self._space
