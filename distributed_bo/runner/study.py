@@ -9,6 +9,7 @@ experiment directory first, and keeps ``trials.parquet`` current while it runs.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -112,9 +113,10 @@ def resume_study(
             f"experiment_dir: {exp.uri} has no Ray Tune state (tuner.pkl) yet; the study "
             "never started, so `run` it again"
         )
+    tune_trials = _prepare_restore(exp)  # validates Tune's state before Ray starts
     started = _connect_and_check(spec, address, worker_logs)
     try:
-        return _fit(spec, exp, progress=progress, restore=True)
+        return _fit(spec, exp, progress=progress, restore=True, tune_trials=tune_trials)
     finally:
         _shutdown(started)
 
@@ -143,6 +145,14 @@ def load_study_spec(exp: StorageDir) -> StudySpec:
 
 def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) -> bool:
     gpus = spec.resources.gpus_per_trial
+    local = address is None and not os.environ.get("RAY_ADDRESS")
+    if local and gpus > 0 and not _ray_running():
+        have = _local_gpu_count()
+        if have is not None and have < gpus:
+            raise ClusterError(
+                f"resources.gpus_per_trial: {gpus:g} GPUs per trial, but this machine has "
+                f"{have}; lower gpus_per_trial or pass --address of a bigger cluster"
+            )
     started = connect(address, log_to_driver=worker_logs)
     if gpus > 0 and max_gpus_per_node() < gpus and address is None:
         _shutdown(started)
@@ -153,6 +163,22 @@ def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) 
     return started
 
 
+def _ray_running() -> bool:
+    import ray
+
+    return ray.is_initialized()
+
+
+def _local_gpu_count() -> int | None:
+    """GPUs Ray would find on this machine, without starting Ray (None if unknown)."""
+    try:
+        from ray._private.accelerators import get_accelerator_manager_for_resource
+
+        return int(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())
+    except Exception:  # a private Ray API; the check after connecting still applies
+        return None
+
+
 def _shutdown(started: bool) -> None:
     import ray
 
@@ -160,7 +186,14 @@ def _shutdown(started: bool) -> None:
         ray.shutdown()
 
 
-def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: bool):
+def _fit(
+    spec: StudySpec,
+    exp: StorageDir,
+    *,
+    progress: TextIO | None,
+    restore: bool,
+    tune_trials: dict[str, str] | None = None,
+):
     import os
 
     from ray import tune
@@ -187,9 +220,8 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
         points_to_evaluate=baseline,
     )
     rows = None
-    tune_trials: dict[str, str] = {}
+    tune_trials = tune_trials or {}
     if restore:
-        tune_trials = _prepare_restore(exp)
         # Rows of trials that never finished and that Tune never recorded are
         # dropped: their Ax trials are re-run under new Tune trial ids.
         rows = [
@@ -267,6 +299,12 @@ def _fit(spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, restore: 
     rows = list(writer.rows.values())
     if stopper.triggered:
         raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
+    if rows and not any(r.get("status") == "COMPLETED" for r in rows):
+        first = next((r.get("error") for r in rows if r.get("error")), "unknown")
+        raise StudyFailedError(
+            f"trainable: no trial completed ({len(rows)} failed; first reason: {first}); "
+            f"results are in {exp.uri}"
+        )
     return StudyResult(experiment_dir=exp.uri, rows=rows, best=_best_row(rows, mode))
 
 

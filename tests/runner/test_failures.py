@@ -50,9 +50,10 @@ def spec(tmp_path, name, trainable, *, trials=4, fraction=1.0):
 def test_failing_trial_is_failed_with_reason_and_never_data(
     ray_session, tmp_path, trainable, reason
 ):
-    result = run_study(spec(tmp_path, trainable, trainable, trials=2), progress=None)
+    with pytest.raises(StudyFailedError, match="no trial completed"):
+        run_study(spec(tmp_path, trainable, trainable, trials=2), progress=None)
     rows = pq.read_table(tmp_path / trainable / "trials.parquet").to_pylist()
-    assert len(rows) == 2 and result.best is None
+    assert len(rows) == 2
     for row in rows:
         assert row["status"] == "FAILED"
         assert reason in row["error"]

@@ -1,0 +1,240 @@
+"""Every kind of bad input listed in docs/bad-input.md: one line, non-zero exit, nothing lost.
+
+Run ``python tests/test_bad_input.py`` to print the table rows with today's messages.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+GOOD = {
+    "name": "bad",
+    "objective": "{metric: value, mode: min}",
+    "trainable": "{name: branin}",
+    "space": "\n  x0: {type: uniform, lower: -5.0, upper: 10.0}\n  x1: {type: uniform, lower: 0.0, upper: 15.0}",  # noqa: E501
+    "budget": "{num_trials: 2, max_concurrent: 1}",
+    "storage": "STORAGE",
+}
+
+
+def yaml_text(**changes: str | None) -> str:
+    fields = {**GOOD, **changes}
+    return "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    spec: str | None  # YAML text of JOB.yaml (None: no file)
+    args: tuple[str, ...] = ("run", "JOB")
+    code: int = 2
+    fragment: str = ""
+    needs_ray: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+CASES = [
+    Case("malformed YAML", "name: [unclosed\n", fragment="line"),
+    Case("unknown top-level key", yaml_text(budjet="{num_trials: 2}"), fragment="did you mean"),
+    Case("unknown nested key", yaml_text(budget="{num_trails: 2}"), fragment="budget"),
+    Case("wrong type", yaml_text(budget="{num_trials: ten}"), fragment="budget.num_trials"),
+    Case(
+        "bool where an int is expected",
+        yaml_text(budget="{num_trials: true}"),
+        fragment="budget.num_trials",
+    ),
+    Case("non-positive budget", yaml_text(budget="{num_trials: 0}"), fragment="budget.num_trials"),
+    Case(
+        "reversed bounds",
+        yaml_text(space="\n  x0: {type: uniform, lower: 10.0, upper: -5.0}"),
+        fragment="swap",
+    ),
+    Case(
+        "log scale with a bound <= 0",
+        yaml_text(space="\n  x0: {type: loguniform, lower: 0.0, upper: 1.0}"),
+        fragment="space.x0",
+    ),
+    Case(
+        "empty choice", yaml_text(space="\n  x0: {type: choice, values: []}"), fragment="space.x0"
+    ),
+    Case(
+        "unknown domain type",
+        yaml_text(space="\n  x0: {type: gaussian, lower: 0, upper: 1}"),
+        fragment="space.x0",
+    ),
+    Case("empty search space", yaml_text(space="{}"), fragment="space"),
+    Case(
+        "module:function whose module does not exist",
+        yaml_text(trainable="{name: 'no_such_module:train'}"),
+        fragment="trainable.name",
+    ),
+    Case(
+        "module:function whose function does not exist",
+        yaml_text(trainable="{name: 'json:no_such_function'}"),
+        fragment="trainable.name",
+    ),
+    Case(
+        "mode other than min/max",
+        yaml_text(objective="{metric: value, mode: maximize}"),
+        fragment="objective.mode",
+    ),
+    Case(
+        "fractional GPUs above 1",
+        yaml_text(resources="{gpus_per_trial: 1.5}"),
+        fragment="resources.gpus_per_trial",
+    ),
+    Case(
+        "unknown acquisition",
+        yaml_text(searcher="{acquisition: EI}"),
+        fragment="searcher.acquisition",
+    ),
+    Case(
+        "constraint over an unknown parameter",
+        yaml_text(searcher="{parameter_constraints: ['x0 + y9 <= 1']}"),
+        fragment="parameter_constraints",
+    ),
+    Case(
+        "baseline outside the space",
+        yaml_text(baseline="{x0: 50.0, x1: 1.0}"),
+        fragment="baseline.x0",
+    ),
+    Case("incomplete baseline", yaml_text(baseline="{x0: 1.0}"), fragment="baseline"),
+    Case("bad experiment name", yaml_text(name="'a/b'"), fragment="name"),
+    Case(
+        "malformed --set",
+        yaml_text(),
+        args=("run", "JOB", "--set", "budget.num_trials"),
+        fragment="override",
+    ),
+    Case("missing spec file", None, fragment="spec file"),
+    Case(
+        "more GPUs per trial than any node has",
+        yaml_text(resources="{gpus_per_trial: 64}"),
+        code=4,
+        fragment="resources.gpus_per_trial",
+    ),
+    Case(
+        "resume of a missing directory",
+        None,
+        args=("resume", "NOPE"),
+        fragment="holds no spec.yaml",
+    ),
+    Case(
+        "resume of a directory that is not a study",
+        None,
+        args=("resume", "EMPTY"),
+        fragment="holds no spec.yaml",
+    ),
+    Case(
+        "resume with a corrupt spec.yaml",
+        None,
+        args=("resume", "CORRUPT_SPEC"),
+        fragment="is corrupt",
+    ),
+    Case(
+        "resume with corrupt Ray Tune state",
+        None,
+        args=("resume", "CORRUPT_TUNE"),
+        fragment="is corrupt",
+    ),
+    Case("show of a missing directory", None, args=("show", "NOPE"), fragment="holds no spec"),
+    Case(
+        "run over an existing experiment",
+        None,
+        args=("run", "EXISTING_JOB"),
+        code=3,
+        fragment="distributed-bo resume",
+    ),
+]
+
+
+def _prepare(tmp: Path) -> dict[str, str]:
+    """Lay out the directories the cases refer to; return placeholder -> path."""
+    storage = tmp / "results"
+    (tmp / "EMPTY").mkdir()
+    spec = yaml_text().replace("STORAGE", str(storage))
+    for name, spec_text, tune_state in [
+        ("CORRUPT_SPEC", "name: [", None),
+        ("CORRUPT_TUNE", spec.replace("name: bad", "name: CORRUPT_TUNE"), "{not json"),
+        ("EXISTING", spec.replace("name: bad", "name: EXISTING"), "{}"),
+    ]:
+        d = storage / name
+        d.mkdir(parents=True)
+        (d / "spec.yaml").write_text(spec_text)
+        (d / "tuner.pkl").write_bytes(b"x")
+        if tune_state is not None:
+            (d / "experiment_state-2026-01-01_00-00-00.json").write_text(tune_state)
+        (d / "trials.parquet").write_bytes(b"previous results")
+    existing_job = tmp / "existing.yaml"
+    existing_job.write_text(spec.replace("name: bad", "name: EXISTING"))
+    return {
+        "NOPE": str(tmp / "nope"),
+        "EMPTY": str(tmp / "EMPTY"),
+        "CORRUPT_SPEC": str(storage / "CORRUPT_SPEC"),
+        "CORRUPT_TUNE": str(storage / "CORRUPT_TUNE"),
+        "EXISTING_JOB": str(existing_job),
+        "STORAGE": str(storage),
+    }
+
+
+def run_case(case: Case, tmp: Path, capsys) -> tuple[int, str]:
+    from distributed_bo.cli import main
+
+    paths = _prepare(tmp)
+    job = tmp / "job.yaml"
+    if case.spec is not None:
+        job.write_text(case.spec.replace("STORAGE", paths["STORAGE"]))
+    argv = [str(job) if a == "JOB" else paths.get(a, a) for a in case.args]
+    before = {p: p.read_bytes() for p in tmp.rglob("*") if p.is_file()}
+    code = main(argv)
+    err = capsys.readouterr().err
+    after = {p: p.read_bytes() for p in tmp.rglob("*") if p.is_file() and p in before}
+    assert after == before, "existing files changed"
+    assert not (Path(paths["STORAGE"]) / "bad").exists(), "a study was started"
+    return code, err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
+def test_bad_input_gives_one_line_and_changes_nothing(case, tmp_path, capsys, request):
+    if case.needs_ray:
+        request.getfixturevalue("ray_session")
+    code, err = run_case(case, tmp_path, capsys)
+    assert code == case.code
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert case.fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_docs_table_lists_every_case():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad-input.md").read_text()
+    missing = [c.kind for c in CASES if f"| {c.kind} |" not in doc]
+    assert not missing, f"docs/bad-input.md lacks rows for {missing}"
+
+
+if __name__ == "__main__":  # print the docs table with today's messages
+    import tempfile
+
+    class _Cap:
+        def readouterr(self):
+            out = sys.stderr.getvalue()
+            sys.stderr.truncate(0)
+            sys.stderr.seek(0)
+            return type("R", (), {"err": out})
+
+    import io
+
+    real = sys.stderr
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as d:
+            sys.stderr = io.StringIO()
+            code, err = run_case(case, Path(d), _Cap())
+            sys.stderr = real
+            line = err.strip().splitlines()[-1].replace(d, "…").replace("|", "\\|")
+            print(f"| {case.kind} | `{' '.join(case.args)}` | {code} | `{line}` |")
+    shutil.rmtree(tempfile.gettempdir() + "/_unused", ignore_errors=True)
