@@ -15,7 +15,17 @@ from distributed_bo.exceptions import (
     StudyFailedError,
     TrainableError,
 )
-from distributed_bo.search.searcher import BatchBOSearcher
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: importing the searcher loads Ray Tune (seconds), which trial workers
+    # that only need a trainable should not pay.
+    if name == "BatchBOSearcher":
+        from distributed_bo.search.searcher import BatchBOSearcher
+
+        return BatchBOSearcher
+    raise AttributeError(f"module 'distributed_bo' has no attribute {name!r}")
+
 
 __all__ = [
     "BatchBOSearcher",

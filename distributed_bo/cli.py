@@ -1,9 +1,10 @@
 """The ``distributed-bo`` command line.
 
 Exit codes: 0 success; 1 unexpected error; 2 bad input (spec, arguments, missing
-or corrupt experiment); 3 the experiment already exists; 4 the cluster cannot be
-reached or fit a trial; 5 the study stopped on its failure-rate limit; 130
-interrupted.
+or corrupt experiment, unknown job id); 3 the experiment already exists; 4 the cluster
+cannot be reached or fit a trial; 5 the study stopped on its failure-rate limit; 130
+interrupted. ``submit --follow`` exits with the job's own code (1 if it failed
+without one, 130 if it was stopped).
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from distributed_bo.exceptions import DistributedBOError
+
+if TYPE_CHECKING:
+    from distributed_bo.runner.jobs import JobRow, JobsClient
+    from distributed_bo.spec import StudySpec
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +58,57 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="trial table, best configuration, gain over baseline")
     show.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
     show.add_argument("--top", type=int, default=20, help="rows of the trial table (default 20)")
+
+    address = argparse.ArgumentParser(add_help=False)
+    address.add_argument(
+        "--address",
+        metavar="URL",
+        help="the head's dashboard, e.g. http://HEAD:8265 (default: RAY_API_SERVER_ADDRESS, "
+        "an http:// RAY_ADDRESS, or http://127.0.0.1:8265)",
+    )
+    submit = sub.add_parser(
+        "submit", parents=[address], help="submit a study to a running Ray cluster as a Ray job"
+    )
+    submit.add_argument("spec", metavar="JOB.yaml")
+    submit.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec field before submitting (repeatable)",
+    )
+    submit.add_argument(
+        "--storage",
+        help="where results go, as the head node sees it: a URI (s3://, gs://) or a path; "
+        "a relative path is taken from the head's home directory",
+    )
+    submit.add_argument(
+        "--py-module",
+        dest="py_modules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a package directory or .py file to ship with the job (repeatable); the "
+        "trainable's own module is shipped automatically",
+    )
+    submit.add_argument("--submission-id", metavar="ID", help="the job's id (default: Ray's)")
+    submit.add_argument(
+        "--follow", action="store_true", help="stream the job's logs and exit with its result"
+    )
+
+    jobs = sub.add_parser("jobs", help="list, inspect, follow and stop submitted jobs")
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[address], help="every job on the cluster")
+    for name, text in (
+        ("status", "one job's state and exit code"),
+        ("logs", "a job's output"),
+        ("stop", "ask a job to stop"),
+    ):
+        action = actions.add_parser(name, parents=[address], help=text)
+        action.add_argument("submission_id", metavar="ID")
+        if name == "logs":
+            action.add_argument("--follow", action="store_true", help="stream until it ends")
     return parser
 
 
@@ -65,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DistributedBOError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # always one line
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted; continue with `distributed-bo resume EXPERIMENT_DIR`", file=sys.stderr)
@@ -108,7 +165,104 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "show":
         _print_summary(args.experiment_dir, top=args.top)
         return 0
+    if args.command == "submit":
+        return _submit(args, load_spec(args.spec, overrides=args.overrides))
+    if args.command == "jobs":
+        return _jobs(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees it
+
+
+def _submit(args: argparse.Namespace, spec: StudySpec) -> int:
+    from distributed_bo.runner.jobs import connect_jobs
+    from distributed_bo.runner.submit import package_study, submit_study
+
+    job = package_study(spec, storage=args.storage, py_modules=args.py_modules)
+    client = connect_jobs(args.address)
+    _quiet_ray_loggers(args.debug)  # importing ray reset their levels
+    done = submit_study(job, client, submission_id=args.submission_id)
+    print(done.submission_id, flush=True)
+    shipped = ", ".join(done.py_modules) or "nothing"
+    print(
+        f"submitted {spec.name!r} to {done.address} (shipped {shipped}); results go to "
+        f"{done.experiment_dir} on the cluster",
+        file=sys.stderr,
+    )
+    if not args.follow:
+        print(
+            f"follow it with `distributed-bo jobs logs {done.submission_id} --follow "
+            f"--address {done.address}`",
+            file=sys.stderr,
+        )
+        return 0
+    return _follow(client, done.submission_id)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from distributed_bo.runner.jobs import connect_jobs
+
+    client = connect_jobs(args.address)
+    _quiet_ray_loggers(args.debug)
+    if args.action == "list":
+        print(_job_table(client.list()))
+        return 0
+    if args.action == "status":
+        row = client.status(args.submission_id)
+        code = "-" if row.driver_exit_code is None else row.driver_exit_code
+        print(f"{row.submission_id}: {row.status} (exit code {code}) {row.message}".rstrip())
+        return 0
+    if args.action == "logs":
+        if args.follow:
+            return _follow(client, args.submission_id)
+        print(client.logs(args.submission_id), end="")
+        return 0
+    if args.action == "stop":
+        if client.stop(args.submission_id):
+            print(f"stopping {args.submission_id}")
+        else:
+            row = client.status(args.submission_id)
+            print(f"{args.submission_id} is not running ({row.status})")
+        return 0
+    raise AssertionError(f"unhandled jobs action {args.action}")  # argparse guarantees it
+
+
+def _follow(client: JobsClient, submission_id: str) -> int:
+    """Stream a job's logs; the exit code is the job's own (0 when it succeeded)."""
+    try:
+        row = client.follow(submission_id, sys.stdout)
+    except KeyboardInterrupt:
+        print(
+            f"stopped following {submission_id}; it keeps running (stop it with "
+            f"`distributed-bo jobs stop {submission_id} --address {client.address}`)",
+            file=sys.stderr,
+        )
+        return 130
+    if row.status == "SUCCEEDED":
+        print(f"{submission_id}: SUCCEEDED", file=sys.stderr)
+        return 0
+    reason = (row.message.strip().splitlines() or [""])[0].rstrip(":")
+    print(f"error: job {submission_id} {row.status}: {reason}".rstrip(": "), file=sys.stderr)
+    if row.status == "STOPPED":
+        return 130
+    return row.driver_exit_code if row.driver_exit_code else 1
+
+
+def _job_table(rows: list[JobRow]) -> str:
+    import time
+
+    if not rows:
+        return "no jobs"
+    lines = [f"{'ID':<30} {'STATUS':<10} {'STUDY':<20} {'STARTED':<19} ENTRYPOINT"]
+    for r in rows:
+        started = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.start_time))
+            if r.start_time
+            else "-"
+        )
+        entry = r.entrypoint if len(r.entrypoint) <= 60 else r.entrypoint[:57] + "..."
+        lines.append(
+            f"{r.submission_id:<30} {r.status:<10} {(r.study or '-'):<20} {started:<19} {entry}"
+        )
+    return "\n".join(lines)
 
 
 def _print_summary(experiment_dir: str, *, top: int = 10) -> None:
@@ -133,9 +287,19 @@ def _configure_logging(debug: bool) -> None:
         warnings.filterwarnings("ignore")
 
 
+def _quiet_ray_loggers(debug: bool) -> None:
+    # Ray sets these loggers' levels when imported, after _configure_logging ran.
+    for name in ("ray", "ray.dashboard.modules.dashboard_sdk", "ray.dashboard.modules.job.sdk"):
+        logging.getLogger(name).setLevel(logging.INFO if debug else logging.WARNING)
+
+
 def _configure_ax_logging(debug: bool) -> None:
     # Ax gives each of its loggers its own level and handler at import time.
-    from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+    logging.disable(logging.INFO)  # Ax logs at INFO while it is imported
+    try:
+        from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+    finally:
+        logging.disable(logging.NOTSET)
 
     set_ax_logger_levels(logging.INFO if debug else logging.WARNING)
     set_stderr_log_level(logging.INFO if debug else logging.WARNING)

@@ -15,17 +15,20 @@ def start_local_ray() -> None:
     """Start the shared local Ray (4 CPUs, 4 logical GPUs) if none is running."""
     import ray
 
+    from distributed_bo.runner.cluster import loopback_only
+
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if not ray.is_initialized():
-        ray.init(
-            address="local",
-            _node_ip_address="127.0.0.1",
-            include_dashboard=False,
-            num_cpus=4,
-            num_gpus=4,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        with loopback_only():
+            ray.init(
+                address="local",
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+                num_cpus=4,
+                num_gpus=4,
+                log_to_driver=False,
+                configure_logging=False,
+            )
 
 
 @pytest.fixture(scope="module")

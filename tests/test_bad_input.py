@@ -144,6 +144,13 @@ CASES = [
     ),
     Case("show of a missing directory", None, args=("show", "NOPE"), fragment="holds no spec"),
     Case(
+        "unreachable --address",
+        yaml_text(),
+        args=("run", "JOB", "--address", "127.0.0.1:1"),
+        code=4,
+        fragment="cannot reach a Ray cluster",
+    ),
+    Case(
         "run over an existing experiment",
         None,
         args=("run", "EXISTING_JOB"),
