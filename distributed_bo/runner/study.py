@@ -85,7 +85,6 @@ def run_study(
         )
     started = _connect_and_check(spec, address, worker_logs)
     try:
-        exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
         return _fit(spec, exp, progress=progress, restore=False)
     finally:
         _shutdown(started)
@@ -154,11 +153,12 @@ def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) 
                 f"{have}; lower gpus_per_trial or pass --address of a bigger cluster"
             )
     started = connect(address, log_to_driver=worker_logs)
-    if gpus > 0 and max_gpus_per_node() < gpus and address is None:
+    most = max_gpus_per_node() if gpus > 0 and address is None else None
+    if most is not None and most < gpus:
         _shutdown(started)
         raise ClusterError(
             f"resources.gpus_per_trial: {gpus} GPUs per trial, but no node has more than "
-            f"{max_gpus_per_node():g}; lower gpus_per_trial or run on a bigger cluster"
+            f"{most:g}; lower gpus_per_trial or run on a bigger cluster"
         )
     return started
 
@@ -279,6 +279,8 @@ def _fit(
         searcher.set_resume_info(tune_trials=set(tune_trials), finished=_outcomes(rows or []))
         writer._searcher = searcher
     else:
+        # Written once the trainable's data loaded, so a failed setup leaves nothing.
+        exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,

@@ -18,6 +18,8 @@ BUILTIN_TRAINABLES: dict[str, str] = {
     "levy": "distributed_bo.trainables.synthetic:levy",
     "rosenbrock": "distributed_bo.trainables.synthetic:rosenbrock",
     "digits_cnn": "distributed_bo.trainables.digits:train_digits_cnn",
+    "vision_cnn": "distributed_bo.trainables.vision:train_vision_cnn",
+    "autoencoder": "distributed_bo.trainables.autoencoder:train_autoencoder",
 }
 
 

@@ -2,10 +2,12 @@
 
 A checkpoint is a directory holding one file, :data:`STATE_FILE`, written with
 ``torch.save`` and read with ``torch.load(..., weights_only=True)``. It holds the
-model and optimizer ``state_dict``, the number of finished epochs, the best
-validation accuracy and every RNG state that training draws from (Python
-``random``, NumPy's global RNG, torch CPU and CUDA, and the generator that
-shuffles batches), so a restored run continues bit-identically on the same device.
+model and optimizer ``state_dict``, the LR scheduler's ``state_dict`` (when training
+uses one), the number of finished epochs, the best validation accuracy, the metrics
+last reported (so a trial restored after its last epoch can report them again) and
+every RNG state that training draws from (Python ``random``, NumPy's global RNG,
+torch CPU and CUDA, and the generator that shuffles batches and draws
+augmentations), so a restored run continues bit-identically on the same device.
 Non-tensor RNG states are stored as int64 tensors and plain numbers, which the
 ``weights_only`` unpickler accepts.
 """
@@ -15,12 +17,14 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from distributed_bo.exceptions import DataError
 
@@ -29,8 +33,19 @@ FORMAT_VERSION = 1
 _KEYS = ("format_version", "epoch", "best_val_accuracy", "model", "optimizer", "rng")
 
 
-class TrainingState(TypedDict):
-    """Everything needed to resume training after ``epoch`` finished epochs."""
+class _OptionalState(TypedDict, total=False):
+    scheduler: dict[str, Any]
+    """The LR scheduler's ``state_dict``; absent when training has no scheduler."""
+    metrics: dict[str, float | int | str]
+    """The metrics reported after ``epoch``; absent in checkpoints of ``digits_cnn``."""
+
+
+class TrainingState(_OptionalState):
+    """Everything needed to resume training after ``epoch`` finished epochs.
+
+    ``best_val_accuracy`` is NaN for trainables that do not classify (their best
+    metric is in ``metrics``).
+    """
 
     format_version: int
     epoch: int
@@ -95,6 +110,8 @@ def capture_state(
     shuffle: torch.Generator,
     epoch: int,
     best_val_accuracy: float,
+    scheduler: LRScheduler | None = None,
+    metrics: Mapping[str, float | int | str] | None = None,
 ) -> TrainingState:
     """Snapshot the training state after ``epoch`` finished epochs.
 
@@ -102,17 +119,20 @@ def capture_state(
     goes on.
 
     Args:
-        model: The model being trained.
+        model: The model being trained (the module itself, not a compiled wrapper).
         optimizer: Its optimizer.
         shuffle: The batch-order generator.
         epoch: Number of finished epochs.
-        best_val_accuracy: Best validation accuracy so far, a fraction in ``[0, 1]``.
+        best_val_accuracy: Best validation accuracy so far, a fraction in ``[0, 1]``
+            (NaN if the trainable does not classify).
+        scheduler: The LR scheduler, stepped by the optimizer's steps; optional.
+        metrics: The metrics reported for ``epoch`` (numbers and strings); optional.
 
     Returns:
         The state, ready for :func:`save_state`.
 
     """
-    return TrainingState(
+    state = TrainingState(
         format_version=FORMAT_VERSION,
         epoch=epoch,
         best_val_accuracy=best_val_accuracy,
@@ -120,6 +140,11 @@ def capture_state(
         optimizer=copy.deepcopy(optimizer.state_dict()),
         rng=capture_rng(shuffle),
     )
+    if scheduler is not None:
+        state["scheduler"] = copy.deepcopy(scheduler.state_dict())
+    if metrics is not None:
+        state["metrics"] = dict(metrics)
+    return state
 
 
 def restore_state(
@@ -128,28 +153,32 @@ def restore_state(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     shuffle: torch.Generator,
+    scheduler: LRScheduler | None = None,
 ) -> None:
-    """Load a snapshot into a freshly built model, optimizer and generator.
+    """Load a snapshot into a freshly built model, optimizer, scheduler and generator.
 
     Args:
         state: A snapshot from :func:`capture_state` or :func:`load_state`.
         model: A model of the same architecture.
         optimizer: An optimizer of the same kind over ``model``'s parameters.
         shuffle: The batch-order generator.
+        scheduler: The LR scheduler over ``optimizer``; the snapshot must hold one.
 
     Raises:
-        DataError: If the snapshot does not fit the model or optimizer.
+        DataError: If the snapshot does not fit the model, optimizer or scheduler.
 
     """
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"], shuffle)
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise DataError(
             f"checkpoint: does not fit this config ({reason}); restore it with the "
-            "channels, num_layers and optimizer it was written with"
+            "architecture, optimizer and LR schedule it was written with"
         ) from err
 
 

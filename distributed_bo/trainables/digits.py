@@ -275,6 +275,7 @@ def fit(
                     shuffle=shuffle,
                     epoch=epoch,
                     best_val_accuracy=best,
+                    metrics=metrics,
                 )
             report(metrics, state)
     return FitResult(model=model, history=history, best_val_accuracy=best)
@@ -320,4 +321,11 @@ def train_digits_cnn(config: dict[str, Any]) -> None:
             save_state(state, Path(directory))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
+    if start_state is not None and int(start_state["epoch"]) >= cfg.epochs:
+        # Restored after its last epoch (a retry or a resume): report the final
+        # metrics once more, so the trial does not end without its metric.
+        final = dict(start_state.get("metrics") or {})
+        if final:
+            tune.report({**final, "node": node})
+            return
     fit(cfg, start_state=start_state, report=report)

@@ -1,0 +1,254 @@
+"""Config dataclasses of ``vision_cnn`` and ``autoencoder``; every field is a config key.
+
+Values come from the job spec's ``trainable.config`` (fixed) and ``space``
+(searched); keys that are not fields are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from distributed_bo.data.catalog import DATASETS
+from distributed_bo.exceptions import SpecError
+from distributed_bo.models.factory import (
+    FIXED_DEPTH,
+    MAX_CONVNET_LAYERS,
+    MODEL_FAMILIES,
+    default_widths,
+)
+from distributed_bo.trainables._config import check_fields, from_config, one_of
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+LR_SCHEDULES = ("constant", "cosine", "linear", "onecycle")
+DEVICES = ("auto", "cpu", "cuda")
+MAX_WIDTH = 4096
+C = TypeVar("C", bound="TrainConfig")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Data, optimisation and runtime keys shared by both trainables.
+
+    Attributes:
+        dataset: ``digits`` (scikit-learn, offline), ``mnist``, ``fashion_mnist``,
+            ``cifar10`` or ``cifar100``.
+        data_dir: Folder torchvision reads (relative paths: to the directory the
+            study was started from). Unused for ``digits``.
+        download: Let torchvision download missing files (needs internet).
+        evaluate_test: Also report test-set metrics after the last epoch. Off by
+            default so tuning never looks at the test set; set it in
+            ``trainable.config``, not in ``space``.
+        val_fraction: Fraction of the training images held out for validation,
+            in ``(0, 1)``.
+        split_seed: Seed of the train/validation split, in ``[0, 2**32)``; separate
+            from ``seed`` so every trial sees the same validation set.
+        seed: Seed of initial weights, dropout, batch order and augmentation.
+        epochs: Passes over the training split, >= 1.
+        batch_size: Images per optimizer step, >= 1; each epoch runs
+            ``n_train // batch_size`` full steps (the remainder is dropped).
+        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``adam`` or ``adamw``.
+        lr: Peak learning rate, > 0.
+        momentum: SGD momentum in ``[0, 1)``; ignored by Adam(W).
+        nesterov: SGD Nesterov momentum (needs ``momentum > 0``).
+        weight_decay: Weight decay, >= 0 (L2 for ``sgd``/``adam``, decoupled for ``adamw``).
+        lr_schedule: Per-step multiplier after warmup: ``constant``; ``cosine`` (to 0);
+            ``linear`` (to 0); ``onecycle``: linear rise over ``warmup_epochs`` (30%
+            of training when 0), then linear fall to 0.
+        warmup_epochs: Epochs of linear warmup from 0 to ``lr``, >= 0 (may be fractional).
+        checkpoint_frequency: Epochs between checkpoints, >= 0; 0 checkpoints only
+            after the last epoch, which is always checkpointed.
+        device: ``auto`` (the GPU Ray assigned, else CPU), ``cpu`` or ``cuda``.
+        channels_last: On CUDA, use the channels-last memory format.
+        amp: On CUDA, run forward passes under bf16 autocast.
+        compile: ``torch.compile`` the model, once per process and architecture.
+        torch_threads: CPU threads torch uses, >= 0; 0 keeps Ray's setting
+            (``OMP_NUM_THREADS`` = the trial's CPUs).
+
+    """
+
+    dataset: str = "digits"
+    data_dir: str = "./data"
+    download: bool = False
+    evaluate_test: bool = False
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    lr_schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    checkpoint_frequency: int = 1
+    device: str = "auto"
+    channels_last: bool = True
+    amp: bool = True
+    compile: bool = False
+    torch_threads: int = 0
+
+    #: Prefix of error messages: the built-in trainable name.
+    _prefix = "trainable"
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self,
+            self._prefix,
+            {
+                "dataset": one_of(tuple(DATASETS))(self.dataset),
+                "data_dir": (bool(self.data_dir), "a folder path"),
+                "val_fraction": (0 < self.val_fraction < 1, "a float in (0, 1)"),
+                "split_seed": (0 <= self.split_seed < 2**32, "an int in [0, 2**32)"),
+                "seed": (0 <= self.seed < 2**32, "an int in [0, 2**32)"),
+                "epochs": (self.epochs >= 1, "an int >= 1"),
+                "batch_size": (self.batch_size >= 1, "an int >= 1"),
+                "optimizer": one_of(OPTIMIZERS)(self.optimizer),
+                "lr": (self.lr > 0, "a float > 0"),
+                "momentum": (0 <= self.momentum < 1, "a float in [0, 1)"),
+                "nesterov": (
+                    not (self.nesterov and self.optimizer == "sgd" and self.momentum == 0),
+                    "false when momentum is 0 (Nesterov needs momentum)",
+                ),
+                "weight_decay": (self.weight_decay >= 0, "a float >= 0"),
+                "lr_schedule": one_of(LR_SCHEDULES)(self.lr_schedule),
+                "warmup_epochs": (0 <= self.warmup_epochs <= self.epochs, "a float in [0, epochs]"),
+                "checkpoint_frequency": (self.checkpoint_frequency >= 0, "an int >= 0"),
+                "device": one_of(DEVICES)(self.device),
+                "torch_threads": (self.torch_threads >= 0, "an int >= 0"),
+            },
+        )
+
+    @classmethod
+    def from_config(cls: type[C], config: Mapping[str, Any]) -> C:
+        """Build from a Ray Tune ``config``, ignoring keys that are not fields.
+
+        Raises:
+            SpecError: If a value has the wrong type or is out of range.
+
+        """
+        return from_config(cls, config, cls._prefix)
+
+
+@dataclass(frozen=True)
+class VisionConfig(TrainConfig):
+    """Keys of ``vision_cnn`` (all of :class:`TrainConfig`, plus the model's).
+
+    Attributes:
+        model: ``convnet``, ``lenet`` or ``fast``.
+        num_layers: ``convnet``'s number of conv layers, 1..8 (``lenet`` has 2 and
+            ``fast`` 3 groups whatever this says).
+        widths: Conv widths of the layers that exist, resolved by :meth:`from_config`
+            from the keys ``width_1 .. width_8``: ``width_i`` sets layer ``i``
+            (``fast``: group ``i``); keys beyond the model's depth are ignored and
+            missing ones take :func:`~distributed_bo.models.factory.default_widths`.
+        dropout: Dropout probability before the classifier, in ``[0, 1)``.
+        label_smoothing: Cross-entropy label smoothing, in ``[0, 1)``.
+        crop_padding: Random-crop augmentation: pad by this many pixels and crop
+            back, >= 0 (0 = off).
+        flip: Random horizontal-flip augmentation.
+        tta: Evaluate on each image and its mirror image and average the logits.
+
+    """
+
+    model: str = "convnet"
+    num_layers: int = 4
+    widths: tuple[int, ...] = ()
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    crop_padding: int = 0
+    flip: bool = False
+    tta: bool = False
+
+    _prefix = "vision_cnn"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(
+            self,
+            self._prefix,
+            {
+                "model": one_of(MODEL_FAMILIES)(self.model),
+                "num_layers": (
+                    1 <= self.num_layers <= MAX_CONVNET_LAYERS,
+                    f"an int in 1..{MAX_CONVNET_LAYERS}",
+                ),
+                "dropout": (0 <= self.dropout < 1, "a float in [0, 1)"),
+                "label_smoothing": (0 <= self.label_smoothing < 1, "a float in [0, 1)"),
+                "crop_padding": (self.crop_padding >= 0, "an int >= 0"),
+            },
+        )
+        if not self.widths:
+            object.__setattr__(self, "widths", default_widths(self.model, self.num_layers))
+        if len(self.widths) != self.depth:
+            raise SpecError(
+                f"{self._prefix}.widths: got {list(self.widths)} for {self.depth} layers; "
+                f"give {self.depth} widths (or set width_1..width_{self.depth})"
+            )
+
+    @property
+    def depth(self) -> int:
+        """Number of conv layers (``convnet``) or groups (``fast``) that exist."""
+        return FIXED_DEPTH.get(self.model, self.num_layers)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> VisionConfig:
+        """Build from a Ray Tune ``config``; ``width_i`` keys become :attr:`widths`.
+
+        Raises:
+            SpecError: If a value has the wrong type or is out of range.
+
+        """
+        base = from_config(cls, config, cls._prefix)
+        defaults = default_widths(base.model, base.depth)
+        widths = []
+        for i in range(1, base.depth + 1):
+            value = config.get(f"width_{i}", defaults[i - 1])
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not ok or not float(value).is_integer() or not 1 <= value <= MAX_WIDTH:
+                raise SpecError(
+                    f"{cls._prefix}.width_{i}: got {value!r}; pass an int in 1..{MAX_WIDTH}"
+                )
+            widths.append(int(value))
+        return dataclasses.replace(base, widths=tuple(widths))
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig(TrainConfig):
+    """Keys of ``autoencoder`` (all of :class:`TrainConfig`, plus the model's).
+
+    Defaults differ from :class:`TrainConfig`: Adam, ``lr`` 1e-3, no weight decay,
+    constant schedule, 20 epochs, batch 64.
+
+    Attributes:
+        latent_dim: Size of the code, in ``1..4096``.
+        hidden: Width of the hidden layer on each side, in ``1..4096``.
+
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    latent_dim: int = 8
+    hidden: int = 128
+
+    _prefix = "autoencoder"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(
+            self,
+            self._prefix,
+            {
+                "latent_dim": (1 <= self.latent_dim <= MAX_WIDTH, f"an int in 1..{MAX_WIDTH}"),
+                "hidden": (1 <= self.hidden <= MAX_WIDTH, f"an int in 1..{MAX_WIDTH}"),
+            },
+        )

@@ -1,0 +1,215 @@
+"""The epoch loop shared by ``vision_cnn`` and ``autoencoder``, and its Tune wrapper.
+
+:func:`run_epochs` owns what both trainables do the same way: resume from a
+checkpoint, time each epoch, track the best metric, decide when to checkpoint, and
+report. :func:`run_in_tune` connects it to Ray Tune: it reads the trial's
+checkpoint, adds ``node``, ``device`` and ``gpu_ids`` to every report, and writes
+checkpoint directories.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
+
+from distributed_bo.trainables.checkpointing import (
+    TrainingState,
+    capture_state,
+    load_state,
+    restore_state,
+    save_state,
+)
+from distributed_bo.trainables.configs import TrainConfig
+from distributed_bo.trainables.placement import Placement, place
+
+Metrics = dict[str, float | int | str]
+ReportFn = Callable[[Metrics, TrainingState | None], None]
+"""Called after every epoch with the metrics and, on checkpoint epochs, the state."""
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python ``random``, NumPy's global RNG and torch (CPU and every GPU)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Training:
+    """One run's model, optimizer, scheduler and batch-order generator.
+
+    Attributes:
+        module: The model whose ``state_dict`` is checkpointed.
+        optimizer: Its optimizer.
+        scheduler: Per-step LR scheduler.
+        shuffle: CPU generator of batch order and augmentation draws.
+
+    """
+
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: LRScheduler
+    shuffle: torch.Generator
+
+
+@dataclass
+class FitResult:
+    """What a ``fit`` returns.
+
+    Attributes:
+        model: The trained model, on the training device.
+        history: One metrics dict per epoch run by this call (one replayed dict when
+            the run was restored after its last epoch).
+        best: Best value of the objective over all epochs.
+
+    """
+
+    model: nn.Module
+    history: list[Metrics]
+    best: float
+
+
+def run_epochs(
+    cfg: TrainConfig,
+    run: Training,
+    *,
+    train_epoch: Callable[[], tuple[float, int]],
+    evaluate: Callable[[bool], Metrics],
+    objective: str,
+    mode: Literal["min", "max"],
+    device: torch.device,
+    start_state: TrainingState | None = None,
+    report: ReportFn | None = None,
+) -> FitResult:
+    """Train ``cfg.epochs`` epochs (or the rest of them after ``start_state``).
+
+    Args:
+        cfg: The config (epochs, checkpoint frequency).
+        run: Freshly built training objects; ``start_state`` is loaded into them.
+        train_epoch: Runs one epoch; returns (mean training loss, images trained).
+        evaluate: Returns validation metrics (including ``objective``); its argument
+            is True after the last epoch, when test metrics may be added.
+        objective: Key of the metric to track, e.g. ``val_accuracy``.
+        mode: Whether larger (``max``) or smaller (``min``) ``objective`` is better.
+        device: The training device, reported as ``device``.
+        start_state: A checkpoint of an earlier run of the same config.
+        report: Called after each epoch with the metrics ``epoch`` (1-based),
+            ``train_loss``, ``evaluate``'s, ``best_<objective>``, ``epoch_seconds``
+            (train and evaluate), ``images_per_second`` (training images over
+            training seconds), ``lr`` (at the end of the epoch) and ``device``; and,
+            on checkpoint epochs (every ``checkpoint_frequency`` and the last), the state.
+            A run restored after its last epoch reports that epoch's metrics once more.
+
+    Raises:
+        DataError: If ``start_state`` does not fit the model, optimizer or scheduler.
+
+    """
+    best_key = f"best_{objective}"
+    better = max if mode == "max" else min
+    done, best = 0, -math.inf if mode == "max" else math.inf
+    if start_state is not None:
+        restore_state(
+            start_state,
+            model=run.module,
+            optimizer=run.optimizer,
+            shuffle=run.shuffle,
+            scheduler=run.scheduler,
+        )
+        done = int(start_state["epoch"])
+        last = start_state.get("metrics") or {}
+        best = float(last.get(best_key, start_state["best_val_accuracy"]))
+        if done >= cfg.epochs:  # restored after the last epoch: report it once more
+            metrics = dict(last) or {"epoch": done, **evaluate(True), best_key: best}
+            if report is not None:
+                report(metrics, None)
+            return FitResult(model=run.module, history=[metrics], best=best)
+
+    history: list[Metrics] = []
+    for epoch in range(done + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss, images = train_epoch()
+        train_seconds = time.perf_counter() - t0
+        evaluated = evaluate(epoch == cfg.epochs)
+        best = better(best, float(evaluated[objective]))
+        metrics: Metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            **evaluated,
+            best_key: best,
+            "epoch_seconds": time.perf_counter() - t0,
+            "images_per_second": images / train_seconds,
+            "lr": run.optimizer.param_groups[0]["lr"],
+            "device": str(device),
+        }
+        history.append(metrics)
+        due = epoch == cfg.epochs or (
+            cfg.checkpoint_frequency > 0 and epoch % cfg.checkpoint_frequency == 0
+        )
+        if report is not None:
+            state = None
+            if due:
+                state = capture_state(
+                    model=run.module,
+                    optimizer=run.optimizer,
+                    shuffle=run.shuffle,
+                    epoch=epoch,
+                    best_val_accuracy=best if objective == "val_accuracy" else math.nan,
+                    scheduler=run.scheduler,
+                    metrics=metrics,
+                )
+            report(metrics, state)
+    return FitResult(model=run.module, history=history, best=best)
+
+
+FitFn = Callable[..., FitResult]
+
+
+def run_in_tune(fit: FitFn, cfg: TrainConfig, *, data: Any, prefix: str) -> None:
+    """Run ``fit`` as the body of a Ray Tune function trainable.
+
+    Sets ``torch_threads`` (if > 0), places the trial (:func:`place`), resumes from
+    ``ray.tune.get_checkpoint()`` when there is one, and calls ``ray.tune.report``
+    after every epoch with ``fit``'s metrics plus ``node``, ``device`` and
+    ``gpu_ids`` (a list, from ``ray.get_gpu_ids()``), attaching a checkpoint
+    directory on checkpoint epochs.
+
+    Args:
+        fit: ``fit(cfg, data=..., start_state=..., report=..., device=...)``.
+        cfg: The trial's config.
+        data: The study's data (from ``study_setup``), or ``None`` to load it here.
+        prefix: Prefix of the temporary checkpoint directories.
+
+    """
+    from ray import tune
+
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
+    where: Placement = place(cfg.device)
+    start_state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            start_state = load_state(Path(directory))
+    extra = {"node": where.node, "gpu_ids": list(where.gpu_ids), "device": str(where.device)}
+
+    def report(metrics: Metrics, state: TrainingState | None) -> None:
+        metrics = {**metrics, **extra}
+        if state is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+            save_state(state, Path(directory))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    fit(cfg, data=data, start_state=start_state, report=report, device=where.device)

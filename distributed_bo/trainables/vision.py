@@ -1,0 +1,225 @@
+"""``vision_cnn``: image classification with a chosen model family, exact checkpoints.
+
+:func:`fit` trains without Ray; :func:`train_vision_cnn` is the Ray Tune trainable.
+The dataset is read once per study (``train_vision_cnn.study_setup``), moved to the
+trial's device once per process, and batches are drawn, normalised and augmented
+on that device: no DataLoader, no worker processes. On CUDA the model runs
+channels-last under bf16 autocast (``channels_last``, ``amp``); on the CPU the same
+code runs in float32. Resuming from a checkpoint is bit-identical on the CPU with
+the same number of torch threads.
+
+Measured on this project's 2-core CPU machine (no GPU), one torch thread:
+``dataset: digits``, ``convnet`` with widths 16, 32, batch 64, about 0.15 s per
+epoch; see ``jobs/*.yaml`` and ``benchmarks/results/trainable_throughput.md`` for
+CIFAR-shaped figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from distributed_bo.data import augment as aug
+from distributed_bo.data.arrays import VisionArrays
+from distributed_bo.data.device import DeviceSplit, device_split
+from distributed_bo.models.factory import ModelSpec, build_model
+from distributed_bo.models.fast import FastNet
+from distributed_bo.trainables.checkpointing import TrainingState
+from distributed_bo.trainables.compiled import Forward, prepare_model
+from distributed_bo.trainables.configs import VisionConfig
+from distributed_bo.trainables.loop import (
+    FitResult,
+    Metrics,
+    ReportFn,
+    Training,
+    run_epochs,
+    run_in_tune,
+    seed_all,
+)
+from distributed_bo.trainables.optim import make_optimizer, make_scheduler
+from distributed_bo.trainables.placement import place
+from distributed_bo.trainables.study_data import make_study_setup, trial_arrays
+
+#: Images per forward pass when evaluating.
+EVAL_BATCH = 1024
+#: Training images the ``fast`` model's whitening filters are computed from (airbench's).
+WHITENING_IMAGES = 5000
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate_split(
+    forward: Forward,
+    model: torch.nn.Module,
+    split: DeviceSplit,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    cfg: VisionConfig,
+    device: torch.device,
+) -> tuple[float, float]:
+    """Return ``(mean cross-entropy in nats, accuracy as a fraction)`` on ``x``, ``y``.
+
+    ``x`` are raw uint8 images ``N x C x H x W``; with ``cfg.tta`` the logits of each
+    image and its mirror image are averaged. Label smoothing is not applied.
+    """
+    model.eval()
+    loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    channels_last = cfg.channels_last and device.type == "cuda"
+    for start in range(0, len(y), EVAL_BATCH):
+        xb = split.normalise(x[start : start + EVAL_BATCH])
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, cfg.amp):
+            logits = forward(xb).float()
+            if cfg.tta:
+                logits = 0.5 * (logits + forward(xb.flip(3)).float())
+        yb = y[start : start + EVAL_BATCH]
+        loss += F.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(dim=1) == yb).sum()
+    return loss.item() / len(y), correct.item() / len(y)
+
+
+def fit(
+    cfg: VisionConfig,
+    *,
+    data: VisionArrays | None = None,
+    start_state: TrainingState | None = None,
+    report: ReportFn | None = None,
+    device: torch.device | None = None,
+) -> FitResult:
+    """Train ``cfg.model`` on ``cfg.dataset`` for ``cfg.epochs`` epochs.
+
+    Seeds Python, NumPy and torch from ``cfg.seed``, builds the model, optimizer and
+    LR schedule, restores ``start_state`` if given and continues after its epoch.
+
+    Args:
+        cfg: Hyperparameters.
+        data: The dataset; ``None`` loads ``cfg.dataset`` here.
+        start_state: A state from an earlier run with the same config.
+        report: Called after each epoch with the metrics of
+            :func:`~distributed_bo.trainables.loop.run_epochs` (here ``val_loss``,
+            ``val_accuracy``, ``best_val_accuracy``; after the last epoch with
+            ``evaluate_test`` also ``test_loss`` and ``test_accuracy``) and, on
+            checkpoint epochs, the state.
+        device: Where to train; default: :func:`~distributed_bo.trainables.placement.place`.
+
+    Returns:
+        The trained model, the per-epoch metrics and the best validation accuracy.
+
+    Raises:
+        SpecError: If the model does not fit the dataset or the data does not fit
+            the config.
+        DataError: If data or ``start_state`` cannot be used.
+
+    """
+    device = device or place(cfg.device).device
+    arrays = trial_arrays(cfg, data)
+    split = device_split(
+        arrays,
+        device=device,
+        val_fraction=cfg.val_fraction,
+        split_seed=cfg.split_seed,
+        with_test=cfg.evaluate_test,
+    )
+    seed_all(cfg.seed)
+    spec = ModelSpec(cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout)
+    fresh = build_model(spec).to(device)
+    if isinstance(fresh, FastNet):
+        fresh.init_whitening(split.normalise(split.x_train[:WHITENING_IMAGES]))
+    channels_last = cfg.channels_last and device.type == "cuda"
+    module, forward = prepare_model(
+        fresh, key=spec, device=device, channels_last=channels_last, compile=cfg.compile
+    )
+    n = len(split.y_train)
+    batch_size = min(cfg.batch_size, n)
+    steps = n // batch_size
+    optimizer = make_optimizer(cfg, module)
+    run = Training(
+        module=module,
+        optimizer=optimizer,
+        scheduler=make_scheduler(cfg, optimizer, steps_per_epoch=steps),
+        shuffle=torch.Generator().manual_seed(cfg.seed),
+    )
+    augmenting = cfg.crop_padding > 0 or cfg.flip
+
+    def train_epoch() -> tuple[float, int]:
+        module.train()
+        order = torch.randperm(n, generator=run.shuffle).to(device)
+        if augmenting:
+            draws = aug.draw(n, pad=cfg.crop_padding, flip=cfg.flip, generator=run.shuffle)
+            draws = draws.to(device)
+        total = torch.zeros((), device=device)
+        for step in range(steps):
+            batch = slice(step * batch_size, (step + 1) * batch_size)
+            idx = order[batch]
+            xb = split.normalise(split.x_train[idx])
+            if augmenting:
+                xb = aug.augment(xb, draws[batch], pad=cfg.crop_padding)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, cfg.amp):
+                logits = forward(xb)
+            loss = F.cross_entropy(
+                logits.float(), split.y_train[idx], label_smoothing=cfg.label_smoothing
+            )
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            run.optimizer.step()
+            run.scheduler.step()
+            total += loss.detach()
+        return total.item() / steps, steps * batch_size
+
+    def evaluate(final: bool) -> Metrics:
+        def on(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            return evaluate_split(forward, module, split, x, y, cfg=cfg, device=device)
+
+        val_loss, val_accuracy = on(split.x_val, split.y_val)
+        metrics: Metrics = {"val_loss": val_loss, "val_accuracy": val_accuracy}
+        if final and cfg.evaluate_test and split.x_test is not None and split.y_test is not None:
+            test_loss, test_accuracy = on(split.x_test, split.y_test)
+            metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
+        return metrics
+
+    return run_epochs(
+        cfg,
+        run,
+        train_epoch=train_epoch,
+        evaluate=evaluate,
+        objective="val_accuracy",
+        mode="max",
+        device=device,
+        start_state=start_state,
+        report=report,
+    )
+
+
+def train_vision_cnn(config: dict[str, Any], data: VisionArrays | None = None) -> None:
+    """Ray Tune function trainable for :func:`fit` (built-in name ``vision_cnn``).
+
+    Reads :class:`~distributed_bo.trainables.configs.VisionConfig` keys from
+    ``config`` (others are ignored) and reports every epoch, with ``node``,
+    ``device`` and ``gpu_ids`` (see :func:`~distributed_bo.trainables.loop.run_in_tune`).
+
+    Args:
+        config: The trial's config.
+        data: The study's dataset, passed by the runner from :attr:`study_setup`.
+
+    Raises:
+        SpecError: If a config value is invalid.
+        DataError: If the data or the checkpoint to resume from cannot be used.
+
+    """
+    run_in_tune(fit, VisionConfig.from_config(config), data=data, prefix="vision_cnn_")
+
+
+train_vision_cnn.study_setup = make_study_setup(VisionConfig)  # type: ignore[attr-defined]
