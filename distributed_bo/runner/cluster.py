@@ -39,6 +39,8 @@ def connect(
     """
     import ray
 
+    if address:
+        _probe(address)  # an explicit address must be reachable, even if Ray is up
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -53,7 +55,7 @@ def connect(
                 log_to_driver=log_to_driver,
             )
         return True
-    _probe(address)
+    _probe(address)  # RAY_ADDRESS
     try:
         ray.init(address=address, configure_logging=False, log_to_driver=log_to_driver)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:

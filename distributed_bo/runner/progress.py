@@ -28,6 +28,14 @@ class ProgressPrinter(Callback):
         self._stream = stream or sys.stderr
         self._start = time.monotonic()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks into tuner.pkl; a stream need not be picklable.
+        return {**self.__dict__, "_stream": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stream = self._stream or sys.stderr
+
     def _line(self, text: str) -> None:
         rows = self._writer.rows.values()
         done = sum(r["status"] in ("COMPLETED", "FAILED", "EARLY_STOPPED") for r in rows)
