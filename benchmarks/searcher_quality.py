@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 
 WORKERS = 4
+#: Hand-written reading of a run, appended to the report if present in ``--out``.
+NOTES_FILE = "searcher_quality_notes.md"
 #: Regret floor for log plots; a float error can make regret ~1e-16 or slightly < 0.
 REGRET_FLOOR = 1e-10
 
@@ -218,6 +220,7 @@ METHODS: dict[str, tuple[Callable[[str, int, int], Method], bool]] = {
     "Optuna TPE (default)": (lambda n, s, b: OptunaMethod(n, s), False),
 }
 DEFAULT = "BatchBO qLogNEI joint (default)"
+VARIANTS = [label for label in METHODS if label.startswith("BatchBO")]
 RANDOM = "Random search"
 OPTUNA = "Optuna TPE (default)"
 
@@ -426,6 +429,14 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}" if (abs(x) < 1e-2 or abs(x) >= 1e3) and x != 0 else f"{x:.3f}"
 
 
+def _seed_range(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "none"
+    if list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + ",".join(map(str, seeds))
+
+
 def _sign_test(wins: int, losses: int) -> float:
     """Two-sided exact sign test p-value (ties dropped)."""
     n = wins + losses
@@ -498,7 +509,30 @@ def summarise(runs: list[dict[str, Any]], functions: Sequence[str]) -> dict[str,
             "wait_p50_s": _q([x for r in runs for x in r.get("wait_s", [])], 50),
             "wait_p99_s": _q([x for r in runs for x in r.get("wait_s", [])], 99),
         }
-    return {"regret": regret, "latency": latency}
+    variants = {}
+    for name in functions:
+        seeds = paired_seeds(runs, name)
+        for label in VARIANTS:
+            vals = [final[label][name][s] for s in seeds]
+            variants.setdefault(label, {})[name] = {
+                "seeds": seeds,
+                "median": _q(vals, 50) if vals else math.nan,
+                "q25": _q(vals, 25) if vals else math.nan,
+                "q75": _q(vals, 75) if vals else math.nan,
+                "vs_default": _wtl(
+                    {s: final[label][name][s] for s in seeds},
+                    {s: final[DEFAULT][name][s] for s in seeds},
+                ),
+            }
+    return {"regret": regret, "latency": latency, "variants": variants}
+
+
+def paired_seeds(runs: list[dict[str, Any]], name: str) -> list[int]:
+    """Seeds on which every searcher variant ran on function ``name``."""
+    per = [
+        {r["seed"] for r in runs if r["method"] == v and r["function"] == name} for v in VARIANTS
+    ]
+    return sorted(set.intersection(*per))
 
 
 def variant_ranks(runs: list[dict[str, Any]], functions: Sequence[str]) -> dict[str, Any]:
@@ -506,19 +540,11 @@ def variant_ranks(runs: list[dict[str, Any]], functions: Sequence[str]) -> dict[
 
     Only seeds on which every searcher variant ran are used, so ranks are paired.
     """
-    variants = [label for label, (_, ablation) in METHODS.items() if label.startswith("BatchBO")]
+    variants = VARIANTS
     final = {(r["method"], r["function"], r["seed"]): r["final_regret"] for r in runs}
     out: dict[str, Any] = {"variants": variants, "seeds": {}, "mean_rank": {}}
     for name in functions:
-        seeds = sorted(
-            {r["seed"] for r in runs if r["function"] == name}
-            & set.intersection(
-                *(
-                    {r["seed"] for r in runs if r["method"] == v and r["function"] == name}
-                    for v in variants
-                )
-            )
-        )
+        seeds = paired_seeds(runs, name)
         out["seeds"][name] = seeds
         ranks: dict[str, list[float]] = {v: [] for v in variants}
         for seed in seeds:
@@ -589,18 +615,23 @@ def plot(runs: list[dict[str, Any]], functions: Sequence[str], out: Path) -> lis
     }
     panels = (
         ("against the baselines", [DEFAULT, RANDOM, OPTUNA]),
-        ("searcher variants", [m for m in METHODS if m.startswith("BatchBO")]),
+        ("searcher variants", VARIANTS),
     )
     paths = []
     for name in functions:
         budget = max(r["budget"] for r in runs if r["function"] == name)
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), dpi=110, sharey=True)
+        paired = set(paired_seeds(runs, name))
         for ax, (title, labels) in zip(axes, panels, strict=True):
+            if labels is VARIANTS:
+                title = f"{title}, same seeds ({_seed_range(sorted(paired))})"
             for label in labels:
                 curves = [
                     r["regret_curve"]
                     for r in runs
-                    if r["method"] == label and r["function"] == name
+                    if r["method"] == label
+                    and r["function"] == name
+                    and (labels is not VARIANTS or r["seed"] in paired)
                 ]
                 if not curves:
                     continue
@@ -642,8 +673,8 @@ def write_markdown(
 ) -> None:
     """Write the human-readable results file.
 
-    The reading of the numbers under "Default acquisition" is written by hand after a
-    run; a rerun replaces it with a placeholder.
+    The reading of the numbers is written by hand after a run, in ``NOTES_FILE`` next
+    to ``path``, and appended verbatim; delete or update it after a new run.
     """
     lines = ["# Searcher quality benchmark", ""]
     lines += [f"- Command: `{header['command']}`"]
@@ -707,16 +738,27 @@ def write_markdown(
                 s["vs_optuna"] if label != OPTUNA else "-",
             ]
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Searcher variants against the default (W-T-L, paired by seed):", ""]
-    lines += ["| Variant | " + " | ".join(functions) + " |", "|---|" + "---|" * len(functions)]
-    for label, per_fn in summary["regret"].items():
-        if label in (DEFAULT, RANDOM, OPTUNA):
-            continue
-        lines.append(
-            f"| {label} | "
-            + " | ".join(per_fn[n]["vs_default"] if n in per_fn else "-" for n in functions)
-            + " |"
-        )
+    variants = summary["variants"]
+    lines += [
+        "",
+        "Searcher variants on the same seeds (those every variant ran: "
+        + ", ".join(f"{n} {_seed_range(variants[DEFAULT][n]['seeds'])}" for n in functions)
+        + "); median [IQR] final regret and W-T-L against the default, paired by seed:",
+        "",
+    ]
+    cols = ["Variant"]
+    for name in functions:
+        cols += [f"{name} regret", f"{name} vs default"]
+    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for label, per_fn in variants.items():
+        row = [label]
+        for name in functions:
+            v = per_fn[name]
+            row += [
+                f"{_fmt(v['median'])} [{_fmt(v['q25'])}, {_fmt(v['q75'])}]",
+                v["vs_default"] if label != DEFAULT else "-",
+            ]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     lines += [
         "",
@@ -760,8 +802,10 @@ def write_markdown(
         lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
-        "Inside the quality runs (from `generation_stats`, BO batches only; with 4 "
-        "asynchronous workers almost every batch has q = 1 and 3 pending points):",
+        "Inside the quality runs (from `generation_stats`, BO batches only, one torch "
+        "thread per process, two processes side by side). With 4 asynchronous workers a "
+        "batch is generated whenever one worker frees up, so BO batches have q = 1 and "
+        "3 pending points:",
         "",
         "| Searcher | function | q | batches | median s | p90 s |",
         "|---|---|---|---|---|---|",
@@ -795,7 +839,11 @@ def write_markdown(
         f"({DEFAULT}) has {overall[DEFAULT]:.2f}.",
         "",
     ]
-    lines += ["Reading: _write after looking at the numbers above (a rerun resets this)._", ""]
+    notes = path.with_name(NOTES_FILE)
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
+    else:
+        lines += [f"Reading: _none yet; write it in `{NOTES_FILE}` next to this file._", ""]
     path.write_text("\n".join(lines))
 
 
