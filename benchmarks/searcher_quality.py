@@ -18,7 +18,14 @@ of evaluations has been started. Generation time does not advance simulated time
 
 Run: ``python benchmarks/searcher_quality.py`` (``--quick`` for a smoke test).
 Results: ``benchmarks/results/searcher_quality.md`` (see that file's header for
-the numbers and the machine they were measured on).
+the machine and load they were measured under).
+
+Last result (2026-11-25, 2-core AMD EPYC, 10 seeds; median final regret):
+default searcher 0.047 on Branin and 0.097 on Hartmann6, against 0.60 and 1.82
+for random search and 1.13 and 0.75 for Optuna TPE. On 5 paired seeds, qUCB
+reached 1.2e-3 on Branin, where the default reached 0.038, and tied with it on
+Hartmann6 (0.193 against 0.197). ``suggest()`` took 0.028 ms at p50 and 1.2 ms
+at p99.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ class BatchGenerator:
         consumed = sum(
             1
             for t in self.experiment.trials.values()
-            if t.generator_runs and t.generator_runs[0].generator_run_type == "MANUAL"
+            # Only the user's initial points, not trials attached after a restore.
+            if t.generator_runs and t.generator_runs[0]._generator_key == MANUAL_KEY
         )
         if consumed < len(self.initial_points):
             points = self.initial_points[consumed : consumed + k]
