@@ -41,12 +41,15 @@ Per phase, after the study finished:
 
 Run from the repository root::
 
-    python benchmarks/chaos.py                 # 6 driver kills + 4 node kills, ~10 min
-    python benchmarks/chaos.py --quick         # 2 + 1 kills on small studies, ~4 min
+    python benchmarks/chaos.py            # 6 driver kills + 4 node kills: ~6 min idle, 11 loaded
+    python benchmarks/chaos.py --quick    # 2 + 1 kills on 8-trial studies, ~4 min
+    python benchmarks/chaos.py --replot   # rewrite chaos.md from chaos.json only
 
 Writes ``chaos.json`` (raw) and ``chaos.md`` (report) to ``--out``
-(default ``benchmarks/results``). The scratch directory (experiments, markers, driver
-logs) is kept and printed.
+(default ``benchmarks/results``). The "Reading" section of the report is the
+``reading`` field of ``chaos.json``, written by hand after a run (then ``--replot``);
+a new run leaves it empty. The scratch directory (experiments, markers, driver logs)
+is kept and printed. Exit status 1 if a study did not finish.
 """
 
 from __future__ import annotations
@@ -160,12 +163,17 @@ def epochs_after(markers: Path, ns: int) -> list[str]:
 
 # ------------------------------------------------------------------------- results
 def read_rows(exp: Path) -> list[dict[str, Any]]:
+    """Rows of ``trials.parquet`` ([] if there is none; a failed read is tried again)."""
     import pyarrow.parquet as pq
 
-    try:
-        return pq.read_table(exp / "trials.parquet").to_pylist()
-    except (FileNotFoundError, OSError, ValueError):
-        return []
+    for attempt in range(5):
+        if not (exp / "trials.parquet").exists():
+            return []
+        try:
+            return pq.read_table(exp / "trials.parquet").to_pylist()
+        except (OSError, ValueError):
+            time.sleep(0.05 * (attempt + 1))
+    return []
 
 
 def completed_rows(exp: Path) -> int:
@@ -196,7 +204,7 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
     statuses = Counter(r["status"] for r in rows)
     ids = Counter(r["trial_id"] for r in rows)
     done_rows = [r for r in rows if r["status"] == "COMPLETED"]
-    ax_in_rows = Counter(r["ax_index"] for r in done_rows)
+    ax_in_rows = Counter(r["ax_index"] for r in done_rows if r["ax_index"] is not None)
     check("parquet", f"{budget} rows", len(rows) == budget, f"{len(rows)} rows")
     check(
         "parquet",
@@ -208,7 +216,7 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
         "parquet",
         f"ax_index = 0..{budget - 1}, once each",
         sorted(r["ax_index"] for r in rows if r["ax_index"] is not None) == list(range(budget)),
-        f"ax_index: {sorted((r['ax_index'] for r in rows), key=lambda v: (v is None, v))}",
+        f"ax_index: {sorted((r['ax_index'] for r in rows), key=lambda v: (v is None, v or 0))}",
     )
     check("parquet", "all COMPLETED", set(statuses) == {"COMPLETED"}, dict(statuses).__repr__())
     check(
@@ -380,19 +388,37 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
             }
         )
 
+    # A COMPLETED row without an ax_index ran some Ax trial's parameters all the same.
+    no_index = [
+        {
+            "trial_id": r["trial_id"],
+            "params_of_ax": params.get(pkey(r.get("config/x0"), r.get("config/x1"))),
+        }
+        for r in done_rows
+        if r["ax_index"] is None
+    ]
+    runs_of_ax = Counter(ax_in_rows)
+    for r in no_index:
+        if r["params_of_ax"] is not None:
+            runs_of_ax[r["params_of_ax"]] += 1
+
     lost_ax = max(0, budget - len(ax_done))
     lost_rows = max(0, budget - len(ax_in_rows))
     dup = {
         "ax_index_in_several_completed_rows": sorted(i for i, c in ax_in_rows.items() if c > 1),
+        "completed_rows_without_ax_index": no_index,
+        "ax_trials_completed_in_several_rows": {
+            i: c for i, c in sorted(runs_of_ax.items()) if c > 1
+        },
         "trial_id_in_several_rows": sorted(k for k, c in ids.items() if c > 1),
         "completed_ax_trials_over_budget": max(0, len(ax_done) - budget),
         "ax_trials_with_several_data_rows": sorted(i for i, c in data_rows.items() if c > 1),
     }
+    # Extra COMPLETED rows for one Ax trial (by index, or by parameters where the row
+    # has no index), a trial id twice, more than one data row, or over the budget.
     duplicated = (
-        len(
-            set(dup["ax_index_in_several_completed_rows"])
-            | set(dup["ax_trials_with_several_data_rows"])
-        )
+        sum(c - 1 for c in runs_of_ax.values() if c > 1)
+        + len(set(dup["ax_trials_with_several_data_rows"]) - set(runs_of_ax))
         + len(dup["trial_id_in_several_rows"])
         + dup["completed_ax_trials_over_budget"]
     )
@@ -429,8 +455,8 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
 
 
 # --------------------------------------------------------------------- processes
-def _proc_table() -> dict[int, tuple[int, int, str]]:
-    """pid -> (ppid, pgid, name) from /proc."""
+def _proc_table() -> dict[int, tuple[int, int, str, int]]:
+    """pid -> (ppid, pgid, name, start time in clock ticks) from /proc; zombies left out."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -443,29 +469,30 @@ def _proc_table() -> dict[int, tuple[int, int, str]]:
         fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] == "Z":
             continue
-        table[int(entry)] = (int(fields[1]), int(fields[2]), name)
+        table[int(entry)] = (int(fields[1]), int(fields[2]), name, int(fields[19]))
     return table
 
 
-def descendants(pid: int) -> dict[int, str]:
+def descendants(pid: int) -> dict[int, tuple[str, int]]:
+    """The process tree under ``pid`` plus its process group, as pid -> (name, start)."""
     table = _proc_table()
     children = defaultdict(list)
-    for p, (pp, _, _) in table.items():
-        children[pp].append(p)
-    out, todo = {}, [pid]
+    for p, row in table.items():
+        children[row[0]].append(p)
+    out = {p: (row[2], row[3]) for p, row in table.items() if row[1] == pid and p != pid}
+    todo = [pid]
     while todo:
         p = todo.pop()
         for c in children.get(p, []):
-            out[c] = table[c][2]
+            out[c] = (table[c][2], table[c][3])
             todo.append(c)
     return out
 
 
-def survivors(tracked: dict[int, str], pgid: int) -> dict[int, str]:
+def survivors(tracked: dict[int, tuple[str, int]]) -> dict[int, tuple[str, int]]:
+    """Tracked processes still alive: same pid, name and start time (no reused pids)."""
     table = _proc_table()
-    alive = {p: n for p, n in tracked.items() if p in table and table[p][2] == n}
-    alive.update({p: t[2] for p, t in table.items() if t[1] == pgid})
-    return alive
+    return {p: ident for p, ident in tracked.items() if p in table and table[p][2:] == ident}
 
 
 # ------------------------------------------------------------------ phase 1: driver
@@ -521,7 +548,7 @@ def driver_phase(args: argparse.Namespace, work: Path, rng: random.Random) -> di
         anchor = rng.choice(kinds)
         delay = {
             "launch": lambda: rng.uniform(4.0, 20.0),
-            "epoch": lambda: rng.uniform(0.5, 12.0),
+            "epoch": lambda: rng.uniform(0.5, 8.0),
             "completion": lambda: rng.uniform(0.0, 1.0),
         }[anchor]()
         plan.append((anchor, round(delay, 2)))
@@ -561,6 +588,7 @@ def driver_phase(args: argparse.Namespace, work: Path, rng: random.Random) -> di
                 started = (exp / "spec.yaml").exists()
                 command = ["resume", str(exp)] if started else ["run", str(spec_path)]
                 continue
+            log(f"  the driver exited before kill {len(faults) + 1} ({anchor} + {delay} s)")
         try:
             rc = proc.wait(timeout=args.attempt_timeout)
         except subprocess.TimeoutExpired:
@@ -667,8 +695,8 @@ def kill_driver(proc, args, exp, markers, t0, anchor, delay, attempt) -> dict[st
     files = [f for f in ("spec.yaml", "tuner.pkl") if (exp / f).exists()]
     left = resume_inputs(exp)
     # Does the driver's local Ray (GCS, raylet, workers, agents) go away with it?
-    _wait(lambda: not survivors(tracked, proc.pid), None, 5.0)
-    alive = survivors(tracked, proc.pid)
+    _wait(lambda: not survivors(tracked), None, 5.0)
+    alive = survivors(tracked)
     watch: dict[str, Any] = {}
     if alive:
         watch["thread"] = threading.Thread(
@@ -690,12 +718,12 @@ def kill_driver(proc, args, exp, markers, t0, anchor, delay, attempt) -> dict[st
         "left_for_resume": left,
         "tracked_processes": len(tracked),
         "tracked_pids": sorted(tracked),
-        "alive_5s_after_kill": sorted(f"{n}:{p}" for p, n in alive.items()),
+        "alive_5s_after_kill": sorted(f"{n}:{p}" for p, (n, _) in alive.items()),
         "_watch": watch,
     }
     log(
         f"  SIGKILL driver at t={t:.1f}s ({anchor}+{delay}s): {len(active)} trials computing, "
-        f"rows {dict(statuses)}, alive 5 s later: {sorted(alive.values())}"
+        f"rows {dict(statuses)}, alive 5 s later: {sorted(n for n, _ in alive.values())}"
     )
     return fault
 
@@ -719,18 +747,18 @@ def attribute_failures(result: dict[str, Any]) -> None:
             before[-1]["trials_failed_after"].append(row["ax_index"])
 
 
-def _watch_leftovers(alive: dict[int, str], since: float, out: dict[str, Any]) -> None:
+def _watch_leftovers(alive: dict[int, tuple[str, int]], since: float, out: dict[str, Any]) -> None:
     """Record how long each process outlives the killed driver; SIGKILL it after 120 s."""
     lifetimes: dict[str, float | None] = {}
     pending = dict(alive)
     while pending and time.monotonic() - since < LEFTOVER_LIMIT_S:
         time.sleep(1.0)
-        table = _proc_table()
-        for pid, name in list(pending.items()):
-            if pid not in table or table[pid][2] != name:
+        still = survivors(pending)
+        for pid, (name, _) in list(pending.items()):
+            if pid not in still:
                 lifetimes[f"{name}:{pid}"] = round(time.monotonic() - since, 1)
                 del pending[pid]
-    for pid, name in pending.items():
+    for pid, (name, _) in survivors(pending).items():  # same process, checked again
         lifetimes[f"{name}:{pid}"] = None  # still alive at the limit: killed here
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -982,11 +1010,15 @@ def left_text(left: dict[str, Any] | None, analysis: dict[str, Any] | None) -> s
     unknown = left.get("rows_unknown_to_searcher_state") or []
     live_done = left.get("completed_rows_live_in_searcher_state") or []
     if unknown or live_done:
-        parts.append(
-            f"searcher_state.json behind trials.parquet: {len(unknown)} trial(s) unknown "
-            f"({', '.join('ax ' + ax_of(analysis, t) for t in unknown)}), {len(live_done)} "
-            f"COMPLETED still live"
-        )
+        what = []
+        if unknown:
+            what.append(
+                f"{len(unknown)} trial(s) it does not know "
+                f"({', '.join('ax ' + ax_of(analysis, t) for t in unknown)})"
+            )
+        if live_done:
+            what.append(f"{len(live_done)} COMPLETED trial(s) it still has running")
+        parts.append(f"searcher_state.json behind trials.parquet: {' and '.join(what)}")
     for m in left.get("snapshot_checkpoint_missing") or []:
         parts.append(
             f"Tune's snapshot restores ax {ax_of(analysis, m['trial_id'])} from "
@@ -1007,6 +1039,7 @@ def totals(phases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "trials_duplicated": a.get("trials_duplicated"),
             "epochs_recomputed": a.get("epochs_recomputed"),
             "finished_trials_rerun": len(a.get("finished_trials_rerun") or []),
+            "epochs_of_unfinished_ax_trials": a.get("epochs_of_unfinished_ax_trials"),
             "epochs_rerun_after_completed": a.get("epochs_rerun_after_completed"),
             "epochs_computed": a.get("epochs_computed"),
             "epochs_final": a.get("epochs_final"),
@@ -1022,7 +1055,7 @@ def totals(phases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         }
     keys = ["faults", "survived", "trials_lost", "rows_missing", "trials_duplicated"]
     keys += ["epochs_recomputed", "finished_trials_rerun", "epochs_rerun_after_completed"]
-    keys += ["epochs_computed", "epochs_final"]
+    keys += ["epochs_of_unfinished_ax_trials", "epochs_computed", "epochs_final"]
     keys += ["restarts_from_checkpoint", "restarts_from_scratch_after_progress", "orphan_epochs"]
     out["total"] = {
         k: sum((v[k] or 0) for v in out.values() if isinstance(v.get(k), int)) for k in keys
@@ -1031,6 +1064,10 @@ def totals(phases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out["total"]["finished"] = all(p["finished"] for p in phases.values())
     out["total"]["wall_s"] = round(sum(p["wall_s"] for p in phases.values()), 1)
     return out
+
+
+def _load(report: dict[str, Any], when: str) -> str:
+    return " / ".join(f"{v:.2f}" for v in report["loadavg_1_5_15"][when])
 
 
 def render(report: dict[str, Any]) -> str:
@@ -1046,7 +1083,10 @@ def render(report: dict[str, Any]) -> str:
         f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, GPU: {m['gpu']}"
         " (the node phase uses logical GPUs); "
         f"Python {m['python']}, Ray {m['ray']}, Ax {m['ax']}",
-        f"- Settings: {report['settings']}",
+        f"- Settings: { {k: v for k, v in report['settings'].items() if k != 'replot'} }",
+        f"- Load average (1, 5, 15 min) before: {_load(report, 'before')}, after: "
+        f"{_load(report, 'after')} (the machine has {m['nproc']} CPUs; other jobs "
+        "running at the same time show up here)",
         "",
         "## Totals",
         "",
@@ -1061,11 +1101,12 @@ def render(report: dict[str, Any]) -> str:
     row("faults injected", "faults")
     row("kills survived (study finished after it)", "survived")
     row("trials lost (budget - COMPLETED Ax trials)", "trials_lost")
-    row("rows missing from trials.parquet", "rows_missing")
+    row("COMPLETED rows missing from trials.parquet", "rows_missing")
     row("trials duplicated", "trials_duplicated")
-    row("epochs recomputed (computed - needed)", "epochs_recomputed")
+    row("epochs recomputed (completed trials: computed - needed)", "epochs_recomputed")
     row("... of which re-runs of trials already COMPLETED", "epochs_rerun_after_completed")
     row("trials run again after their row was COMPLETED", "finished_trials_rerun")
+    row("epochs of Ax trials that did not complete", "epochs_of_unfinished_ax_trials")
     row("epochs computed in all", "epochs_computed")
     row("epochs needed (completed trials x steps)", "epochs_final")
     row("restarts from a checkpoint", "restarts_from_checkpoint")
@@ -1101,7 +1142,7 @@ def render(report: dict[str, Any]) -> str:
             else:
                 leaked_text = (
                     ", ".join(
-                        f"{k.split(':')[0]} ({'killed at 120' if v is None else v})"
+                        f"{k.rsplit(':', 1)[0]} ({'killed at 120' if v is None else v})"
                         for k, v in sorted(lives.items())
                     )
                     or "none"
@@ -1153,12 +1194,18 @@ def render(report: dict[str, Any]) -> str:
         if a.get("failed_rows"):
             lines += ["", "Trials that did not complete:", ""]
             for r in a["failed_rows"]:
-                tune_err = " ".join((r["tune_error_txt"] or "none").split())
+                errors = [
+                    ln.strip()
+                    for ln in (r["tune_error_txt"] or "").splitlines()
+                    if "Error" in ln and ":" in ln and not ln.strip().startswith("File")
+                ]
+                tune_err = (errors[-1] if errors else "none")[:300].replace("`", "'")
+                row_err = (r["row_error"] or "")[:300].replace("`", "'")
                 lines.append(
                     f"- ax {r['ax_index']} (Tune trial {r['trial_id']}): parquet {r['status']}, "
                     f"Ax {r['ax_status']}, {r['iterations']} iterations, restarts "
-                    f"{r['restarts']}, error in the row: {r['row_error']!r}; Tune's "
-                    f"error.txt: `{tune_err}`"
+                    f"{r['restarts']}, error in the row: `{row_err}`; Tune's "
+                    f"error.txt, last error: `{tune_err}`"
                 )
         multi = {k: v for k, v in a["per_ax"].items() if v["recomputed"] or v["runs"] > 1}
         if multi:
@@ -1185,12 +1232,17 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _on_sigterm(signum: int, frame: Any) -> None:
+    log("the benchmark itself got SIGTERM from outside; stopping")
+    raise SystemExit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--driver-kills", type=int, default=6)
     p.add_argument("--node-kills", type=int, default=4)
-    p.add_argument("--trials", type=int, default=20, help="driver-phase budget")
+    p.add_argument("--trials", type=int, default=24, help="driver-phase budget")
     p.add_argument("--node-trials", type=int, default=24, help="node-phase budget")
     p.add_argument("--concurrent", type=int, default=4)
     p.add_argument("--nodes", type=int, default=3, help="worker nodes (2 logical GPUs each)")
@@ -1210,6 +1262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.replot:
         report = json.loads((args.out / "chaos.json").read_text())
+        report["totals"] = totals(report["phases"])
         (args.out / "chaos.md").write_text(render(report))
         return 0
     if args.quick:
@@ -1222,10 +1275,14 @@ def main(argv: list[str] | None = None) -> int:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     phases: dict[str, dict[str, Any]] = {}
     wanted = args.phases.split(",")
+    load_before = os.getloadavg()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if "driver" in wanted:
         phases["driver"] = driver_phase(args, work, rng)
+        (work / "driver_phase.json").write_text(json.dumps(phases["driver"], default=str))
     if "nodes" in wanted:
         phases["nodes"] = node_phase(args, work, rng)
+        (work / "nodes_phase.json").write_text(json.dumps(phases["nodes"], default=str))
     report = {
         "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]]),
         "date": date,
@@ -1233,6 +1290,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "work", "quick")},
         "work": str(work),
+        "loadavg_1_5_15": {"before": load_before, "after": os.getloadavg()},
         "phases": phases,
     }
     report["totals"] = totals(phases)

@@ -207,7 +207,7 @@ def test_submit_follow_runs_the_study_on_the_cluster(on_head, user_env, capsys):
     spec = _spec_file(user_env, "submit-e2e")
     code = main(["submit", str(spec), "--address", url, "--follow"])
     out, err = capsys.readouterr()
-    assert code == 0, err[-3000:]
+    assert code == 0, err[-3000:] + "\n--- job output ---\n" + out[-12000:]
     submission_id = out.splitlines()[0]
     assert submission_id.startswith("raysubmit_")
     assert "SUCCEEDED" in err and "dbo_submit_branin.py" in err  # the module was shipped
