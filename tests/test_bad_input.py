@@ -99,6 +99,41 @@ CASES = [
         fragment="parameter_constraints",
     ),
     Case(
+        "unknown scheduler",
+        yaml_text(scheduler="{type: ash}"),
+        fragment="scheduler.type",
+    ),
+    Case(
+        "early-stopping scheduler without a full trial length",
+        yaml_text(scheduler="{type: asha}"),
+        fragment="scheduler.max_t",
+    ),
+    Case(
+        "fractional epochs as max_t",
+        yaml_text(scheduler="{type: asha, max_t: 2.5}"),
+        fragment="scheduler.max_t",
+    ),
+    Case(
+        "grace period longer than max_t",
+        yaml_text(scheduler="{type: median_stopping, max_t: 4, grace_period: 6}"),
+        fragment="scheduler.grace_period",
+    ),
+    Case(
+        "reduction factor <= 1",
+        yaml_text(scheduler="{type: hyperband, max_t: 9, reduction_factor: 1}"),
+        fragment="scheduler.reduction_factor",
+    ),
+    Case(
+        "unknown time_attr",
+        yaml_text(scheduler="{type: asha, max_t: 9, time_attr: epochs}"),
+        fragment="scheduler.time_attr",
+    ),
+    Case(
+        "unknown stopped-trial policy",
+        yaml_text(searcher="{stopped_trials: ignore}"),
+        fragment="searcher.stopped_trials",
+    ),
+    Case(
         "baseline outside the space",
         yaml_text(baseline="{x0: 50.0, x1: 1.0}"),
         fragment="baseline.x0",

@@ -125,7 +125,7 @@ class StudyStopper(Stopper):
     def stop_all(self) -> bool:
         """True once the failure fraction exceeds the limit."""
         rows = self._writer.rows.values()
-        finished = [r for r in rows if r["status"] in ("COMPLETED", "FAILED")]
+        finished = [r for r in rows if r["status"] in ("COMPLETED", "FAILED", "EARLY_STOPPED")]
         failed = sum(r["status"] == "FAILED" for r in finished)
         if len(finished) >= self._min_finished and failed / len(finished) > self._max_fraction:
             self.triggered = (

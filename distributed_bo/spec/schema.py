@@ -20,6 +20,12 @@ from distributed_bo.search.acquisition import (
     AcquisitionName,
     BatchStrategy,
 )
+from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
+from distributed_bo.search.stopped import (
+    DEFAULT_STOPPED_TRIALS,
+    STOPPED_TRIAL_POLICIES,
+    StoppedTrialPolicy,
+)
 from distributed_bo.spec._constraints import constraint_names
 from distributed_bo.spec._frozen import FrozenDict, freeze, thaw
 from distributed_bo.spec._validate import (
@@ -30,6 +36,7 @@ from distributed_bo.spec._validate import (
     check_str,
     did_you_mean,
     fail,
+    is_integer,
     join,
     require_mapping,
 )
@@ -173,9 +180,16 @@ class SearcherSpec(_Section):
             free trial slots.
         num_initial: Quasi-random (Sobol) points before the model takes over, >= 1;
             ``None`` lets the searcher choose.
+        max_observations: Most observations the model is fitted on, >= 2 (the best
+            half plus the most recent), so long studies keep batch generation
+            bounded; ``null`` fits on all. Default 500, chosen from
+            ``benchmarks/results/searcher_overhead.md``.
         parameter_constraints: Linear inequalities over searched parameters of
             type uniform, loguniform, randint or lograndint, e.g.
             ``"x0 + x1 <= 1.5"``; nested parameters by flat name (``optim/beta1``).
+        stopped_trials: How trials that the scheduler stopped early enter the
+            model: ``"last_value"`` (default) or ``"highest_rung"`` (BOHB's rule); see
+            :mod:`distributed_bo.search.stopped`.
 
     """
 
@@ -185,10 +199,13 @@ class SearcherSpec(_Section):
     batch_strategy: BatchStrategy = "joint"
     batch_size: int | None = None
     num_initial: int | None = None
+    max_observations: int | None = DEFAULT_MAX_OBSERVATIONS
     parameter_constraints: tuple[str, ...] = ()
+    stopped_trials: StoppedTrialPolicy = DEFAULT_STOPPED_TRIALS  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check_literal(self.acquisition, "searcher.acquisition", ACQUISITIONS)
+        check_literal(self.stopped_trials, "searcher.stopped_trials", STOPPED_TRIAL_POLICIES)
         check_literal(self.batch_strategy, "searcher.batch_strategy", BATCH_STRATEGIES)
         check_int(
             self.batch_size,
@@ -203,6 +220,13 @@ class SearcherSpec(_Section):
             ge=1,
             allow_none=True,
             extra=", or null for the searcher's default",
+        )
+        check_int(
+            self.max_observations,
+            "searcher.max_observations",
+            ge=2,
+            allow_none=True,
+            extra=", or null to fit the model on every observation",
         )
         path = "searcher.parameter_constraints"
         constraints = () if self.parameter_constraints is None else self.parameter_constraints
@@ -270,6 +294,90 @@ class CheckpointSpec(_Section):
         )
 
 
+SchedulerType = Literal["fifo", "asha", "hyperband", "median_stopping"]
+TimeAttr = Literal["training_iteration", "time_total_s"]
+SCHEDULERS: tuple[str, ...] = ("fifo", "asha", "hyperband", "median_stopping")
+TIME_ATTRS: tuple[str, ...] = ("training_iteration", "time_total_s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchedulerSpec(_Section):
+    """Which Ray Tune scheduler stops trials early (YAML section ``scheduler``).
+
+    The runner builds Ray Tune's own classes from it (``FIFOScheduler``,
+    ``ASHAScheduler``, ``HyperBandScheduler``, ``MedianStoppingRule``); see
+    :mod:`distributed_bo.runner.schedulers`.
+
+    Attributes:
+        type: ``"fifo"`` (no early stopping), ``"asha"``, ``"hyperband"`` or
+            ``"median_stopping"``.
+        time_attr: The resource trials are measured in: ``"training_iteration"``
+            (reports, i.e. epochs for the built-in trainables) or
+            ``"time_total_s"`` (seconds of training).
+        max_t: A trial's full length in ``time_attr`` units, > 0; a trial that
+            ends before it without an error was stopped early. ``None`` takes
+            ``trainable.config.epochs`` (``training_iteration`` only).
+        grace_period: ``time_attr`` units every trial runs before it can be
+            stopped, > 0 and <= ``max_t`` (ASHA and the median stopping rule).
+        reduction_factor: Fraction of trials (1 / this) promoted at each rung,
+            > 1 (ASHA and HyperBand).
+
+    """
+
+    _path: ClassVar[str] = "scheduler"
+
+    type: SchedulerType = "fifo"
+    time_attr: TimeAttr = "training_iteration"
+    max_t: float | None = None
+    grace_period: float = 1
+    reduction_factor: float = 3
+
+    def __post_init__(self) -> None:
+        check_literal(self.type, "scheduler.type", SCHEDULERS)
+        check_literal(self.time_attr, "scheduler.time_attr", TIME_ATTRS)
+        epochs = self.time_attr == "training_iteration"
+        unit = " (epochs: a whole number)" if epochs else " (seconds)"
+        for name in ("max_t", "grace_period"):
+            value = getattr(self, name)
+            if name == "max_t" and value is None:
+                continue
+            path = f"scheduler.{name}"
+            extra = unit + (", or null for trainable.config.epochs" if name == "max_t" else "")
+            number = check_number(value, path, gt=0, extra=extra)
+            if epochs and not is_integer(value):
+                if not number.is_integer():
+                    fail(path, value, "use a whole number of epochs for training_iteration")
+                value = int(number)
+            object.__setattr__(self, name, value if epochs else number)
+        factor = check_number(
+            self.reduction_factor, "scheduler.reduction_factor", gt=1, extra=" (e.g. 3)"
+        )
+        object.__setattr__(self, "reduction_factor", factor)
+        if self.max_t is not None and self.grace_period > self.max_t:
+            fail(
+                "scheduler.grace_period",
+                self.grace_period,
+                f"use a value <= scheduler.max_t ({self.max_t:g}); no trial could be stopped",
+            )
+
+    def full_length(self, trainable_config: Mapping[str, Any]) -> float | None:
+        """A trial's full length in ``time_attr`` units (``max_t`` or the epochs).
+
+        Args:
+            trainable_config: ``trainable.config``, for its ``epochs``.
+
+        Returns:
+            ``max_t``, else ``trainable_config["epochs"]`` when ``time_attr`` is
+            ``training_iteration``, else ``None``.
+        """
+        if self.max_t is not None:
+            return self.max_t
+        epochs = trainable_config.get("epochs")
+        if self.time_attr == "training_iteration" and is_integer(epochs) and epochs > 0:
+            return int(epochs)
+        return None
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "objective": ObjectiveSpec,
     "trainable": TrainableSpec,
@@ -277,6 +385,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "searcher": SearcherSpec,
     "resources": ResourcesSpec,
     "checkpoint": CheckpointSpec,
+    "scheduler": SchedulerSpec,
 }
 
 
@@ -297,6 +406,7 @@ class StudySpec:
         searcher: Acquisition function, batching and constraints.
         resources: CPUs and GPUs per trial.
         checkpoint: Checkpoint frequency (epochs) and retention.
+        scheduler: The Ray Tune scheduler that stops trials early (FIFO: none).
         retries: Times a crashed trial is retried, >= 0.
         max_failure_fraction: In ``(0, 1]``: the study stops when this fraction of
             finished trials failed, once at least 5 trials finished.
@@ -320,6 +430,7 @@ class StudySpec:
         "searcher",
         "resources",
         "checkpoint",
+        "scheduler",
         "retries",
         "max_failure_fraction",
         "storage",
@@ -336,6 +447,7 @@ class StudySpec:
     searcher: SearcherSpec = field(default_factory=SearcherSpec)
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     checkpoint: CheckpointSpec = field(default_factory=CheckpointSpec)
+    scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
     retries: int = 2
     max_failure_fraction: float = 0.5
     storage: str = "./experiments"
@@ -394,6 +506,7 @@ class StudySpec:
         object.__setattr__(self, "space", space)
         _check_config_overlap(self.trainable.config, space, "trainable.config")
         _check_constraint_names(self.searcher.parameter_constraints, parsed)
+        _check_scheduler(self.scheduler, self.trainable.config)
         check_int(self.retries, "retries", ge=0)
         fraction = check_number(
             self.max_failure_fraction,
@@ -496,6 +609,43 @@ def _check_constraint_names(constraints: tuple[str, ...], parsed: ParsedSpace) -
                     f"{name!r} is a {domain.type} parameter, but constraints can only "
                     f"name {', '.join(RANGE_TYPES)} parameters; {allowed}",
                 )
+
+
+def _check_scheduler(scheduler: SchedulerSpec, config: Mapping[str, Any]) -> None:
+    """A scheduler needs the trials' full length, and trials must be able to reach it."""
+    if scheduler.type == "fifo":
+        return
+    full = scheduler.full_length(config)
+    if full is None:
+        fail(
+            "scheduler.max_t",
+            scheduler.max_t,
+            f"set it to a trial's full length in {scheduler.time_attr} units"
+            + (
+                " (or set trainable.config.epochs)"
+                if scheduler.time_attr == "training_iteration"
+                else ""
+            ),
+        )
+    epochs = config.get("epochs")
+    if (
+        scheduler.time_attr == "training_iteration"
+        and is_integer(epochs)
+        and scheduler.max_t is not None
+        and scheduler.max_t > epochs
+    ):
+        fail(
+            "scheduler.max_t",
+            scheduler.max_t,
+            f"trainable.config.epochs is {epochs}, so no trial could reach it; use a value "
+            f"<= {epochs} or null",
+        )
+    if scheduler.grace_period > full:
+        fail(
+            "scheduler.grace_period",
+            scheduler.grace_period,
+            f"use a value <= the trials' full length ({full:g} {scheduler.time_attr})",
+        )
 
 
 def _check_storage(storage: Any) -> str:
