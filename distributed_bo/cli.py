@@ -59,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
     show.add_argument("--top", type=int, default=20, help="rows of the trial table (default 20)")
 
+    report = sub.add_parser("report", help="write a self-contained HTML report with plots")
+    report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
+    report.add_argument(
+        "--out",
+        metavar="PATH",
+        help="the HTML file (default EXPERIMENT_DIR/report.html); its PNGs are written beside it",
+    )
+    report.add_argument(
+        "--no-model", action="store_true", help="skip Ax's model-based effect analyses"
+    )
+
     address = argparse.ArgumentParser(add_help=False)
     address.add_argument(
         "--address",
@@ -164,6 +175,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         _print_summary(args.experiment_dir, top=args.top)
+        return 0
+    if args.command == "report":
+        from distributed_bo.report import write_report
+
+        _configure_ax_logging(args.debug)
+        done = write_report(args.experiment_dir, out=args.out, model=not args.no_model)
+        if done.model_note:
+            print(f"note: no model-based effects: {done.model_note}", file=sys.stderr)
+        print(done.html)
         return 0
     if args.command == "submit":
         return _submit(args, load_spec(args.spec, overrides=args.overrides))

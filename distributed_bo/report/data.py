@@ -1,0 +1,275 @@
+"""What a report shows, read from an experiment directory and derived from its rows.
+
+Everything here is plain Python over the rows of ``trials.parquet`` (see
+:mod:`distributed_bo.runner.results`): best-so-far series, the searched parameters,
+and the assignment of trials to worker lanes for the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from distributed_bo.exceptions import ExperimentNotFoundError
+from distributed_bo.runner.results import TRIALS_FILE, read_trials
+from distributed_bo.runner.storage import StorageDir
+from distributed_bo.spec import StudySpec
+
+#: A row's start times: its first start, and its latest (after restarts).
+_TIMES = ("start_time", "last_start_time")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """One searched parameter.
+
+    Attributes:
+        path: Flat name, as in the ``config/<path>`` columns.
+        ax_name: The parameter's name in the Ax experiment.
+        log_scale: Whether the parameter is searched on a log scale.
+        categories: The values of an unordered (categorical) choice, else ``None``.
+    """
+
+    path: str
+    ax_name: str
+    log_scale: bool
+    categories: tuple[Any, ...] | None
+
+    @property
+    def column(self) -> str:
+        """The row key holding this parameter's value."""
+        return f"config/{self.path}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """One experiment directory, read.
+
+    Attributes:
+        exp: The directory.
+        spec: The study's spec, from ``spec.yaml``.
+        rows: One dict per trial, sorted by Ax trial index (then start time).
+        params: The searched parameters, in the spec's order.
+    """
+
+    exp: StorageDir
+    spec: StudySpec
+    rows: list[dict[str, Any]]
+    params: tuple[Param, ...]
+
+    @property
+    def metric(self) -> str:
+        """The objective's key."""
+        return self.spec.objective.metric
+
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``."""
+        return self.spec.objective.mode
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bar:
+    """One trial on the timeline.
+
+    Attributes:
+        lane: Index of the lane (a GPU, or a worker slot) it ran in.
+        start: Seconds since the study's first trial started.
+        end: Seconds since then at which it ended (or was last seen running).
+        status: The trial's status.
+        label: The trial number shown on the bar.
+    """
+
+    lane: int
+    start: float
+    end: float
+    status: str
+    label: str
+
+
+def load_study(experiment_dir: str) -> Study:
+    """Read an experiment directory.
+
+    Raises:
+        ExperimentNotFoundError: If it holds no study, or its files are corrupt.
+    """
+    from distributed_bo.runner.study import load_study_spec
+
+    exp = StorageDir.open(experiment_dir)
+    spec = load_study_spec(exp)
+    try:
+        rows = read_trials(exp)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "
+            f"{err}); restore it, or `distributed-bo resume` the study to rewrite it"
+        ) from err
+    rows.sort(key=_trial_order)
+    return Study(exp=exp, spec=spec, rows=rows, params=searched_params(spec))
+
+
+def searched_params(spec: StudySpec) -> tuple[Param, ...]:
+    """The spec's searched parameters (constants excluded)."""
+    from distributed_bo.search.space import map_space
+
+    out = []
+    for p in map_space(spec.param_space()).parameters:
+        cfg = p.ax_config
+        unordered = getattr(cfg, "values", None) is not None and not getattr(
+            cfg, "is_ordered", True
+        )
+        out.append(
+            Param(
+                path=p.path,
+                ax_name=p.ax_name,
+                log_scale=getattr(cfg, "scaling", None) == "log",
+                categories=tuple(cfg.values) if unordered else None,
+            )
+        )
+    return tuple(out)
+
+
+def objective(row: dict[str, Any]) -> float | None:
+    """The row's final metric if it COMPLETED with a finite value, else ``None``."""
+    value = row.get("metric")
+    if row.get("status") != "COMPLETED" or not _finite(value):
+        return None
+    return float(value)
+
+
+def trial_label(row: dict[str, Any]) -> str:
+    """The number a person knows a trial by: its Ax index, else its Tune id."""
+    index = row.get("ax_index")
+    return str(index) if index is not None else str(row.get("trial_id", "?"))
+
+
+def best_so_far(values: list[float | None], mode: str) -> list[float | None]:
+    """Running best of ``values``; ``None`` entries (no result) carry the best on."""
+    out: list[float | None] = []
+    best: float | None = None
+    for v in values:
+        if v is not None and (best is None or (v < best if mode == "min" else v > best)):
+            best = v
+        out.append(best)
+    return out
+
+
+def best_row(study: Study) -> dict[str, Any] | None:
+    """The COMPLETED row with the best metric, or ``None``."""
+    done = [r for r in study.rows if objective(r) is not None]
+    if not done:
+        return None
+    pick = min if study.mode == "min" else max
+    return pick(done, key=lambda r: objective(r))
+
+
+def time_origin(rows: list[dict[str, Any]]) -> float | None:
+    """Unix time the first trial started, or ``None`` if no row has a start time."""
+    starts = [r["start_time"] for r in rows if _finite(r.get("start_time"))]
+    return min(starts) if starts else None
+
+
+def timeline(rows: list[dict[str, Any]]) -> tuple[list[str], list[Bar]]:
+    """Assign trials to lanes: one per GPU where rows record it, else worker slots.
+
+    Rows that record their ``gpu`` are grouped by node and GPU; other rows by node.
+    Within a group, trials that overlap in time go to separate lanes, each trial to
+    the lowest lane free at its start, so the lanes are the slots the study used and
+    a gap in a lane is time that slot stood idle. A trial that restarted (after a
+    worker died, or on ``resume``) is drawn from its last start (``last_start_time``,
+    where the row has it): the time before is shown as idle. A row without an end
+    time (still running, or left by a crash) ends at ``start + wall_time_s``, or at
+    the latest time seen.
+
+    Returns:
+        Lane labels, and one bar per row that has a start time.
+    """
+    t0 = time_origin(rows)
+    if t0 is None:
+        return [], []
+    latest = max(
+        [r[k] for r in rows for k in (*_TIMES, "end_time") if _finite(r.get(k))], default=t0
+    )
+    groups: dict[tuple[str, str], list[tuple[float, float, dict[str, Any]]]] = {}
+    for r in rows:
+        if not _finite(r.get("start_time")):
+            continue
+        start = float(r["start_time"])
+        if _finite(r.get("last_start_time")):
+            start = max(start, float(r["last_start_time"]))
+        if _finite(r.get("end_time")):
+            end = float(r["end_time"])
+        elif _finite(r.get("wall_time_s")):
+            end = start + float(r["wall_time_s"])
+        else:
+            end = latest
+        groups.setdefault(_group(r), []).append((start, max(end, start), r))
+    labels: list[str] = []
+    bars: list[Bar] = []
+    for group in sorted(groups):
+        lane_ends: list[float] = []
+        first = len(labels)
+        for start, end, r in sorted(groups[group], key=lambda t: t[0]):
+            free = [i for i, e in enumerate(lane_ends) if e <= start + 1e-6]
+            lane = free[0] if free else len(lane_ends)
+            if lane == len(lane_ends):
+                lane_ends.append(end)
+            lane_ends[lane] = end
+            bars.append(
+                Bar(
+                    lane=first + lane,
+                    start=start - t0,
+                    end=end - t0,
+                    status=str(r.get("status") or "?"),
+                    label=trial_label(r),
+                )
+            )
+        node, gpu = group
+        for i in range(len(lane_ends)):
+            if gpu:
+                extra = f" #{i + 1}" if len(lane_ends) > 1 else ""
+                labels.append(f"{node} GPU {gpu}{extra}")
+            else:
+                labels.append(f"{node} slot {i + 1}")
+    return labels, bars
+
+
+def busy_fraction(labels: list[str], bars: list[Bar]) -> float | None:
+    """Busy lane-seconds over lanes × the study's span (1.0: no lane ever idle)."""
+    if not bars:
+        return None
+    span = max(b.end for b in bars) - min(b.start for b in bars)
+    if span <= 0:
+        return None
+    return sum(b.end - b.start for b in bars) / (len(labels) * span)
+
+
+def peak_concurrency(bars: list[Bar]) -> int:
+    """Most trials that ran at the same moment."""
+    events = sorted([(b.start, 1) for b in bars] + [(b.end, -1) for b in bars])
+    peak = running = 0
+    for _, step in events:  # at equal times an end (-1) sorts before a start
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def _group(row: dict[str, Any]) -> tuple[str, str]:
+    """(node, GPU ids) of a row; the GPU ids are empty for a CPU trial."""
+    gpu = row.get("gpu")
+    text = "" if gpu is None else str(gpu).strip("[]").replace(" ", "")
+    return (str(row.get("node") or "?"), text)
+
+
+def _trial_order(row: dict[str, Any]) -> tuple[float, float]:
+    index = row.get("ax_index")
+    start = row.get("start_time")
+    return (
+        float(index) if index is not None else math.inf,
+        float(start) if _finite(start) else math.inf,
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,302 @@
+"""The report's figures, drawn with Matplotlib's object API and returned as PNG bytes.
+
+No ``pyplot``: each function builds its own ``Figure`` on an Agg canvas, so nothing
+touches Matplotlib's global state or needs a display.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+from distributed_bo.report.data import (
+    Bar,
+    Param,
+    Study,
+    best_row,
+    best_so_far,
+    objective,
+    time_origin,
+)
+from distributed_bo.report.effects import Effects
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Colour of each status on the timeline; any other status is grey.
+STATUS_COLORS = {
+    "COMPLETED": "#4c72b0",
+    "FAILED": "#c44e52",
+    "EARLY_STOPPED": "#dd8452",
+    "RUNNING": "#55a868",
+}
+OTHER_COLOR = "#999999"
+BEST_COLOR = "#c44e52"
+
+
+def best_so_far_png(study: Study) -> bytes:
+    """Best-so-far against trial number (left) and against wall-clock (right)."""
+    fig = _figure(11, 4)
+    by_trial, by_time = fig.subplots(1, 2)
+    values = [objective(r) for r in study.rows]
+    xs = list(range(1, len(study.rows) + 1))
+    done = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+    failed = [x for x, r in zip(xs, study.rows, strict=True) if r.get("status") == "FAILED"]
+    running = best_so_far(values, study.mode)
+    if done:
+        by_trial.scatter(
+            [x for x, _ in done],
+            [v for _, v in done],
+            s=18,
+            color="#4c72b0",
+            alpha=0.6,
+            label="trial",
+        )
+    steps = [(x, b) for x, b in zip(xs, running, strict=True) if b is not None]
+    if steps:
+        by_trial.step(
+            [x for x, _ in steps],
+            [b for _, b in steps],
+            where="post",
+            color=BEST_COLOR,
+            lw=2,
+            label="best so far",
+        )
+    if failed and done:
+        low = min(v for _, v in done)
+        by_trial.scatter(failed, [low] * len(failed), marker="x", color="#777", label="failed")
+    by_trial.set_xlabel("trial (in the order proposed)")
+    by_trial.set_ylabel(f"{study.metric} ({study.mode})")
+    by_trial.set_title("best so far vs trials")
+    t0 = time_origin(study.rows)
+    timed = sorted(
+        (r["end_time"] - t0, objective(r))
+        for r in study.rows
+        if t0 is not None and objective(r) is not None and _num(r.get("end_time"))
+    )
+    if timed:
+        minutes = [t / 60 for t, _ in timed]
+        best = best_so_far([v for _, v in timed], study.mode)
+        by_time.scatter(minutes, [v for _, v in timed], s=18, color="#4c72b0", alpha=0.6)
+        by_time.step(minutes, best, where="post", color=BEST_COLOR, lw=2)
+        by_time.set_xlim(left=0)
+    else:
+        _empty(by_time, "no completed trial with an end time")
+    by_time.set_xlabel("wall-clock since the first trial started (min)")
+    by_time.set_title("best so far vs wall-clock")
+    baseline = _baseline(study)
+    for ax in (by_trial, by_time):
+        if baseline is not None:
+            ax.axhline(baseline, color="#555", ls="--", lw=1, label="baseline")
+        ax.grid(alpha=0.3)
+    if done or baseline is not None:
+        by_trial.legend(loc="best", fontsize=8)
+    if not done:
+        _empty(by_trial, "no completed trial")
+    return _png(fig)
+
+
+def timeline_png(labels: list[str], bars: list[Bar]) -> bytes:
+    """Trials as bars per lane (GPU or worker slot) over wall-clock; gaps are idle time."""
+    fig = _figure(11, max(2.5, 0.45 * len(labels) + 1.5))
+    ax = fig.subplots()
+    if not bars:
+        _empty(ax, "no trial has a start time")
+        return _png(fig)
+    scale = 60.0 if max(b.end for b in bars) > 180 else 1.0
+    for b in bars:
+        color = STATUS_COLORS.get(b.status, OTHER_COLOR)
+        width = max((b.end - b.start) / scale, 1e-9)
+        ax.barh(b.lane, width, left=b.start / scale, height=0.7, color=color, edgecolor="white")
+        ax.text(
+            (b.start + b.end) / 2 / scale, b.lane, b.label, ha="center", va="center", fontsize=7,
+            color="white", clip_on=True,
+        )  # fmt: skip
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("wall-clock since the first trial started " + ("(min)" if scale > 1 else "(s)"))
+    ax.grid(axis="x", alpha=0.3)
+    from matplotlib.patches import Patch
+
+    seen = sorted({b.status for b in bars})
+    handles = [Patch(color=STATUS_COLORS.get(s, OTHER_COLOR), label=s.lower()) for s in seen]
+    fig.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=len(handles))
+    ax.set_title("trials per worker lane (gaps are idle time)")
+    return _png(fig)
+
+
+def parallel_coordinates_png(study: Study) -> bytes:
+    """One line per trial across the parameters' axes (scaled to their range) and the metric."""
+    fig = _figure(11, 4.5)
+    ax = fig.subplots()
+    params = list(study.params)
+    rows = [r for r in study.rows if any(r.get(p.column) is not None for p in params)]
+    if not params or not rows:
+        _empty(ax, "no trial to draw")
+        return _png(fig)
+    axes = [_axis_scale(p, [r.get(p.column) for r in rows]) for p in params]
+    metric_values = [v for v in (objective(r) for r in rows) if v is not None]
+    lo, hi = (min(metric_values), max(metric_values)) if metric_values else (0.0, 1.0)
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
+    best = best_row(study)
+    ordered = sorted(rows, key=lambda r: (objective(r) is not None, r is best))
+    for r in ordered:
+        ys = [scale(r.get(p.column)) for p, (scale, _) in zip(params, axes, strict=True)]
+        value = objective(r)
+        xs = list(range(len(params)))
+        if value is not None:
+            ys.append((value - lo) / (hi - lo) if hi > lo else 0.5)
+            xs.append(len(params))
+            color, lw, alpha = cmap((value - lo) / (hi - lo) if hi > lo else 0.5), 1.2, 0.8
+        else:
+            color, lw, alpha = "#bbbbbb", 0.8, 0.6
+        if r is best:
+            color, lw, alpha = BEST_COLOR, 3.0, 1.0
+        ax.plot(xs, ys, color=color, lw=lw, alpha=alpha, ls="-" if value is not None else "--")
+    names = [p.path + (" (log)" if p.log_scale else "") for p in params] + [study.metric]
+    ticks = [t for _, t in axes] + [(_fmt(lo), _fmt(hi))]
+    for i, (low, high) in enumerate(ticks):
+        ax.axvline(i, color="#333", lw=0.8)
+        ax.text(i, -0.06, low, ha="center", va="top", fontsize=7)
+        ax.text(i, 1.06, high, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.tick_params(axis="x", pad=14, length=0)
+    ax.set_frame_on(False)
+    ax.set_yticks([])
+    ax.set_ylim(-0.12, 1.12)
+    ax.set_xlim(-0.3, len(names) - 0.7)
+    ax.set_title("parallel coordinates (red: best trial; grey dashed: no result)", pad=18)
+    return _png(fig)
+
+
+def effects_png(study: Study, effects: Effects) -> bytes:
+    """Per parameter: observed metric (points) and Ax's GP slice (line and ±2 SE band)."""
+    params = list(study.params)
+    cols = min(3, max(1, len(params)))
+    nrows = max(1, math.ceil(len(params) / cols))
+    fig = _figure(3.8 * cols, 3.0 * nrows)
+    grid = fig.subplots(nrows, cols, squeeze=False)
+    for i, p in enumerate(params):
+        ax = grid[i // cols][i % cols]
+        _effect(ax, study, p, effects)
+    for j in range(len(params), nrows * cols):
+        grid[j // cols][j % cols].set_visible(False)
+    return _png(fig)
+
+
+def sensitivity_png(effects: Effects) -> bytes:
+    """Ax's signed total-order Sobol indices, largest first."""
+    items = sorted(effects.sensitivity.items(), key=lambda kv: abs(kv[1]))
+    fig = _figure(7, max(2.0, 0.4 * len(items) + 1.2))
+    ax = fig.subplots()
+    colors = ["#4c72b0" if v >= 0 else "#dd8452" for _, v in items]
+    ax.barh([k for k, _ in items], [v for _, v in items], color=colors)
+    ax.axvline(0, color="#333", lw=0.8)
+    ax.set_xlabel("total-order Sobol index, signed by the direction of the effect")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+# ------------------------------------------------------------------ helpers
+def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
+    points = [
+        (r.get(p.column), objective(r)) for r in study.rows if objective(r) is not None
+    ]  # fmt: skip
+    points = [(x, y) for x, y in points if x is not None]
+    cats = _categories(p, [x for x, _ in points])
+    pos = (lambda x: cats.index(x) if x in cats else -1) if cats else (lambda x: x)
+    s = effects.slices.get(p.path)
+    if s is not None and s.x:
+        xs = [pos(x) for x in s.x]
+        lo = [m - 2 * e for m, e in zip(s.mean, s.sem, strict=True)]
+        hi = [m + 2 * e for m, e in zip(s.mean, s.sem, strict=True)]
+        if cats:
+            yerr = [[m - a for m, a in zip(s.mean, lo, strict=True)]]
+            yerr.append([b - m for m, b in zip(s.mean, hi, strict=True)])
+            ax.errorbar(xs, s.mean, yerr=yerr, fmt="s", color="#55a868", label="Ax model")
+        else:
+            ax.plot(xs, s.mean, color="#55a868", lw=1.8, label="Ax model")
+            ax.fill_between(xs, lo, hi, color="#55a868", alpha=0.2)
+    if points:
+        ax.scatter([pos(x) for x, _ in points], [y for _, y in points], s=14, color="#4c72b0")
+    if cats:
+        ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=7)
+    elif p.log_scale:
+        ax.set_xscale("log")
+    ax.set_xlabel(p.path, fontsize=9)
+    ax.set_ylabel(study.metric, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if not points:
+        _empty(ax, "no completed trial")
+
+
+def _categories(p: Param, observed: list[Any]) -> list[Any] | None:
+    if p.categories is not None:
+        return list(p.categories)
+    if observed and any(isinstance(x, (str, bool)) for x in observed):
+        return sorted(set(observed), key=str)
+    return None
+
+
+def _axis_scale(p: Param, values: list[Any]) -> tuple[Any, tuple[str, str]]:
+    """A map of a parameter's values to [0, 1], and the axis' end labels."""
+    present = [v for v in values if v is not None]
+    cats = _categories(p, present)
+    if cats:
+        n = max(len(cats) - 1, 1)
+        return (
+            (lambda v: cats.index(v) / n if v in cats else math.nan),
+            (str(cats[0]), str(cats[-1])),
+        )
+    nums = [float(v) for v in present if _num(v)]
+    if not nums:
+        return (lambda v: math.nan), ("-", "-")
+    use_log = p.log_scale and min(nums) > 0
+
+    def t(v: float) -> float:
+        return math.log10(v) if use_log else v
+
+    lo, hi = t(min(nums)), t(max(nums))
+
+    def scale(v: Any) -> float:
+        if not _num(v) or (use_log and v <= 0):
+            return math.nan
+        return (t(float(v)) - lo) / (hi - lo) if hi > lo else 0.5
+
+    return scale, (_fmt(min(nums)), _fmt(max(nums)))
+
+
+def _baseline(study: Study) -> float | None:
+    for r in study.rows:
+        if r.get("is_baseline") and objective(r) is not None:
+            return objective(r)
+    return None
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777")
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
