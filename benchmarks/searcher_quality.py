@@ -37,9 +37,7 @@ import logging
 import math
 import multiprocessing
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -50,6 +48,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import fmt as _fmt
+from _common import loadavg as _loadavg
+from _common import machine as _machine
+from _common import pct as _q
+from _common import seed_range as _seed_range
+from _common import versions as _versions
+from _common import wtl as _wtl
 
 WORKERS = 4
 #: Hand-written reading of a run, appended to the report if present in ``--out``.
@@ -360,110 +365,6 @@ def time_generation(config: BenchConfig) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------- report
-def _machine() -> dict[str, str]:
-    def cpu_model() -> str:
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or "unknown"
-
-    def ram() -> str:
-        try:
-            for line in Path("/proc/meminfo").read_text().splitlines():
-                if line.startswith("MemTotal"):
-                    return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-        except OSError:
-            pass
-        return "unknown"
-
-    try:
-        import torch
-
-        gpu = "none" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)
-    except Exception:  # the report must not fail on a broken CUDA install
-        gpu = "unknown"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu_model(),
-        "ram": ram(),
-        "gpu": gpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def _loadavg() -> str:
-    """1/5/15-minute load averages: other processes on the machine skew the timings."""
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("distributed-bo", "ray", "ax-platform", "botorch", "gpytorch", "torch", "optuna"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "distributed_bo"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        out["distributed-bo commit"] = commit + (" (+ uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        out["distributed-bo commit"] = "unknown"
-    return out
-
-
-def _q(values: Sequence[float], p: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=float), p))
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.2e}" if (abs(x) < 1e-2 or abs(x) >= 1e3) and x != 0 else f"{x:.3f}"
-
-
-def _seed_range(seeds: Sequence[int]) -> str:
-    if not seeds:
-        return "none"
-    if list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
-        return f"seeds {seeds[0]}-{seeds[-1]}"
-    return "seeds " + ",".join(map(str, seeds))
-
-
-def _sign_test(wins: int, losses: int) -> float:
-    """Two-sided exact sign test p-value (ties dropped)."""
-    n = wins + losses
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-def _wtl(a: dict[int, float], b: dict[int, float]) -> str:
-    """Wins-ties-losses of ``a`` against ``b`` over common seeds (lower wins), sign-test p."""
-    seeds = sorted(set(a) & set(b))
-    if not seeds:
-        return "-"
-    wins = sum(a[s] < b[s] - 1e-12 for s in seeds)
-    losses = sum(a[s] > b[s] + 1e-12 for s in seeds)
-    p = _sign_test(wins, losses)
-    return f"{wins}-{len(seeds) - wins - losses}-{losses} (p={p:.2g})"
-
-
 def summarise(runs: list[dict[str, Any]], functions: Sequence[str]) -> dict[str, Any]:
     """Regret and latency summaries from the raw run records."""
     final: dict[str, dict[str, dict[int, float]]] = {}

@@ -20,6 +20,14 @@ A batch of ``k`` points comes from one call:
 For spaces with discrete parameters Ax switches to BoTorch's mixed optimiser,
 which always builds the batch greedily; ``batch_strategy`` then only affects the
 continuous relaxation.
+
+Bounded model size: exact GP inference costs O(n^3) in the number of observations
+n, and fitting its hyperparameters repeats that many times. With
+``max_observations = m`` set and more than m trials with data, the model is fitted
+on m of them only (:func:`select_observations`): the best half by objective,
+then the most recent of the rest. Trials left out are not data for that batch
+(they stay COMPLETED in the experiment). ``benchmarks/searcher_overhead.py``
+measures the time this saves and its cost in regret.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ logger = logging.getLogger(__name__)
 #: searchers live in one process.
 _GENERATION_LOCK = threading.Lock()
 
+#: Default bound on the observations the model is fitted on (``max_observations``);
+#: chosen from ``benchmarks/results/searcher_overhead.md``.
+DEFAULT_MAX_OBSERVATIONS: int | None = 500
+
 SOBOL_KEY = "Sobol"
 MANUAL_KEY = "Manual"
 
@@ -56,8 +68,11 @@ class GenerationStats:
         method: ``"sobol"``, ``"initial"`` (user-given points) or the acquisition name.
         num_points: Points produced.
         num_pending: Pending points the acquisition was conditioned on.
-        num_observations: Completed trials with data used to fit the model.
+        num_observations: Completed trials with data.
         seconds: Wall time of the call (fit plus optimisation), in seconds.
+        num_fitted: Observations the model was fitted on (fewer than
+            ``num_observations`` when ``max_observations`` bounds the model);
+            ``None`` for Sobol and user-given points.
     """
 
     method: str
@@ -65,6 +80,7 @@ class GenerationStats:
     num_pending: int
     num_observations: int
     seconds: float
+    num_fitted: int | None = None
 
 
 def ax_metric_name(metric: str) -> str:
@@ -88,6 +104,8 @@ class BatchGenerator:
         initial_points: Ax parameterizations to evaluate before anything else.
         optimizer_options: Extra ``optimize_acqf`` options (``num_restarts``,
             ``raw_samples``, ``options``).
+        max_observations: Most observations the model is fitted on, >= 2; ``None``
+            fits on all of them. See :func:`select_observations`.
         client: An existing client (from a checkpoint); otherwise a new one.
     """
 
@@ -104,6 +122,7 @@ class BatchGenerator:
         parameter_constraints: Sequence[str] = (),
         initial_points: Sequence[Mapping[str, Any]] = (),
         optimizer_options: Mapping[str, Any] | None = None,
+        max_observations: int | None = None,
         client: Any = None,
     ) -> None:
         from ax.api import Client
@@ -117,6 +136,7 @@ class BatchGenerator:
         self.seed = seed
         self.initial_points = [dict(p) for p in initial_points]
         self.optimizer_options = dict(optimizer_options or {})
+        self.max_observations = max_observations
         self.ax_metric = ax_metric_name(metric)
         self.last_stats: GenerationStats | None = None
         if client is not None:
@@ -234,10 +254,11 @@ class BatchGenerator:
             options["sequential"] = self.batch_strategy == "sequential"
         options.update(self.optimizer_options)
         seed = None if self.seed is None else self.seed + len(self.experiment.trials)
+        data, num_fitted = self._model_data()
         with _GENERATION_LOCK, with_rng_seed(seed):
             adapter = Generators.BOTORCH_MODULAR(
                 experiment=self.experiment,
-                data=self.experiment.lookup_data(),
+                data=data,
                 botorch_acqf_class=acquisition_class(self.acquisition),
             )
             run = adapter.gen(
@@ -252,8 +273,24 @@ class BatchGenerator:
             num_pending=num_pending,
             num_observations=n_data,
             seconds=time.perf_counter() - start,
+            num_fitted=num_fitted,
         )
         return indices
+
+    def _model_data(self) -> tuple[Any, int]:
+        """The data the model is fitted on, and how many trials it covers."""
+        data = self.experiment.lookup_data()
+        df = data.df
+        rows = df[df["metric_name"] == self.ax_metric]
+        values = rows.groupby("trial_index")["mean"].mean().to_dict()
+        keep = select_observations(
+            {int(k): float(v) for k, v in values.items()},
+            max_observations=self.max_observations,
+            mode=self.mode,
+        )
+        if len(keep) == len(values):
+            return data, len(values)
+        return data.filter(trial_indices=keep), len(keep)
 
     def _pending_observations(self) -> dict[str, list[Any]]:
         from ax.core.observation import ObservationFeatures
@@ -319,6 +356,36 @@ class BatchGenerator:
                 f"searcher state: the saved Ax experiment cannot be decoded ({err}); "
                 "the file is corrupt or from an incompatible Ax version"
             ) from err
+
+
+def select_observations(
+    values: Mapping[int, float], *, max_observations: int | None, mode: str
+) -> list[int]:
+    """Trials the model is fitted on when at most ``max_observations`` may be used.
+
+    With ``m = max_observations`` and more than ``m`` trials, keeps the ``ceil(m / 2)``
+    best trials by objective (lowest for ``mode="min"``; ties broken by trial index),
+    then the most recent (highest trial index) of the rest until ``m`` are kept.
+    The best points keep the model accurate where the acquisition looks for the
+    optimum; the recent ones follow the search's current region.
+
+    Args:
+        values: Trial index -> objective value, for trials with data.
+        max_observations: ``m``, or ``None`` for no bound.
+        mode: ``"min"`` or ``"max"``.
+
+    Returns:
+        The kept trial indices, ascending.
+    """
+    indices = sorted(values)
+    if max_observations is None or len(indices) <= max_observations:
+        return indices
+    sign = 1.0 if mode == "min" else -1.0
+    ranked = sorted(indices, key=lambda i: (sign * values[i], i))
+    best = set(ranked[: math.ceil(max_observations / 2)])
+    rest = [i for i in reversed(indices) if i not in best]
+    recent = rest[: max_observations - len(best)]
+    return sorted(best | set(recent))
 
 
 def is_finite_number(value: Any) -> bool:
