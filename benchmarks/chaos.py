@@ -221,8 +221,8 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
     check("parquet", "all COMPLETED", set(statuses) == {"COMPLETED"}, dict(statuses).__repr__())
     check(
         "parquet",
-        f"every row {steps} iterations",
-        all(r.get("iterations") == steps for r in rows),
+        f"every row {steps} iterations (one more when restored after the last step)",
+        all(r.get("iterations") in (steps, steps + 1) for r in rows),
         f"iterations: {sorted(Counter(r.get('iterations') for r in rows).items(), key=str)}",
     )
 
@@ -281,13 +281,13 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
         if r is None:
             continue
         last = t.last_result or {}
-        if t.status != "TERMINATED" or last.get("training_iteration") != steps:
+        if t.status != "TERMINATED" or last.get("step", steps) != steps:
             wrong.append(f"{tid}: {t.status} it={last.get('training_iteration')}")
         elif not math.isclose(float(last.get("value", math.nan)), r["metric"], rel_tol=1e-9):
             wrong.append(f"{tid}: value {last.get('value')} != {r['metric']}")
     check(
         "tune vs parquet",
-        f"TERMINATED with {steps} iterations and the row's metric",
+        f"TERMINATED at step {steps} with the row's metric",
         not wrong,
         "; ".join(wrong),
     )

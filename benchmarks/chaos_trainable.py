@@ -34,7 +34,12 @@ def counter(config):
     with open(f"{name}.tmp", "w") as f:  # renamed when complete: readers see all or nothing
         json.dump({"x0": config["x0"], "x1": config["x1"], "node": node, "t": time.time()}, f)
     os.replace(f"{name}.tmp", name)
-    for step in range(start + 1, config.get("steps", 10) + 1):
+    steps = config.get("steps", 10)
+    if start >= steps:  # restored after the last step: report that step once more
+        value = (config["x0"] - 0.3) ** 2 + (config["x1"] - 0.6) ** 2 + 1.0 / steps
+        tune.report({"value": value, "step": steps, "pid": pid})
+        return
+    for step in range(start + 1, steps + 1):
         time.sleep(config.get("step_s", 0.3))
         open(os.path.join(marker_dir, f"{trial_id}.e{step}.{pid}.{time.time_ns()}"), "w").close()
         with tempfile.TemporaryDirectory() as d:

@@ -8,7 +8,8 @@ the old one, so a crash at any moment leaves the previous complete file.
 Columns: ``trial_id``, ``ax_index``, ``status`` (``RUNNING``, ``COMPLETED``,
 ``FAILED``, ``EARLY_STOPPED``), ``config/<name>`` per parameter, ``metric``
 (final), ``best_metric``, ``iterations``, ``wall_time_s``, ``start_time`` and
-``end_time`` (Unix seconds), ``node``, ``gpu``, ``device``, ``restarts``,
+``end_time`` (Unix seconds), ``last_start_time`` (the latest (re)start; absent in
+files written before it was added), ``node``, ``gpu``, ``device``, ``restarts``,
 ``error`` and ``is_baseline``.
 """
 
@@ -61,8 +62,32 @@ class ResultsWriter(Callback):
         self._searcher = searcher
         self._baseline = dict(baseline or {})
         self.rows: dict[str, dict[str, Any]] = {r["trial_id"]: dict(r) for r in rows or []}
+        self._staging_checked = False
 
     # ---------------------------------------------------------------- events
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        """On a resumed run, drop the stale copies of our files from Tune's staging dir.
+
+        ``Tuner.restore`` downloads every ``*.json`` of the experiment directory into
+        the driver's staging directory and then uploads that directory at every
+        snapshot. Left there, the copies of ``searcher_state.json`` and
+        ``ax_experiment.json`` taken at resume time would overwrite the fresh ones
+        every few seconds, and the next resume would start from a stale searcher.
+        """
+        self._drop_stale_copies(trials)
+
+    def _drop_stale_copies(self, trials: list) -> None:
+        if self._staging_checked or not trials:
+            return
+        self._staging_checked = True
+        import os
+
+        staging = trials[0].storage.experiment_driver_staging_path
+        for name in (SEARCHER_FILE, AX_FILE):
+            path = os.path.join(staging, name)
+            if os.path.exists(path):
+                os.remove(path)
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Add a RUNNING row."""
         if self._finished(trial):
@@ -70,6 +95,7 @@ class ResultsWriter(Callback):
         row = self._row(trial)
         row["status"] = "RUNNING"
         row.setdefault("start_time", time.time())
+        row["last_start_time"] = time.time()  # differs from start_time after a restart
         self.write(with_searcher=True)
 
     def on_trial_result(
@@ -82,7 +108,10 @@ class ResultsWriter(Callback):
         self._update_from_result(row, result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """Finish a row: COMPLETED with a finite metric, else FAILED with the reason."""
+        """Finish a row: COMPLETED with a finite metric, else FAILED with the reason.
+
+        A trial the scheduler stopped early (the searcher was told) is EARLY_STOPPED.
+        """
         if self._finished(trial):
             return
         row = self._row(trial)
@@ -99,6 +128,8 @@ class ResultsWriter(Callback):
                 if value is None
                 else f"{self._metric} was {value!r}"
             )
+        elif self._searcher is not None and self._searcher.is_early_stopped(trial.trial_id):
+            row["status"] = "EARLY_STOPPED"
         else:
             row["status"] = "COMPLETED"
         row["end_time"] = time.time()
@@ -124,6 +155,7 @@ class ResultsWriter(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """Final write, with the Ax experiment after every result is applied."""
+        self._drop_stale_copies(trials)  # a resumed run with nothing left to run
         if self._searcher is not None:
             self._searcher.wait_ready(timeout=120)
         self.write(with_ax=True, with_searcher=True)

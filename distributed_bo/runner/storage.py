@@ -45,19 +45,35 @@ class StorageDir:
                 f"storage: got {storage!r}, which pyarrow.fs cannot open ({err}); use a "
                 "local path or a URI such as s3://bucket/prefix"
             ) from err
+        # Options such as ``?endpoint_override=host:port&scheme=http`` stay at the end.
+        where, _, query = storage.partition("?")
         path = f"{base.rstrip('/')}/{name}" if name else base.rstrip("/")
-        uri = f"{storage.rstrip('/')}/{name}" if name else storage.rstrip("/")
-        return cls(uri=uri, fs=fs, path=path)
+        uri = f"{where.rstrip('/')}/{name}" if name else where.rstrip("/")
+        return cls(uri=f"{uri}?{query}" if query else uri, fs=fs, path=path)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the directory is on the local filesystem."""
+        return "://" not in self.uri
 
     @property
     def storage_path(self) -> str:
-        """The parent directory, as Ray Tune's ``RunConfig.storage_path``."""
-        return self.uri.rsplit("/", 1)[0]
+        """The parent directory, as Ray Tune's ``RunConfig.storage_path``.
+
+        A local path, or for a URI the path inside :attr:`fs`, which Tune must then
+        get as ``storage_filesystem`` (URI options are not passed on by Tune).
+        """
+        return self.path.rstrip("/").rsplit("/", 1)[0]
+
+    @property
+    def tune_filesystem(self) -> Any:
+        """What Tune gets as ``storage_filesystem``: ``None`` locally, else :attr:`fs`."""
+        return None if self.is_local else self.fs
 
     @property
     def name(self) -> str:
         """The directory's own name (the study name)."""
-        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
 
     def _join(self, rel: str) -> str:
         return f"{self.path}/{rel}"
@@ -79,7 +95,8 @@ class StorageDir:
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write ``rel`` atomically: a temporary file, then a rename.
 
-        Object stores have no rename; there a single PUT is already atomic.
+        Object stores have no rename; there an upload (single or multipart) only
+        becomes visible, whole, when it completes.
         """
         import pyarrow.fs as pafs
 
@@ -96,11 +113,12 @@ class StorageDir:
             os.fsync(f.fileno())
         os.replace(tmp, final)
 
-    def list(self) -> list[str]:
-        """Names directly inside the directory."""
+    def list(self, rel: str = "") -> list[str]:
+        """Names directly inside the directory (or its subdirectory ``rel``)."""
         import pyarrow.fs as pafs
 
-        if not self.exists():
+        if not self.exists(rel):
             return []
-        infos = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=False))
+        where = self._join(rel) if rel else self.path
+        infos = self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
         return [i.base_name for i in infos]

@@ -1,6 +1,6 @@
 """The study runner: a job spec becomes a ``tune.Tuner`` with the batch searcher.
 
-``run_study`` builds the Tuner (FIFO scheduler, ``tune.with_resources``, actor
+``run_study`` builds the Tuner (the spec's scheduler, ``tune.with_resources``, actor
 reuse, storage, failure and checkpoint configs), writes ``spec.yaml`` into the
 experiment directory first, and keeps ``trials.parquet`` current while it runs.
 ``resume_study`` continues a study from its directory after any crash.
@@ -26,6 +26,7 @@ from distributed_bo.exceptions import (
 from distributed_bo.runner.cluster import connect, max_gpus_per_node
 from distributed_bo.runner.guard import guard_trainable
 from distributed_bo.runner.progress import ProgressPrinter, StudyStopper, best_metric
+from distributed_bo.runner.repair import SnapshotRepair, repair_snapshot
 from distributed_bo.runner.results import SEARCHER_FILE, TERMINAL, ResultsWriter, read_trials
 from distributed_bo.runner.storage import StorageDir
 from distributed_bo.search.searcher import BatchBOSearcher
@@ -115,6 +116,19 @@ def resume_study(
     tune_trials = _prepare_restore(exp)  # validates Tune's state before Ray starts
     started = _connect_and_check(spec, address, worker_logs)
     try:
+        repair = repair_snapshot(
+            exp,
+            _newest_snapshot(exp),
+            read_trials(exp),
+            metric=spec.objective.metric,
+            checkpoint_frequency=spec.checkpoint.frequency,
+        )
+    except BaseException:
+        _shutdown(started)
+        raise
+    if repair and progress is not None:
+        print(_repair_text(repair), file=progress, flush=True)
+    try:
         return _fit(spec, exp, progress=progress, restore=True, tune_trials=tune_trials)
     finally:
         _shutdown(started)
@@ -197,8 +211,8 @@ def _fit(
     import os
 
     from ray import tune
-    from ray.tune.schedulers import FIFOScheduler
 
+    from distributed_bo.runner.schedulers import build_scheduler
     from distributed_bo.trainables import resolve_trainable
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", TUNE_SNAPSHOT_S)
@@ -215,9 +229,12 @@ def _fit(
         batch_strategy=spec.searcher.batch_strategy,
         batch_size=spec.searcher.batch_size,
         num_initial=spec.searcher.num_initial,
+        max_observations=spec.searcher.max_observations,
         seed=spec.seed,
         parameter_constraints=list(spec.searcher.parameter_constraints),
         points_to_evaluate=baseline,
+        stopped_trials=spec.searcher.stopped_trials,
+        time_attr=spec.scheduler.time_attr,
     )
     rows = None
     tune_trials = tune_trials or {}
@@ -257,6 +274,7 @@ def _fit(
     run_config = tune.RunConfig(
         name=exp.name,
         storage_path=exp.storage_path,
+        storage_filesystem=exp.tune_filesystem,
         failure_config=tune.FailureConfig(max_failures=spec.retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.num_to_keep),
         callbacks=callbacks,
@@ -265,7 +283,8 @@ def _fit(
     )
     if restore:
         tuner = tune.Tuner.restore(
-            exp.uri,
+            exp.uri if exp.is_local else exp.path,
+            storage_filesystem=exp.tune_filesystem,
             trainable=trainable,
             param_space=param_space,
             resume_unfinished=True,
@@ -276,7 +295,11 @@ def _fit(
         tuner._local_tuner._run_config.callbacks = callbacks
         tuner._local_tuner._run_config.stop = stopper
         searcher = tuner._local_tuner._tune_config.search_alg
-        searcher.set_resume_info(tune_trials=set(tune_trials), finished=_outcomes(rows or []))
+        searcher.set_resume_info(
+            tune_trials=set(tune_trials),
+            finished=_outcomes(rows or []),
+            unfinished_configs=_unfinished_configs(exp),
+        )
         writer._searcher = searcher
     else:
         # Written once the trainable's data loaded, so a failed setup leaves nothing.
@@ -286,7 +309,11 @@ def _fit(
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
-                scheduler=FIFOScheduler(),
+                scheduler=build_scheduler(
+                    spec.scheduler,
+                    full_length=spec.scheduler.full_length(spec.trainable.config),
+                    listener=searcher,
+                ),
                 metric=metric,
                 mode=mode,
                 num_samples=spec.budget.num_trials,
@@ -373,7 +400,7 @@ def _prepare_restore(exp: StorageDir) -> dict[str, str]:
     import json
 
     names = exp.list()
-    states = sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
+    states = _snapshots(names)
     if not states:
         raise ExperimentNotFoundError(
             f"experiment_dir: {exp.uri} has no Ray Tune experiment state; it is not a "
@@ -395,6 +422,43 @@ def _prepare_restore(exp: StorageDir) -> dict[str, str]:
     if ours is not None and tune_copies:
         exp.write_bytes(tune_copies[-1], ours)
     return trials
+
+
+def _snapshots(names: list[str]) -> list[str]:
+    return sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
+
+
+def _unfinished_configs(exp: StorageDir) -> dict[str, dict[str, Any]]:
+    """Trial id to config for the trials Tune's (repaired) snapshot will resume."""
+    import json
+
+    from ray.tune.utils.serialization import _loads_with_cloudpickle
+
+    data = json.loads((exp.read_bytes(_newest_snapshot(exp)) or b"").decode())
+    out = {}
+    for entry in data["trial_data"]:
+        trial = _loads_with_cloudpickle(entry[0])
+        if trial["status"] not in ("TERMINATED", "ERROR"):
+            out[trial["trial_id"]] = dict(trial["config"])
+    return out
+
+
+def _newest_snapshot(exp: StorageDir) -> str:
+    return _snapshots(exp.list())[-1]
+
+
+def _repair_text(repair: SnapshotRepair) -> str:
+    """One line on what a resume corrected in Tune's lagging snapshot."""
+    parts = []
+    if repair.finished:
+        parts.append(f"{len(repair.finished)} finished trial(s) kept finished")
+    if repair.moved:
+        parts.append(
+            f"{len(repair.moved)} trial(s) continue from their newest checkpoint on storage"
+        )
+    if repair.from_scratch:
+        parts.append(f"{len(repair.from_scratch)} trial(s) start over (no checkpoint left)")
+    return "resume: Tune's last snapshot lagged trials.parquet; " + ", ".join(parts)
 
 
 def _best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:

@@ -203,6 +203,44 @@ def test_restore_reattaches_trials_the_saved_searcher_never_saw(tmp_path):
     r.close()
 
 
+def test_restore_binds_a_trial_tune_created_after_the_saved_state(tmp_path):
+    """Tune snapshotted a trial it had just been given; the searcher state lagged.
+
+    The candidate was still queued in the saved state. Tune resumes that trial, so the
+    candidate must not be handed to a new trial as well (the chaos benchmark's
+    duplicate): the trial is bound to it before anything is suggested.
+    """
+    s = make(max_concurrent=2, num_initial=4)
+    live, counter = {}, [0]
+    fill(s, live, counter)  # t0 and t1 running
+    done = "t0"
+    value = branin(live.pop(done))
+    s.on_trial_complete(done, {"v": value})
+    assert s.wait_ready(60)
+    s.save(str(tmp_path / "s.json"))
+    assert s.get_state()["ready"] == [2]  # generated for the freed slot, not yet given
+    created = "t2"  # handed out after the save; only Tune's snapshot has it
+    config = s.suggest(created)
+    assert s.trial_index(created) == 2
+    s.close()
+
+    r = make(max_concurrent=2, num_initial=4)
+    r.set_resume_info(
+        tune_trials={"t0", "t1", created},
+        finished={done: ("complete", value)},
+        unfinished_configs={"t1": live["t1"], created: config},
+    )
+    r.restore(str(tmp_path / "s.json"))
+    assert r.trial_index(created) == 2
+    assert r.suggest("t3") is None  # t1 and t2 hold both slots
+    r.on_trial_complete("t1", {"v": branin(live["t1"])})  # frees a slot
+    assert r.wait_ready(60)
+    fresh = r.suggest("t3")
+    assert fresh is not None and r.trial_index("t3") == 3  # not candidate 2 again
+    assert {k: fresh[k] for k in ("x", "y")} != {k: config[k] for k in ("x", "y")}
+    r.close()
+
+
 def test_restore_rejects_corrupt_state(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
