@@ -83,6 +83,10 @@ class ResultsWriter(Callback):
         import os
 
         staging = trials[0].storage.experiment_driver_staging_path
+        if self._storage.is_local and os.path.realpath(staging) == os.path.realpath(
+            self._storage.path
+        ):
+            return  # never the case with Ray 2.60, but then these are the real files
         for name in (SEARCHER_FILE, AX_FILE):
             path = os.path.join(staging, name)
             if os.path.exists(path):
