@@ -1,7 +1,5 @@
 """``python -m distributed_bo`` runs the CLI."""
 
-import sys
+from distributed_bo.cli import entry
 
-from distributed_bo.cli import main
-
-sys.exit(main())
+entry()

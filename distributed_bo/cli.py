@@ -123,6 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> None:
+    """Console entry point: run :func:`main`, then exit without interpreter teardown.
+
+    Everything a command writes is on storage when :func:`main` returns. Skipping
+    Python's finalisation keeps native threads (Ray's core worker, torch) from aborting
+    the process while the interpreter is torn down, which would turn a finished study
+    into a failed exit code (a submitted job's status is its driver's exit code).
+    """
+    import contextlib
+    import os
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
