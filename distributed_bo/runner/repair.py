@@ -37,11 +37,14 @@ class SnapshotRepair:
         finished: Trial ids made TERMINATED or ERROR because their row is terminal.
         moved: Trial id to the checkpoint directory it now continues from.
         from_scratch: Trial ids left with no checkpoint, so they start over.
+        unfinished: Trial id to config for every trial Tune will resume (a reading of
+            the snapshot, not a change to it).
     """
 
     finished: tuple[str, ...] = ()
     moved: dict[str, str] = field(default_factory=dict)
     from_scratch: tuple[str, ...] = ()
+    unfinished: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.finished or self.moved or self.from_scratch)
@@ -75,6 +78,7 @@ def repair_snapshot(
     finished: list[str] = []
     moved: dict[str, str] = {}
     scratch: list[str] = []
+    unfinished: dict[str, dict[str, Any]] = {}
     for entry in data["trial_data"]:
         raw = json.loads(entry[0])
         trial_id, status = raw["trial_id"], raw["status"]
@@ -87,7 +91,9 @@ def repair_snapshot(
             raw["status"] = "ERROR" if row["status"] == "FAILED" else "TERMINATED"
             finished.append(trial_id)
         else:
-            storage = _loads_with_cloudpickle(entry[0])["storage"]
+            decoded = _loads_with_cloudpickle(entry[0])
+            unfinished[trial_id] = dict(decoded["config"])
+            storage = decoded["storage"]
             meta, moved_to = _fix_checkpoint(exp, storage, entry[1], checkpoint_frequency)
             if moved_to == "":
                 scratch.append(trial_id)
@@ -101,7 +107,12 @@ def repair_snapshot(
         if meta is not None:
             entry[0] = json.dumps(raw, indent=2)
             entry[1] = meta
-    repair = SnapshotRepair(finished=tuple(finished), moved=moved, from_scratch=tuple(scratch))
+    repair = SnapshotRepair(
+        finished=tuple(finished),
+        moved=moved,
+        from_scratch=tuple(scratch),
+        unfinished=unfinished,
+    )
     if repair:
         exp.write_bytes(state_name, json.dumps(data).encode())
     return repair

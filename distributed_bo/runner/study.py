@@ -129,7 +129,14 @@ def resume_study(
     if repair and progress is not None:
         print(_repair_text(repair), file=progress, flush=True)
     try:
-        return _fit(spec, exp, progress=progress, restore=True, tune_trials=tune_trials)
+        return _fit(
+            spec,
+            exp,
+            progress=progress,
+            restore=True,
+            tune_trials=tune_trials,
+            unfinished_configs=repair.unfinished,
+        )
     finally:
         _shutdown(started)
 
@@ -207,6 +214,7 @@ def _fit(
     progress: TextIO | None,
     restore: bool,
     tune_trials: dict[str, str] | None = None,
+    unfinished_configs: dict[str, dict[str, Any]] | None = None,
 ):
     import os
 
@@ -298,7 +306,7 @@ def _fit(
         searcher.set_resume_info(
             tune_trials=set(tune_trials),
             finished=_outcomes(rows or []),
-            unfinished_configs=_unfinished_configs(exp),
+            unfinished_configs=unfinished_configs,
         )
         writer._searcher = searcher
     else:
@@ -426,21 +434,6 @@ def _prepare_restore(exp: StorageDir) -> dict[str, str]:
 
 def _snapshots(names: list[str]) -> list[str]:
     return sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
-
-
-def _unfinished_configs(exp: StorageDir) -> dict[str, dict[str, Any]]:
-    """Trial id to config for the trials Tune's (repaired) snapshot will resume."""
-    import json
-
-    from ray.tune.utils.serialization import _loads_with_cloudpickle
-
-    data = json.loads((exp.read_bytes(_newest_snapshot(exp)) or b"").decode())
-    out = {}
-    for entry in data["trial_data"]:
-        trial = _loads_with_cloudpickle(entry[0])
-        if trial["status"] not in ("TERMINATED", "ERROR"):
-            out[trial["trial_id"]] = dict(trial["config"])
-    return out
 
 
 def _newest_snapshot(exp: StorageDir) -> str:

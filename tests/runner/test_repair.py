@@ -169,6 +169,8 @@ def test_unfinished_trial_moves_to_the_newest_checkpoint_on_storage(finished, tm
     assert repair.moved == {moving: "checkpoint_000003"}
     assert repair.from_scratch == (scratch,)
     assert repair.finished == ()
+    assert set(repair.unfinished) == {moving, scratch}  # the trials Tune will resume
+    assert repair.unfinished[moving]["x0"] == rows[1]["config/x0"]
     moved = _restored(exp_path, moving).run_metadata.checkpoint_manager.latest_checkpoint_result
     assert Path(moved.checkpoint.path).name == "checkpoint_000003"
     assert Path(moved.checkpoint.path).exists()
