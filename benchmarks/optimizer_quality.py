@@ -427,6 +427,7 @@ class BenchConfig:
         torch_threads: ``torch.set_num_threads`` in every process.
         out: Output folder.
         resume: Keep the runs already in ``out``'s JSON and run only the missing ones.
+        methods: Labels of the methods to run (a subset of :data:`METHODS`).
     """
 
     seeds: int = 10
@@ -436,6 +437,7 @@ class BenchConfig:
     torch_threads: int = 1
     out: str = "benchmarks/results"
     resume: bool = False
+    methods: tuple[str, ...] = tuple(METHODS)
 
 
 def durations_for(seed: int, name: str, budget: int) -> np.ndarray:
@@ -789,6 +791,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument(
         "--deadline-min", type=float, default=None, help="start no new run after this"
     )
+    parser.add_argument(
+        "--methods", default="", help="comma-separated subset of the methods (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke test")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--resume", action="store_true", help="run only runs missing in --out")
@@ -806,6 +811,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         budgets[name] = int(n)
     if args.quick:
         budgets = {f: min(b, 12) for f, b in budgets.items()}
+    methods = [m for m in args.methods.split(",") if m] or list(METHODS)
+    for m in methods:
+        if m not in METHODS:
+            parser.error(f"--methods: {m!r}; use names from {', '.join(METHODS)}")
     return (
         BenchConfig(
             seeds=1 if args.quick else args.seeds,
@@ -815,6 +824,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
             torch_threads=args.torch_threads,
             out=args.out,
             resume=args.resume,
+            methods=tuple(methods),
         ),
         args.replot,
     )
@@ -857,6 +867,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in names
         if name in config.budgets
         for label in labels
+        if label in config.methods
         for seed in range(config.seeds)
         if (label, name, seed) not in done_keys
     ]

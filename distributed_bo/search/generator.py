@@ -139,6 +139,8 @@ class BatchGenerator:
         self.max_observations = max_observations
         self.ax_metric = ax_metric_name(metric)
         self.last_stats: GenerationStats | None = None
+        #: Trial index -> (fingerprint of its data rows, Ax's JSON of them).
+        self._data_json: dict[int, tuple[tuple[int, int], Any]] = {}
         if client is not None:
             self.client = client
             return
@@ -337,8 +339,52 @@ class BatchGenerator:
 
     # ------------------------------------------------------------- state
     def to_json(self) -> dict[str, Any]:
-        """The Ax experiment as Ax's own JSON snapshot."""
-        return self.client._to_json_snapshot()
+        """The Ax experiment as Ax's own JSON snapshot (``Client._to_json_snapshot``).
+
+        The same dict Ax writes, built faster: Ax re-encodes every trial's data
+        on every call (about 10 ms per trial, so seconds per snapshot in a
+        1,000-trial study). Here each trial's encoded data is kept and re-encoded
+        only when its rows change.
+        """
+        from ax.core.data import Data
+
+        experiment = self.experiment
+        data = experiment.data
+        experiment.data = Data()
+        try:
+            snapshot = self.client._to_json_snapshot()
+        finally:
+            experiment.data = data
+        snapshot["experiment"]["data_by_trial"] = self._data_by_trial_json(data)
+        return snapshot
+
+    def _data_by_trial_json(self, data: Any) -> dict[int, Any]:
+        """Ax's encoding of ``data_to_data_by_trial(data)``, cached per trial."""
+        from collections import OrderedDict
+
+        import pandas as pd
+        from ax.core.data import Data
+        from ax.storage.json_store.encoder import object_to_json
+
+        df = data.full_df
+        if len(df) == 0:
+            self._data_json = {}
+            return {}
+        hashes = pd.util.hash_pandas_object(df, index=False)
+        keys = hashes.groupby(df["trial_index"].to_numpy()).agg(["sum", "size"])
+        fresh: dict[int, tuple[tuple[int, int], Any]] = {}
+        groups = None
+        for index, h, size in zip(keys.index.tolist(), keys["sum"], keys["size"], strict=True):
+            key = (int(h), int(size))
+            cached = self._data_json.get(index)
+            if cached is not None and cached[0] == key:
+                fresh[index] = cached
+                continue
+            if groups is None:
+                groups = dict(iter(df.groupby("trial_index")))
+            fresh[index] = (key, object_to_json(OrderedDict([(0, Data(df=groups[index]))])))
+        self._data_json = fresh
+        return {index: encoded for index, (_, encoded) in fresh.items()}
 
     @staticmethod
     def client_from_json(snapshot: Mapping[str, Any]) -> Any:

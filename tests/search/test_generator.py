@@ -1,0 +1,57 @@
+"""BatchGenerator's JSON snapshot: the same dict Ax writes, with per-trial data cached."""
+
+import json
+
+from ray import tune
+
+from distributed_bo.search.generator import BatchGenerator
+from distributed_bo.search.space import map_space
+
+SPACE = {"x": tune.uniform(0.0, 1.0), "n": tune.randint(0, 5), "c": tune.choice(["a", "b"])}
+
+
+def _generator() -> BatchGenerator:
+    return BatchGenerator(
+        space=map_space(SPACE),
+        metric="val/loss",
+        mode="min",
+        acquisition="qLogNEI",
+        batch_strategy="joint",
+        num_initial=50,
+        seed=3,
+    )
+
+
+def _same(a: dict, b: dict) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_snapshot_equals_ax_own_snapshot_as_trials_change():
+    gen = _generator()
+    assert _same(gen.to_json(), gen.client._to_json_snapshot())  # no data yet
+    first = gen.generate(6)
+    for i in first[:3]:
+        gen.complete(i, 0.1 * i)
+    gen.fail(first[3], "CUDA out of memory")
+    assert _same(gen.to_json(), gen.client._to_json_snapshot())
+    # More data on other trials after the cache was filled: still Ax's dict.
+    gen.complete(first[4], 2.5)
+    gen.mark_running(first[5])
+    assert _same(gen.to_json(), gen.client._to_json_snapshot())
+
+
+def test_snapshot_restores_and_cache_follows_a_replaced_client():
+    gen = _generator()
+    for i in gen.generate(4):
+        gen.complete(i, float(i))
+    snapshot = json.loads(json.dumps(gen.to_json()))
+    restored = BatchGenerator.client_from_json(snapshot)
+    assert len(restored._experiment.trials) == 4
+    assert len(restored._experiment.lookup_data().df) == 4
+    # The searcher swaps in a restored client; a trial index that now holds other
+    # data must not come back from the cache.
+    other = _generator()
+    for i in other.generate(4):
+        other.complete(i, 10.0 + i)
+    gen.client = other.client
+    assert _same(gen.to_json(), other.client._to_json_snapshot())
