@@ -134,6 +134,11 @@ CASES = [
         fragment="searcher.stopped_trials",
     ),
     Case(
+        "negative prefetch",
+        yaml_text(searcher="{prefetch: -1}"),
+        fragment="searcher.prefetch",
+    ),
+    Case(
         "baseline outside the space",
         yaml_text(baseline="{x0: 50.0, x1: 1.0}"),
         fragment="baseline.x0",

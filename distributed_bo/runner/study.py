@@ -238,6 +238,7 @@ def _fit(
         batch_size=spec.searcher.batch_size,
         num_initial=spec.searcher.num_initial,
         max_observations=spec.searcher.max_observations,
+        prefetch=spec.searcher.prefetch,
         seed=spec.seed,
         parameter_constraints=list(spec.searcher.parameter_constraints),
         points_to_evaluate=baseline,

@@ -3,10 +3,11 @@
 ``suggest()`` never fits a model. It pops a ready candidate from a queue, or
 returns ``None`` ("not yet") and wakes a background thread. That thread owns the
 Ax experiment: it applies the results reported since its last cycle, then
-generates exactly as many points as there are free slots (capped by
-``batch_size``) in one acquisition optimisation, conditioned on every trial
-still running. The first round, having no data, is a Sobol batch that fills all
-slots at once.
+generates as many points as there are free slots plus ``prefetch`` spares
+(capped by ``batch_size``) in one acquisition optimisation, conditioned on every
+trial still running or queued. A spare is generated while every slot is busy, so
+a slot that frees takes it at once instead of waiting for a model fit. The first
+round, having no data, is a Sobol batch that fills all slots at once.
 
 State that ``save()`` writes is a consistent cut without waiting for the thread:
 the Ax JSON snapshot taken at the end of the thread's last cycle, plus the result
@@ -31,6 +32,7 @@ from distributed_bo.exceptions import GenerationError, SearcherStateError, SpecE
 from distributed_bo.search.acquisition import ACQUISITIONS, BATCH_STRATEGIES
 from distributed_bo.search.generator import (
     DEFAULT_MAX_OBSERVATIONS,
+    DEFAULT_PREFETCH,
     BatchGenerator,
     GenerationStats,
     is_finite_number,
@@ -91,6 +93,12 @@ class BatchBOSearcher(Searcher):
             batch generation stays bounded in long studies: the best half plus the
             most recent (:func:`~distributed_bo.search.generator.select_observations`).
             ``None`` fits on all. Default from ``benchmarks/searcher_overhead.py``.
+        prefetch: Spare points kept generated beyond the free slots, >= 0. With the
+            default 1, the next point is generated while every slot is busy
+            (conditioned on the running trials as pending points), so a trial that
+            finishes frees a slot that ``suggest()`` fills at once. 0 generates only
+            when a slot is free: each point then sees one more result, but the slot
+            waits for the model fit.
 
     A trial counts as stopped early only when the scheduler says so through
     :meth:`on_trial_early_stopped` before Tune reports it finished;
@@ -116,6 +124,7 @@ class BatchBOSearcher(Searcher):
         stopped_trials: str = DEFAULT_STOPPED_TRIALS,
         time_attr: str = "training_iteration",
         max_observations: int | None = DEFAULT_MAX_OBSERVATIONS,
+        prefetch: int = DEFAULT_PREFETCH,
     ) -> None:
         _check_choice("acquisition", acquisition, ACQUISITIONS)
         _check_choice("stopped_trials", stopped_trials, STOPPED_TRIAL_POLICIES)
@@ -139,6 +148,8 @@ class BatchBOSearcher(Searcher):
             raise SpecError(
                 f"max_observations: got {max_observations!r}; use an integer >= 2 or None"
             )
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise SpecError(f"prefetch: got {prefetch!r}; use an integer >= 0")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise SpecError(f"seed: got {seed!r}; use an integer or None")
         if isinstance(parameter_constraints, str):
@@ -160,6 +171,7 @@ class BatchBOSearcher(Searcher):
         self._stopped_trials = stopped_trials
         self._time_attr = time_attr
         self._max_observations = max_observations
+        self._prefetch = prefetch
         self._budget: int | None = None
         self._tune_known: set[str] | None = None
         self._finished_on_resume: dict[str, tuple[str, Any]] = {}
@@ -209,6 +221,7 @@ class BatchBOSearcher(Searcher):
             "_stopped_trials",
             "_time_attr",
             "_max_observations",
+            "_prefetch",
             "_budget",
             "_tune_known",
             "_finished_on_resume",
@@ -222,6 +235,7 @@ class BatchBOSearcher(Searcher):
         state.setdefault("_stopped_trials", DEFAULT_STOPPED_TRIALS)
         state.setdefault("_time_attr", "training_iteration")
         state.setdefault("_max_observations", DEFAULT_MAX_OBSERVATIONS)
+        state.setdefault("_prefetch", 0)
         self.__dict__.update(state)
         self._init_runtime()
         if self._raw_space is not None and self._metric is not None and self._mode is not None:
@@ -306,7 +320,7 @@ class BatchBOSearcher(Searcher):
             self._history[trial_id] = []
             self._events.append(["run", trial_id])
             params = self._cands.pop(index)
-            if self._slots_free() > len(self._ready):
+            if self._demand() > 0:
                 self._wake()
             else:
                 self._cond.notify_all()
@@ -355,9 +369,10 @@ class BatchBOSearcher(Searcher):
         A trial that errored, reported no ``metric`` or a NaN/inf value is marked
         FAILED in Ax and never used as data. A trial the scheduler stopped early
         (:meth:`on_trial_early_stopped`) is marked EARLY_STOPPED and enters the
-        model as ``stopped_trials`` says. Its slot is free at once: the next
-        generation proposes for exactly the free slots, with the running trials
-        as pending points.
+        model as ``stopped_trials`` says. Its slot is free at once: it takes the spare
+        (``prefetch``) if one is ready, and the next generation proposes for the
+        free slots and spares still missing, with the running trials as pending
+        points.
         """
         with self._cond:
             self._ensure_known(trial_id, result)
@@ -448,7 +463,8 @@ class BatchBOSearcher(Searcher):
         return len(bound) + sum(1 for i in self._ax_of.values() if i is None)
 
     def _demand(self) -> int:
-        need = self._slots_free() - len(self._ready)
+        """Points to generate now: free slots plus spares, less those ready."""
+        need = self._slots_free() + self._prefetch - len(self._ready)
         if self._batch_size is not None:
             need = min(need, self._batch_size)
         if self._budget is not None:

@@ -20,7 +20,7 @@ from distributed_bo.search.acquisition import (
     AcquisitionName,
     BatchStrategy,
 )
-from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
+from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS, DEFAULT_PREFETCH
 from distributed_bo.search.stopped import (
     DEFAULT_STOPPED_TRIALS,
     STOPPED_TRIAL_POLICIES,
@@ -184,6 +184,9 @@ class SearcherSpec(_Section):
             half plus the most recent), so long studies keep batch generation
             bounded; ``null`` fits on all. Default 500, chosen from
             ``benchmarks/results/searcher_overhead.md``.
+        prefetch: Spare points kept generated while every slot is busy, >= 0, so
+            a freed slot never waits for a model fit; 0 generates only on demand.
+            Default 1, chosen from ``benchmarks/results/utilization.md``.
         parameter_constraints: Linear inequalities over searched parameters of
             type uniform, loguniform, randint or lograndint, e.g.
             ``"x0 + x1 <= 1.5"``; nested parameters by flat name (``optim/beta1``).
@@ -200,6 +203,7 @@ class SearcherSpec(_Section):
     batch_size: int | None = None
     num_initial: int | None = None
     max_observations: int | None = DEFAULT_MAX_OBSERVATIONS
+    prefetch: int = DEFAULT_PREFETCH
     parameter_constraints: tuple[str, ...] = ()
     stopped_trials: StoppedTrialPolicy = DEFAULT_STOPPED_TRIALS  # type: ignore[assignment]
 
@@ -227,6 +231,9 @@ class SearcherSpec(_Section):
             ge=2,
             allow_none=True,
             extra=", or null to fit the model on every observation",
+        )
+        check_int(
+            self.prefetch, "searcher.prefetch", ge=0, extra=", or 0 to generate only on demand"
         )
         path = "searcher.parameter_constraints"
         constraints = () if self.parameter_constraints is None else self.parameter_constraints

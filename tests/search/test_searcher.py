@@ -27,6 +27,8 @@ def make(strategy="joint", acquisition="qLogNEI", **kw):
     kw.setdefault("max_concurrent", 4)
     kw.setdefault("num_initial", 4)
     kw.setdefault("seed", 0)
+    # The contract below counts points per free slot; spares are tested on their own.
+    kw.setdefault("prefetch", 0)
     return BatchBOSearcher(
         metric="v",
         mode="min",
@@ -44,7 +46,7 @@ def fill(searcher, live, counter, timeout=120):
     while True:
         tid = f"t{counter[0]}"
         config = searcher.suggest(tid)
-        if config is None:
+        if config is None or config == BatchBOSearcher.FINISHED:
             return got
         live[tid] = config
         counter[0] += 1
@@ -260,6 +262,46 @@ def test_batch_size_caps_points_per_optimisation():
     s.close()
 
 
+def test_prefetch_keeps_a_spare_so_a_freed_slot_never_waits():
+    s = make(prefetch=1)
+    try:
+        live, counter = {}, [0]
+        assert fill(s, live, counter) == 4
+        assert s.wait_ready(60)
+        assert s.generation_stats[0].num_points == 5  # 4 slots and the spare, one Sobol batch
+        for _ in range(6):
+            tid = next(iter(live))
+            s.on_trial_complete(tid, {"v": branin(live.pop(tid))})
+            new_id = f"t{counter[0]}"
+            config = s.suggest(new_id)  # no wait: the spare was ready before the slot freed
+            assert config is not None
+            live[new_id] = config
+            counter[0] += 1
+            assert s.suggest(f"t{counter[0]}") is None  # every slot busy again
+            assert s.wait_ready(120)  # the next spare
+        bo = [st for st in s.generation_stats if st.method != "sobol"]
+        assert bo, "the model was never used"
+        # Each spare: one point, conditioned on the 3 running trials and the spare
+        # that the freed slot took.
+        assert all(st.num_points == 1 and st.num_pending == 4 for st in bo)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+def test_prefetch_never_creates_more_trials_than_the_budget(prefetch):
+    s = make(prefetch=prefetch, max_concurrent=2)
+    s.set_search_properties(None, None, {}, num_samples=7)
+    try:
+        order = drive(s, 7)
+        assert len(order) == 7
+        assert s.wait_ready(60)
+        assert len(s.ax_client._experiment.trials) == 7
+        assert s.suggest("extra") == BatchBOSearcher.FINISHED
+    finally:
+        s.close()
+
+
 def test_points_to_evaluate_run_first():
     s = make(points_to_evaluate=[{"x": 0.5, "y": 1.5}])
     live, counter = {}, [0]
@@ -277,6 +319,8 @@ def test_points_to_evaluate_run_first():
         ({"batch_size": 0}, "batch_size"),
         ({"num_initial": True}, "num_initial"),
         ({"parameter_constraints": "x <= 1"}, "parameter_constraints"),
+        ({"prefetch": -1}, "prefetch"),
+        ({"prefetch": 1.5}, "prefetch"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):

@@ -166,8 +166,9 @@ def test_a_stopped_trial_is_early_stopped_never_failed():
         s.close()
 
 
-def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending():
-    s = searcher()
+@pytest.mark.parametrize("prefetch", [0, 1])
+def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending(prefetch):
+    s = searcher(prefetch=prefetch)
     try:
         ids = [f"t{i}" for i in range(4)]
         for tid in ids:
@@ -184,8 +185,9 @@ def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending():
         assert s.wait_ready(timeout=120)
         new = s.generation_stats[n_batches:]
         assert len(new) == 1
-        assert new[0].num_points == 1  # exactly the freed slot
-        assert new[0].num_pending == 3  # t3, t4, t5 still running
+        assert new[0].num_points == 1  # exactly the freed slot (or the spare it took)
+        # t3, t4, t5 still running, and with prefetch the spare that t6 takes.
+        assert new[0].num_pending == 3 + prefetch
         assert new[0].method == "qLogNEI"
         assert s.suggest("t6") is not None  # the freed worker starts at once
         assert s.suggest("t7") is None
