@@ -3,9 +3,10 @@
 Log simple regret (best noise-free value found minus the known minimum) against
 evaluations, median and IQR over seeds, for
 
-* ``BatchBOSearcher`` with its defaults (q = 1 per freed worker, qLogNEI, joint),
-  and variants: qLogEI, qUCB, and batches of q = 4 and q = 8 points per
-  acquisition optimisation, joint and sequential;
+* ``BatchBOSearcher`` with its defaults (q = 1 per freed worker, qLogNEI, joint,
+  one spare point kept ready), and variants: generating only on demand
+  (``prefetch=0``), qLogEI and qUCB (on demand), and batches of q = 4 and q = 8
+  points per acquisition optimisation, joint and sequential;
 * peers: random search, Ax's scrambled Sobol sequence, Optuna's default sampler
   (``TPESampler``), Optuna's ``GPSampler`` and Ax's ``Client`` alone with its
   default generation strategy, asked for one trial whenever a worker frees;
@@ -22,7 +23,9 @@ worker frees and no generated point is waiting, one acquisition optimisation mak
 q points (conditioned on every running or queued point); workers take them in
 order as they free. With 4 workers, q = 8 means half of each batch starts after
 results it could not see. ``BatchBOSearcher`` itself generates one point per free
-slot, so q = 1 is what it does with asynchronous workers.
+slot, so q = 1 is what it does with asynchronous workers. With its default spare,
+the point a freed worker takes was generated before that worker's result (it was
+pending then); generation is taken to finish before the next completion.
 
 Run: ``python benchmarks/optimizer_quality.py`` (``--quick`` for a smoke test,
 ``--replot`` to rewrite the report from the JSON). Results:
@@ -361,13 +364,25 @@ class AxClientMethod(Method):
 
 Factory = Callable[[Problem, int, int], Method]
 
-DEFAULT = "BatchBO (default: q=1, qLogNEI, joint)"
+DEFAULT = "BatchBO (default: q=1, qLogNEI, joint, 1 spare)"
+ON_DEMAND = "BatchBO on demand (prefetch=0)"
+#: Labels the runs of earlier versions of this script carry in the JSON, and the
+#: label of the same method now. Before ``prefetch`` existed the searcher generated
+#: only on demand, so its old default runs are the on-demand method's.
+RENAMED = {
+    "BatchBO (default: q=1, qLogNEI, joint)": ON_DEMAND,
+    "BatchBO qLogEI": "BatchBO qLogEI (on demand)",
+    "BatchBO qUCB": "BatchBO qUCB (on demand)",
+}
 METHODS: dict[str, Factory] = {
     DEFAULT: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS),
-    "BatchBO qLogEI": lambda p, s, b: SearcherMethod(
-        p.space(), s, b, WORKERS, acquisition="qLogEI"
+    ON_DEMAND: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, prefetch=0),
+    "BatchBO qLogEI (on demand)": lambda p, s, b: SearcherMethod(
+        p.space(), s, b, WORKERS, acquisition="qLogEI", prefetch=0
     ),
-    "BatchBO qUCB": lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, acquisition="qUCB"),
+    "BatchBO qUCB (on demand)": lambda p, s, b: SearcherMethod(
+        p.space(), s, b, WORKERS, acquisition="qUCB", prefetch=0
+    ),
     "BatchBO q=4 joint": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "joint"),
     "BatchBO q=4 sequential": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "sequential"),
     "BatchBO q=8 joint": lambda p, s, b: QBatchMethod(p.space(), s, b, 8, "joint"),
@@ -394,23 +409,26 @@ REST = ["levy", "rosenbrock", "ackley5", "mixed", "ackley10"]
 
 #: Priority order of (methods, functions) cells; every cell runs all seeds before the
 #: next starts, so a run stopped by ``--deadline-min`` leaves complete cells.
+QUCB = "BatchBO qUCB (on demand)"
+QLOGEI = "BatchBO qLogEI (on demand)"
 PLAN: list[tuple[list[str], list[str]]] = [
     (CHEAP, FIRST + REST),
-    ([DEFAULT], FIRST),
+    ([ON_DEMAND], FIRST),
     ([GP], ["branin"]),
     ([AX], ["branin"]),
-    ([DEFAULT], ["levy"]),
-    (["BatchBO qUCB", "BatchBO q=4 joint", "BatchBO q=4 sequential"], ["branin"]),
-    ([DEFAULT], ["rosenbrock", "mixed"]),
-    (["BatchBO qUCB"], ["hartmann6"]),
-    ([DEFAULT], ["ackley5", "ackley10"]),
+    ([ON_DEMAND], ["levy"]),
+    ([QUCB, "BatchBO q=4 joint", "BatchBO q=4 sequential"], ["branin"]),
+    ([ON_DEMAND], ["rosenbrock", "mixed"]),
+    ([QUCB], ["hartmann6"]),
+    ([ON_DEMAND], ["ackley5", "ackley10"]),
     ([AX, GP], ["hartmann6"]),
-    (["BatchBO q=8 joint", "BatchBO q=8 sequential", "BatchBO qLogEI"], ["branin"]),
+    (["BatchBO q=8 joint", "BatchBO q=8 sequential", QLOGEI], ["branin"]),
     ([GP], REST),
     ([AX], REST),
-    (["BatchBO qUCB"], REST),
+    ([DEFAULT], FIRST + REST),
+    ([QUCB], REST),
     (["BatchBO q=4 joint", "BatchBO q=4 sequential", "BatchBO q=8 joint"], ["hartmann6"]),
-    (["BatchBO qLogEI", "BatchBO q=8 sequential"], ["hartmann6"]),
+    ([QLOGEI, "BatchBO q=8 sequential"], ["hartmann6"]),
 ]
 
 
@@ -516,8 +534,9 @@ def mean_ranks(
 
 STYLES = {
     DEFAULT: ("tab:blue", "-", 2.8),
-    "BatchBO qLogEI": ("tab:cyan", "--", 1.5),
-    "BatchBO qUCB": ("tab:olive", "--", 1.8),
+    ON_DEMAND: ("tab:blue", ":", 2.0),
+    QLOGEI: ("tab:cyan", "--", 1.5),
+    QUCB: ("tab:olive", "--", 1.8),
     "BatchBO q=4 joint": ("tab:green", "-.", 1.5),
     "BatchBO q=4 sequential": ("tab:green", ":", 1.5),
     "BatchBO q=8 joint": ("tab:purple", "-.", 1.5),
@@ -770,6 +789,8 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
 
 def report(raw: dict[str, Any], out: Path) -> None:
     """Write the Markdown file and PNGs from the raw record."""
+    for r in raw["runs"]:
+        r["method"] = RENAMED.get(r["method"], r["method"])
     functions = list(raw["header"]["config"]["budgets"])
     plots = plot(raw["runs"], functions, out)
     write_markdown(raw, out, plots)
@@ -850,6 +871,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if config.resume and raw_path.exists():
         previous = json.loads(raw_path.read_text())
         runs = previous["runs"]
+        for r in runs:
+            r["method"] = RENAMED.get(r["method"], r["method"])
         h = previous["header"]
         earlier = h.get("earlier", []) + [
             {

@@ -133,6 +133,9 @@ class SearcherMethod(Method):
             seed=seed,
             acquisition=acquisition,
             batch_strategy=batch_strategy,
+            # On demand, as when the committed results were recorded (before spares
+            # existed); optimizer_quality.py measures the default against it.
+            prefetch=0,
         )
         # What tune.Tuner passes: lets the searcher stop generating at the budget.
         self.searcher.set_search_properties(None, None, {}, num_samples=budget)
