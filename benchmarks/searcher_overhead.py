@@ -86,8 +86,9 @@ def default_cells(bound: int) -> tuple[tuple[int, int, int, int | None], ...]:
     cells: list[tuple[int, int, int, int | None]] = []
     for n in (50, 200, 500, 1000):
         cells.append((n, 4, 6, None))
-        if n > bound:
-            cells.append((n, 4, 6, bound))
+        for b in sorted({bound, 200}):
+            if n > b:
+                cells.append((n, 4, 6, b))
     for q in (1, 8, 16):
         cells.append((200, q, 6, None))
     for d in (2, 10, 20):
@@ -161,6 +162,16 @@ def time_cell(
     stats = gen.last_stats
     if len(new) != q or stats is None or stats.method != DEFAULT_ACQUISITION:
         raise RuntimeError(f"timing cell: expected {q} BO points, got {len(new)} ({stats})")
+    # The searcher snapshots the experiment after every generation cycle: Ax's own
+    # encoder, against BatchGenerator.to_json after one more result (cache warm).
+    start = time.perf_counter()
+    gen.client._to_json_snapshot()
+    snapshot_ax_s = time.perf_counter() - start
+    gen.to_json()
+    gen.complete(new[0], levy_value(d, gen.parameters(new[0])))
+    start = time.perf_counter()
+    gen.to_json()
+    snapshot_s = time.perf_counter() - start
     return {
         "observations": n_obs,
         "q": q,
@@ -170,6 +181,8 @@ def time_cell(
         "repeat": repeat,
         "seconds": seconds,
         "fill_s": fill_s,
+        "snapshot_ax_s": snapshot_ax_s,
+        "snapshot_s": snapshot_s,
         "num_fitted": stats.num_fitted,
         "rss_before_mib": rss_before / 1024,
         "peak_extra_mib": (peak - rss_before) / 1024 if hwm_reset else None,
@@ -358,10 +371,15 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "`BatchGenerator.generate(q)` on Levy-d after n noise-free Sobol observations, "
         "qLogNEI, joint, default optimizer options, no pending points. Seconds: median "
         "[min, max] over repeats. Peak extra MiB: resident-memory high-water mark "
-        "during the call minus resident memory before it (max over repeats).",
+        "during the call minus resident memory before it (max over repeats). Snapshot: "
+        "the experiment's JSON the searcher takes after every generation cycle, with "
+        "Ax's own encoder (`Client._to_json_snapshot`) and with `BatchGenerator.to_json` "
+        "(the same dict, each trial's encoded data cached) after one more result; "
+        "median seconds.",
         "",
-        "| n | q | d | max_observations | fitted on | seconds | peak extra MiB | RSS before MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| n | q | d | max_observations | fitted on | seconds | peak extra MiB | "
+        "RSS before MiB | snapshot s, Ax | snapshot s, cached |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in raw["timing"]:
@@ -371,13 +389,20 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         rs = cells[key]
         secs = [r["seconds"] for r in rs]
         peaks = [r["peak_extra_mib"] for r in rs if r["peak_extra_mib"] is not None]
+        snaps = [
+            f"{pct([r[k] for r in rs], 50):.2f}" if all(k in r for r in rs) else "-"
+            for k in ("snapshot_ax_s", "snapshot_s")
+        ]
         lines.append(
             f"| {key[0]} | {key[1]} | {key[2]} | {_bound(key[3])} | {rs[0]['num_fitted']} | "
             f"{pct(secs, 50):.2f} [{min(secs):.2f}, {max(secs):.2f}] | "
-            f"{max(peaks):.0f} | {pct([r['rss_before_mib'] for r in rs], 50):.0f} |"
-            if peaks
-            else f"| {key[0]} | {key[1]} | {key[2]} | {_bound(key[3])} | {rs[0]['num_fitted']} | "
-            f"{pct(secs, 50):.2f} | - | - |"
+            + (
+                f"{max(peaks):.0f} | {pct([r['rss_before_mib'] for r in rs], 50):.0f} | "
+                if peaks
+                else "- | - | "
+            )
+            + " | ".join(snaps)
+            + " |"
         )
     lines += [""] + [f"![{p.stem}]({p.name})" for p in plots[:1]]
     tails = raw["tail"]
