@@ -738,7 +738,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         for f in vfuncs:
             row.append("-" if v == DEFAULT else wtl(final[v].get(f, {}), ours.get(f, {})))
         rs = [rank_tables[f][1][v] for f in vfuncs]
-        row += [f"{r:.2f}" for r in rs]
+        row += ["-" if np.isnan(r) else f"{r:.2f}" for r in rs]
         overall[v] = float(np.nanmean(rs)) if rs else float("nan")
         row.append(f"{overall[v]:.2f}")
         lines.append("| " + " | ".join(row) + " |")
