@@ -56,10 +56,12 @@ _GENERATION_LOCK = threading.Lock()
 #: chosen from ``benchmarks/results/searcher_overhead.md``.
 DEFAULT_MAX_OBSERVATIONS: int | None = 500
 
-#: Default number of spare points the searcher keeps ready (``prefetch``), so a
-#: freed GPU never waits for a model fit. ``benchmarks/results/utilization.md``
-#: measures the busy time it buys, ``optimizer_quality.md`` its cost in regret (a
-#: spare is proposed before the result of the trial whose slot it takes).
+#: Spare points the searcher keeps ready by default (``prefetch=None``) when more
+#: than one trial runs at once, so a freed GPU never waits for a model fit; none with
+#: a single slot, where a spare would never see the result before it.
+#: ``benchmarks/results/utilization.md`` measures the busy time it buys,
+#: ``optimizer_quality.md`` its cost in regret (a spare is proposed before the
+#: result of the trial whose slot it takes).
 DEFAULT_PREFETCH = 1
 
 SOBOL_KEY = "Sobol"

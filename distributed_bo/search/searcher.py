@@ -93,12 +93,13 @@ class BatchBOSearcher(Searcher):
             batch generation stays bounded in long studies: the best half plus the
             most recent (:func:`~distributed_bo.search.generator.select_observations`).
             ``None`` fits on all. Default from ``benchmarks/searcher_overhead.py``.
-        prefetch: Spare points kept generated beyond the free slots, >= 0. With the
-            default 1, the next point is generated while every slot is busy
-            (conditioned on the running trials as pending points), so a trial that
-            finishes frees a slot that ``suggest()`` fills at once. 0 generates only
-            when a slot is free: each point then sees one more result, but the slot
-            waits for the model fit.
+        prefetch: Spare points kept generated beyond the free slots, >= 0. With 1,
+            the next point is generated while every slot is busy (conditioned on
+            the running trials as pending points), so a trial that finishes frees a
+            slot that ``suggest()`` fills at once. 0 generates only when a slot is
+            free: each point then sees one more result, but the slot waits for the
+            model fit. ``None`` (default): 1 when more than one trial runs at once,
+            else 0.
 
     A trial counts as stopped early only when the scheduler says so through
     :meth:`on_trial_early_stopped` before Tune reports it finished;
@@ -124,7 +125,7 @@ class BatchBOSearcher(Searcher):
         stopped_trials: str = DEFAULT_STOPPED_TRIALS,
         time_attr: str = "training_iteration",
         max_observations: int | None = DEFAULT_MAX_OBSERVATIONS,
-        prefetch: int = DEFAULT_PREFETCH,
+        prefetch: int | None = None,
     ) -> None:
         _check_choice("acquisition", acquisition, ACQUISITIONS)
         _check_choice("stopped_trials", stopped_trials, STOPPED_TRIAL_POLICIES)
@@ -148,8 +149,10 @@ class BatchBOSearcher(Searcher):
             raise SpecError(
                 f"max_observations: got {max_observations!r}; use an integer >= 2 or None"
             )
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise SpecError(f"prefetch: got {prefetch!r}; use an integer >= 0")
+        if prefetch is not None and (
+            isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0
+        ):
+            raise SpecError(f"prefetch: got {prefetch!r}; use an integer >= 0 or None")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise SpecError(f"seed: got {seed!r}; use an integer or None")
         if isinstance(parameter_constraints, str):
@@ -462,9 +465,14 @@ class BatchBOSearcher(Searcher):
         bound = {i for i in self._ax_of.values() if i is not None}
         return len(bound) + sum(1 for i in self._ax_of.values() if i is None)
 
+    def _spares(self) -> int:
+        if self._prefetch is not None:
+            return self._prefetch
+        return DEFAULT_PREFETCH if self._concurrency() > 1 else 0
+
     def _demand(self) -> int:
         """Points to generate now: free slots plus spares, less those ready."""
-        need = self._slots_free() + self._prefetch - len(self._ready)
+        need = self._slots_free() + self._spares() - len(self._ready)
         if self._batch_size is not None:
             need = min(need, self._batch_size)
         if self._budget is not None:

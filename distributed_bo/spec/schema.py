@@ -20,7 +20,7 @@ from distributed_bo.search.acquisition import (
     AcquisitionName,
     BatchStrategy,
 )
-from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS, DEFAULT_PREFETCH
+from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
 from distributed_bo.search.stopped import (
     DEFAULT_STOPPED_TRIALS,
     STOPPED_TRIAL_POLICIES,
@@ -186,7 +186,8 @@ class SearcherSpec(_Section):
             ``benchmarks/results/searcher_overhead.md``.
         prefetch: Spare points kept generated while every slot is busy, >= 0, so
             a freed slot never waits for a model fit; 0 generates only on demand.
-            Default 1, chosen from ``benchmarks/results/utilization.md``.
+            ``null`` (default): 1 when ``budget.max_concurrent`` > 1, else 0; see
+            ``benchmarks/results/utilization.md``.
         parameter_constraints: Linear inequalities over searched parameters of
             type uniform, loguniform, randint or lograndint, e.g.
             ``"x0 + x1 <= 1.5"``; nested parameters by flat name (``optim/beta1``).
@@ -203,7 +204,7 @@ class SearcherSpec(_Section):
     batch_size: int | None = None
     num_initial: int | None = None
     max_observations: int | None = DEFAULT_MAX_OBSERVATIONS
-    prefetch: int = DEFAULT_PREFETCH
+    prefetch: int | None = None
     parameter_constraints: tuple[str, ...] = ()
     stopped_trials: StoppedTrialPolicy = DEFAULT_STOPPED_TRIALS  # type: ignore[assignment]
 
@@ -233,7 +234,11 @@ class SearcherSpec(_Section):
             extra=", or null to fit the model on every observation",
         )
         check_int(
-            self.prefetch, "searcher.prefetch", ge=0, extra=", or 0 to generate only on demand"
+            self.prefetch,
+            "searcher.prefetch",
+            ge=0,
+            allow_none=True,
+            extra=" (0 = only on demand), or null for 1 when trials run in parallel",
         )
         path = "searcher.parameter_constraints"
         constraints = () if self.parameter_constraints is None else self.parameter_constraints

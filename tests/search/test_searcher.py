@@ -288,6 +288,17 @@ def test_prefetch_keeps_a_spare_so_a_freed_slot_never_waits():
         s.close()
 
 
+def test_default_prefetch_keeps_a_spare_only_when_trials_run_in_parallel():
+    for slots, spares in ((4, 1), (1, 0)):
+        s = make(prefetch=None, max_concurrent=slots)
+        try:
+            assert s.wait_ready(60)
+            # The first Sobol batch is the free slots plus the spares.
+            assert s.generation_stats[0].num_points == slots + spares
+        finally:
+            s.close()
+
+
 @pytest.mark.parametrize("prefetch", [0, 1, 3])
 def test_prefetch_never_creates_more_trials_than_the_budget(prefetch):
     s = make(prefetch=prefetch, max_concurrent=2)
