@@ -32,6 +32,7 @@ measures the time this saves and its cost in regret.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import re
@@ -404,7 +405,9 @@ class BatchGenerator:
         from ax.api import Client
 
         try:
-            return Client._from_json_snapshot(snapshot=dict(snapshot))
+            # Ax's decoder pops keys from the dicts it reads; a live snapshot shares
+            # them with the generator's cache (and the searcher's last snapshot).
+            return Client._from_json_snapshot(snapshot=copy.deepcopy(dict(snapshot)))
         except Exception as err:  # Ax raises many types for malformed JSON.
             raise SearcherStateError(
                 f"searcher state: the saved Ax experiment cannot be decoded ({err}); "

@@ -40,6 +40,16 @@ def test_snapshot_equals_ax_own_snapshot_as_trials_change():
     assert _same(gen.to_json(), gen.client._to_json_snapshot())
 
 
+def test_decoding_a_live_snapshot_leaves_later_snapshots_intact():
+    gen = _generator()
+    for i in gen.generate(3):
+        gen.complete(i, float(i))
+    live = gen.to_json()  # shares each trial's encoded data with the cache
+    BatchGenerator.client_from_json(live)
+    assert _same(gen.to_json(), gen.client._to_json_snapshot())
+    assert _same(live, gen.client._to_json_snapshot())
+
+
 def test_snapshot_restores_and_cache_follows_a_replaced_client():
     gen = _generator()
     for i in gen.generate(4):
