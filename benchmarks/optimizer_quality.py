@@ -12,7 +12,9 @@ evaluations, median and IQR over seeds, for
   default generation strategy, asked for one trial whenever a worker frees;
 
 on Branin (2-D), Hartmann6, Ackley 5-D and 10-D, Levy (4-D), Rosenbrock (4-D) and a
-mixed space (two floats, an integer and a categorical; Hartmann3 underneath).
+mixed space (two floats, an integer and a categorical; Hartmann3 underneath), plus
+Ackley 5-D and Levy with their optima moved off the centre of the same boxes (Ax's
+default evaluates the centre first, where Ackley's optimum lies and near Levy's).
 
 Four asynchronous workers are simulated in simulated time (see
 ``_common.simulate_async``): evaluation ``i`` lasts ``durations[i]``, drawn once
@@ -82,6 +84,8 @@ FULL_BUDGETS = {
     "levy": 100,
     "rosenbrock": 100,
     "mixed": 60,
+    "ackley5_shifted": 100,
+    "levy_shifted": 100,
 }
 DEFAULT_BUDGETS = {
     "branin": 15,
@@ -91,6 +95,8 @@ DEFAULT_BUDGETS = {
     "levy": 16,
     "rosenbrock": 16,
     "mixed": 14,
+    "ackley5_shifted": 16,
+    "levy_shifted": 16,
 }
 
 
@@ -144,12 +150,34 @@ def mixed_optimum() -> float:
     return best + MIXED_OFFSETS["b"]
 
 
+@functools.cache
+def _shifted_fn(base: str, shift: float) -> Any:
+    """BoTorch's ``base`` function on its box moved by ``-shift`` (its bounds check)."""
+    from botorch import test_functions
+
+    from distributed_bo.trainables.synthetic import SYNTHETIC_PROBLEMS
+
+    problem = SYNTHETIC_PROBLEMS[base]
+    cls = getattr(test_functions, problem.botorch_class)
+    bounds = [(lo - shift, hi - shift) for lo, hi in problem.bounds]
+    return cls(dim=problem.dim, bounds=bounds)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One benchmark function: its Ray Tune space, objective and known minimum."""
 
     name: str
     description: str
+    #: For a shifted copy of a synthetic function: its name and the shift added to
+    #: every input, which moves the optimum away from the centre of the same box.
+    base: str | None = None
+    shift: float = 0.0
+
+    @property
+    def synthetic(self) -> str:
+        """Name of the synthetic function underneath."""
+        return self.base or self.name
 
     def space(self) -> dict[str, Any]:
         """Ray Tune domains."""
@@ -164,7 +192,7 @@ class Problem:
             }
         from distributed_bo.trainables.synthetic import synthetic_space
 
-        return synthetic_space(self.name)
+        return synthetic_space(self.synthetic)
 
     def value(self, config: Mapping[str, Any]) -> float:
         """Noise-free objective (minimised)."""
@@ -172,8 +200,15 @@ class Problem:
             return _mixed_value(config)
         from distributed_bo.trainables.synthetic import SYNTHETIC_PROBLEMS, evaluate
 
-        keys = SYNTHETIC_PROBLEMS[self.name].keys
-        return evaluate(self.name, x=[float(config[k]) for k in keys])
+        keys = SYNTHETIC_PROBLEMS[self.synthetic].keys
+        x = [float(config[k]) for k in keys]
+        if self.base is None:
+            return evaluate(self.name, x=x)
+        import torch
+
+        fn = _shifted_fn(self.base, self.shift)
+        shifted = torch.tensor([[v - self.shift for v in x]], dtype=torch.float64)
+        return float(fn.evaluate_true(shifted).item())
 
     @property
     def optimum(self) -> float:
@@ -182,7 +217,7 @@ class Problem:
             return mixed_optimum()
         from distributed_bo.trainables.synthetic import SYNTHETIC_PROBLEMS
 
-        return SYNTHETIC_PROBLEMS[self.name].optimum
+        return SYNTHETIC_PROBLEMS[self.synthetic].optimum
 
 
 PROBLEMS = {
@@ -198,6 +233,19 @@ PROBLEMS = {
             "mixed",
             "mixed: x0, x1 uniform(0, 1), n randint(0, 11), c choice(a, b, c); "
             "Hartmann3(x0, x1, n/10) + offset(c)",
+        ),
+        Problem(
+            "ackley5_shifted",
+            "Ackley 5-D shifted by +10 in every input (optimum at x = 10, not the centre "
+            "of the same box)",
+            base="ackley5",
+            shift=10.0,
+        ),
+        Problem(
+            "levy_shifted",
+            "Levy 4-D shifted by +4 in every input (optimum at x = 5 in the same box)",
+            base="levy",
+            shift=4.0,
         ),
     )
 }
@@ -406,6 +454,7 @@ GP = "Optuna GPSampler"
 CHEAP = ["Random search", "Sobol (Ax, scrambled)", "Optuna TPE (default)"]
 FIRST = ["branin", "hartmann6"]
 REST = ["levy", "rosenbrock", "ackley5", "mixed", "ackley10"]
+SHIFTED = ["ackley5_shifted", "levy_shifted"]
 
 #: Priority order of (methods, functions) cells; every cell runs all seeds before the
 #: next starts, so a run stopped by ``--deadline-min`` leaves complete cells.
@@ -429,6 +478,9 @@ PLAN: list[tuple[list[str], list[str]]] = [
     ([QUCB], REST),
     (["BatchBO q=4 joint", "BatchBO q=4 sequential", "BatchBO q=8 joint"], ["hartmann6"]),
     ([QLOGEI, "BatchBO q=8 sequential"], ["hartmann6"]),
+    # Ackley's optimum is the centre of its box and Levy's is near it; Ax's default
+    # evaluates the centre first. The same functions with the optimum moved:
+    ([DEFAULT, *CHEAP, GP, AX], SHIFTED),
 ]
 
 
