@@ -638,9 +638,11 @@ def plot(runs: list[dict[str, Any]], functions: Sequence[str], out: Path) -> lis
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, loc="lower left")
         axes[0][0].set_ylabel("log10 simple regret (best so far)")
+        sep = "; " if len(panels) > 1 else "\n"
         fig.suptitle(
-            f"{name}: median (line) and IQR (band) over seeds; {WORKERS} async workers, "
-            f"{budget} evaluations"
+            f"{name}: median (line) and IQR (band) over seeds{sep}{WORKERS} async workers, "
+            f"{budget} evaluations",
+            fontsize=11 if len(panels) > 1 else 10,
         )
         fig.tight_layout()
         path = out / f"{NAME}_{name}.png"
