@@ -325,6 +325,32 @@ class RandomMethod(Method):
         pass
 
 
+class SobolMethod(Method):
+    """Ax's scrambled Sobol sequence, through the searcher's ``BatchGenerator``."""
+
+    def __init__(self, space: Mapping[str, Any], seed: int, budget: int) -> None:
+        from distributed_bo.search.generator import BatchGenerator
+        from distributed_bo.search.space import map_space
+
+        self.space = map_space(space)
+        self.gen = BatchGenerator(
+            space=self.space,
+            metric="value",
+            mode="min",
+            acquisition="qLogNEI",
+            batch_strategy="joint",
+            num_initial=budget + 1,  # never leaves the Sobol phase
+            seed=seed,
+        )
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        (index,) = self.gen.generate(1)
+        return self.space.to_config(self.gen.parameters(index))
+
+    def tell(self, trial_id: str, value: float) -> None:
+        pass
+
+
 def _plain(value: Any) -> Any:
     """numpy scalar -> Python scalar."""
     return value.item() if hasattr(value, "item") else value

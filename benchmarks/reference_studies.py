@@ -42,6 +42,7 @@ from _common import (
     Method,
     RandomMethod,
     SearcherMethod,
+    SobolMethod,
     init_worker,
     load_line,
     loadavg,
@@ -106,32 +107,6 @@ def train(config: Mapping[str, Any], *, seed: int, opts: Mapping[str, Any]) -> f
     return float(result.history[-1]["val_accuracy"])
 
 
-class SobolMethod(Method):
-    """Ax's scrambled Sobol sequence through the searcher's ``BatchGenerator``."""
-
-    def __init__(self, seed: int, budget: int) -> None:
-        from distributed_bo.search.generator import BatchGenerator
-        from distributed_bo.search.space import map_space
-
-        self.space = map_space(space())
-        self.gen = BatchGenerator(
-            space=self.space,
-            metric="value",
-            mode="min",
-            acquisition="qLogNEI",
-            batch_strategy="joint",
-            num_initial=budget + 1,
-            seed=seed,
-        )
-
-    def ask(self, trial_id: str) -> dict[str, Any]:
-        (index,) = self.gen.generate(1)
-        return self.space.to_config(self.gen.parameters(index))
-
-    def tell(self, trial_id: str, value: float) -> None:
-        pass
-
-
 def run_one(label: str, repeat: int, opts: dict[str, Any]) -> dict[str, Any]:
     """One method, one repeat: 25 sequential real trainings (or the baseline's one)."""
     start = time.perf_counter()
@@ -150,7 +125,7 @@ def run_one(label: str, repeat: int, opts: dict[str, Any]) -> dict[str, Any]:
     elif label == "Random search":
         method = RandomMethod(space(), repeat)
     else:
-        method = SobolMethod(repeat, budget)
+        method = SobolMethod(space(), repeat, budget)
     configs: list[dict[str, Any]] = []
 
     def objective(config: dict[str, Any]) -> float:
