@@ -142,6 +142,21 @@ class LoadSampler:
         return self.summary()
 
 
+def machine_line(m: Mapping[str, str]) -> str:
+    """One Markdown line naming the machine that :func:`machine` described."""
+    return (
+        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
+        f"Python {m['python']}"
+    )
+
+
+def date_line(header: Mapping[str, Any]) -> str:
+    """One Markdown line: when a run started, and after how long it finished or stopped."""
+    wall = f"{header['wall_min']:.1f} min"
+    done = f"finished after {wall}" if header.get("finished") else f"**partial** after {wall}"
+    return f"- Date (UTC): started {header['date_utc']}; {done}"
+
+
 def load_line(summary: Mapping[str, float], nproc: str) -> str:
     """One Markdown line describing the load average sampled during a run."""
     if not summary:

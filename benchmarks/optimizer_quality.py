@@ -63,6 +63,7 @@ from _common import (
     load_line,
     loadavg,
     machine,
+    machine_line,
     paired_counts,
     pct,
     quiet,
@@ -648,8 +649,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
             f"{header['wall_min'] + sum(e['wall_min'] for e in header.get('earlier', [])):.1f}"
             " min"
         ),
-        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
-        f"Python {m['python']}",
+        machine_line(m),
         f"- Processes: {cfg['jobs']} side by side, torch.set_num_threads({cfg['torch_threads']})",
         *[
             f"- Earlier invocation, continued with `--resume`: `{e['command']}`, started "

@@ -43,10 +43,12 @@ from _common import (
     RandomMethod,
     SearcherMethod,
     SobolMethod,
+    date_line,
     init_worker,
     load_line,
     loadavg,
     machine,
+    machine_line,
     paired_counts,
     quiet,
     simulate_async,
@@ -238,14 +240,8 @@ def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
     lines = ["# Reference study protocol: digits CNN", ""]
     lines += [
         f"- Command: `{header['command']}`",
-        f"- Date (UTC): started {header['date_utc']}; "
-        + (
-            f"finished after {header['wall_min']:.1f} min"
-            if header.get("finished")
-            else f"**partial** after {header['wall_min']:.1f} min"
-        ),
-        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
-        f"Python {m['python']}",
+        date_line(header),
+        machine_line(m),
         f"- {opts['jobs']} processes, torch.set_num_threads({opts['torch_threads']}) each",
         load_line(header.get("load", {}), m["nproc"]),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in header["versions"].items()),

@@ -37,11 +37,13 @@ import numpy as np
 from _common import (
     LoadSampler,
     SearcherMethod,
+    date_line,
     fmt,
     init_worker,
     load_line,
     loadavg,
     machine,
+    machine_line,
     pct,
     quiet,
     simulate_async,
@@ -341,14 +343,8 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
     lines += [
         f"- Command: `{header['command']}`",
         *([f"- {header['command_note']}"] if header.get("command_note") else []),
-        f"- Date (UTC): started {header['date_utc']}; "
-        + (
-            f"finished after {header['wall_min']:.1f} min"
-            if header.get("finished")
-            else f"**partial** after {header['wall_min']:.1f} min"
-        ),
-        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
-        f"Python {m['python']}",
+        date_line(header),
+        machine_line(m),
         f"- torch.set_num_threads({cfg['torch_threads']}) in every process; timing cells one "
         f"at a time in one worker process; long-study arms in {cfg['jobs']} processes",
         load_line(header.get("load", {}), m["nproc"]),

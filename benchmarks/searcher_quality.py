@@ -51,6 +51,7 @@ import numpy as np
 from _common import fmt as _fmt
 from _common import loadavg as _loadavg
 from _common import machine as _machine
+from _common import machine_line
 from _common import pct as _q
 from _common import seed_range as _seed_range
 from _common import versions as _versions
@@ -591,10 +592,7 @@ def write_markdown(
     lines += [f"- Command: `{header['command']}`"]
     lines += [f"- Date (UTC): {header['date_utc']}; whole script {header['wall_min']:.1f} min"]
     m = header["machine"]
-    lines += [
-        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
-        f"Python {m['python']}"
-    ]
+    lines += [machine_line(m)]
     timing = header.get("timing_run")
     lines += [
         f"- Threads: quality runs in {header['config']['jobs']} processes side by side, "

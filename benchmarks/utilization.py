@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import LoadSampler, load_line, loadavg, machine, quiet, versions
+from _common import LoadSampler, load_line, loadavg, machine, machine_line, quiet, versions
 
 NAME = "utilization"
 GPUS = 4
@@ -215,8 +215,7 @@ def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
     lines += [
         f"- Command: `{header['command']}`",
         f"- Date (UTC): {header['date_utc']}; whole script {header['wall_min']:.1f} min",
-        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
-        f"Python {m['python']}",
+        machine_line(m),
         f"- Ray: local instance on 127.0.0.1, num_cpus={cfg['num_cpus']}, "
         f"num_gpus={GPUS} (logical GPUs: Ray only accounts them, nothing runs on a GPU)",
         load_line(header.get("load", {}), m["nproc"]),
