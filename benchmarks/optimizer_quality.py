@@ -816,10 +816,16 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
     (out / f"{NAME}.md").write_text("\n".join(lines))
 
 
-def report(raw: dict[str, Any], out: Path) -> None:
-    """Write the Markdown file and PNGs from the raw record."""
+def load_raw(path: Path) -> dict[str, Any]:
+    """The JSON record, with runs of earlier versions under today's labels (:data:`RENAMED`)."""
+    raw = json.loads(path.read_text())
     for r in raw["runs"]:
         r["method"] = RENAMED.get(r["method"], r["method"])
+    return raw
+
+
+def report(raw: dict[str, Any], out: Path) -> None:
+    """Write the Markdown file and PNGs from the raw record."""
     functions = list(raw["header"]["config"]["budgets"])
     plots = plot(raw["runs"], functions, out)
     write_markdown(raw, out, plots)
@@ -886,7 +892,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = Path(config.out)
     raw_path = out / f"{NAME}.json"
     if replot:
-        report(json.loads(raw_path.read_text()), out)
+        report(load_raw(raw_path), out)
         return
     quiet()
     import torch
@@ -898,10 +904,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs: list[dict[str, Any]] = []
     earlier: list[dict[str, Any]] = []
     if config.resume and raw_path.exists():
-        previous = json.loads(raw_path.read_text())
+        previous = load_raw(raw_path)
         runs = previous["runs"]
-        for r in runs:
-            r["method"] = RENAMED.get(r["method"], r["method"])
         h = previous["header"]
         earlier = h.get("earlier", []) + [
             {
