@@ -867,10 +867,16 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         budgets[name] = int(n)
     if args.quick:
         budgets = {f: min(b, 12) for f, b in budgets.items()}
-    methods = [m for m in args.methods.split(",") if m] or list(METHODS)
-    for m in methods:
-        if m not in METHODS:
-            parser.error(f"--methods: {m!r}; use names from {', '.join(METHODS)}")
+    # Labels contain commas ("Sobol (Ax, scrambled)"): join pieces until one matches.
+    methods, piece = [], ""
+    for part in args.methods.split(","):
+        piece = f"{piece},{part}" if piece else part.strip()
+        if piece in METHODS:
+            methods.append(piece)
+            piece = ""
+    if piece:
+        parser.error(f"--methods: {piece!r}; use names from {'; '.join(METHODS)}")
+    methods = methods or list(METHODS)
     return (
         BenchConfig(
             seeds=1 if args.quick else args.seeds,
