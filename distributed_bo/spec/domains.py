@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from distributed_bo.exceptions import SpecError
 from distributed_bo.spec._frozen import FrozenDict, freeze, thaw
-from distributed_bo.spec._validate import (
+from distributed_bo.validation import (
     check_int,
     check_keys,
     check_literal,

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec._validate import describe
 from distributed_bo.spec.schema import StudySpec
+from distributed_bo.validation import describe
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

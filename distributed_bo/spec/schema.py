@@ -28,7 +28,15 @@ from distributed_bo.search.stopped import (
 )
 from distributed_bo.spec._constraints import constraint_names
 from distributed_bo.spec._frozen import FrozenDict, freeze, thaw
-from distributed_bo.spec._validate import (
+from distributed_bo.spec.domains import (
+    NESTED_SEP,
+    RANGE_TYPES,
+    ParsedSpace,
+    parse_space,
+    to_param_space,
+)
+from distributed_bo.trainables import resolve_trainable
+from distributed_bo.validation import (
     check_int,
     check_keys,
     check_literal,
@@ -40,14 +48,6 @@ from distributed_bo.spec._validate import (
     join,
     require_mapping,
 )
-from distributed_bo.spec.domains import (
-    NESTED_SEP,
-    RANGE_TYPES,
-    ParsedSpace,
-    parse_space,
-    to_param_space,
-)
-from distributed_bo.trainables import resolve_trainable
 
 Mode = Literal["min", "max"]
 

@@ -1,4 +1,4 @@
-"""Small validators shared by the spec modules.
+"""The one validator set: the spec, the searcher settings and the trainables' configs.
 
 Each raises :class:`~distributed_bo.exceptions.SpecError` with a one-line message
 ``"<field path>: got <value!r>; <what is allowed>"``.
