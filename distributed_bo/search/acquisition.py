@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+# The names are settings (see settings.py); kept importable here for older callers.
+from distributed_bo.search.settings import ACQUISITIONS as ACQUISITIONS
+from distributed_bo.search.settings import BATCH_STRATEGIES as BATCH_STRATEGIES
+from distributed_bo.search.settings import AcquisitionName as AcquisitionName
+from distributed_bo.search.settings import BatchStrategy as BatchStrategy
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
 
-AcquisitionName = Literal["qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI"]
-BatchStrategy = Literal["joint", "sequential"]
 
-ACQUISITIONS: tuple[str, ...] = ("qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI")
-BATCH_STRATEGIES: tuple[str, ...] = ("joint", "sequential")
-
-
-def acquisition_class(name: str) -> type[AcquisitionFunction]:
+def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
     """Map an acquisition name to its BoTorch class.
 
     The ``Log`` variants are the numerically robust LogEI family of Ament et al.,
@@ -23,7 +23,7 @@ def acquisition_class(name: str) -> type[AcquisitionFunction]:
     incumbent (Letham et al., 2019), which suits noisy training metrics.
 
     Args:
-        name: One of :data:`ACQUISITIONS`.
+        name: One of :data:`~distributed_bo.search.settings.ACQUISITIONS`.
 
     Returns:
         The BoTorch ``AcquisitionFunction`` subclass.

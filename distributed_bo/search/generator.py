@@ -44,6 +44,7 @@ from typing import Any
 
 from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.search.acquisition import acquisition_class
+from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS as DEFAULT_MAX_OBSERVATIONS
 from distributed_bo.search.space import MappedSpace
 
 logger = logging.getLogger(__name__)
@@ -52,18 +53,6 @@ logger = logging.getLogger(__name__)
 #: generation at a time per process keeps seeded runs reproducible when several
 #: searchers live in one process.
 _GENERATION_LOCK = threading.Lock()
-
-#: Default bound on the observations the model is fitted on (``max_observations``);
-#: chosen from ``benchmarks/results/searcher_overhead.md``.
-DEFAULT_MAX_OBSERVATIONS: int | None = 500
-
-#: Spare points the searcher keeps ready by default (``prefetch=None``) when more
-#: than one trial runs at once, so a freed GPU never waits for a model fit; none with
-#: a single slot, where a spare would never see the result before it.
-#: ``benchmarks/results/utilization.md`` measures the busy time it buys,
-#: ``optimizer_quality.md`` its cost in regret (a spare is proposed before the
-#: result of the trial whose slot it takes).
-DEFAULT_PREFETCH = 1
 
 SOBOL_KEY = "Sobol"
 MANUAL_KEY = "Manual"

@@ -31,11 +31,14 @@ from ray.tune.search import Searcher
 from distributed_bo.exceptions import GenerationError, SearcherStateError, SpecError
 from distributed_bo.search.acquisition import ACQUISITIONS, BATCH_STRATEGIES
 from distributed_bo.search.generator import (
-    DEFAULT_MAX_OBSERVATIONS,
-    DEFAULT_PREFETCH,
     BatchGenerator,
     GenerationStats,
     is_finite_number,
+)
+from distributed_bo.search.settings import (
+    DEFAULT_ACQUISITION,
+    DEFAULT_MAX_OBSERVATIONS,
+    DEFAULT_PREFETCH,
 )
 from distributed_bo.search.space import MappedSpace, map_space
 from distributed_bo.search.stopped import (
@@ -47,11 +50,6 @@ from distributed_bo.search.stopped import (
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-#: Default acquisition. ``benchmarks/results/searcher_quality.md`` ranked qUCB best on
-#: two noise-free functions (5 seeds), but ``optimizer_quality.md`` (10 paired seeds)
-#: found them tied (Branin 4-1-5, Hartmann6 5-1-4); qLogNEI stays, as it also handles
-#: the noisy metrics that real training reports.
-DEFAULT_ACQUISITION = "qLogNEI"
 
 
 class BatchBOSearcher(Searcher):

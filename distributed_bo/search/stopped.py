@@ -37,14 +37,15 @@ final value (``trials.parquet`` always has the final and best value).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from distributed_bo.search.generator import BatchGenerator
 
-StoppedTrialPolicy = Literal["highest_rung", "last_value"]
-STOPPED_TRIAL_POLICIES: tuple[str, ...] = ("highest_rung", "last_value")
-#: Chosen by ``benchmarks/early_stopping.py``; see the module docstring.
-DEFAULT_STOPPED_TRIALS = "last_value"
+# The policy names and default are settings (see settings.py, where the default's
+# measurement is cited); kept importable here for older callers.
+from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS as DEFAULT_STOPPED_TRIALS
+from distributed_bo.search.settings import STOPPED_TRIAL_POLICIES as STOPPED_TRIAL_POLICIES
+from distributed_bo.search.settings import StoppedTrialPolicy as StoppedTrialPolicy
 
 #: A learning curve: ``(time_attr value, metric)`` pairs in report order.
 Curve = Sequence[Sequence[float]]
