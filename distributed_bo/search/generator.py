@@ -432,13 +432,3 @@ def select_observations(
     rest = [i for i in reversed(indices) if i not in best]
     recent = rest[: max_observations - len(best)]
     return sorted(best | set(recent))
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for a real, finite number (bools excluded)."""
-    if isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False

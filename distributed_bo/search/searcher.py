@@ -17,39 +17,52 @@ events reported since, which ``restore()`` replays.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
-import os
 import threading
 import weakref
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ray.tune.search import Searcher
 
 from distributed_bo.exceptions import GenerationError, SearcherStateError, SpecError
-from distributed_bo.search.acquisition import ACQUISITIONS, BATCH_STRATEGIES
-from distributed_bo.search.generator import (
-    BatchGenerator,
-    GenerationStats,
-    is_finite_number,
+from distributed_bo.search.book import TrialBook, apply_events
+from distributed_bo.search.events import Finished, Run, finished_event
+from distributed_bo.search.generator import BatchGenerator, GenerationStats
+from distributed_bo.search.restore import (
+    STATE_VERSION,
+    ResumeInfo,
+    check_state,
+    read_state,
+    reconcile,
+    write_state,
 )
 from distributed_bo.search.settings import (
-    DEFAULT_ACQUISITION,
+    DEFAULT_ACQUISITION as DEFAULT_ACQUISITION,  # importable here, as before
+)
+from distributed_bo.search.settings import (
     DEFAULT_MAX_OBSERVATIONS,
     DEFAULT_PREFETCH,
+    DEFAULT_STOPPED_TRIALS,
+    SearcherSettings,
 )
 from distributed_bo.search.space import MappedSpace, map_space
-from distributed_bo.search.stopped import (
-    DEFAULT_STOPPED_TRIALS,
-    STOPPED_TRIAL_POLICIES,
-    StoppedTrialGenerator,
-)
+from distributed_bo.search.stopped import StoppedTrialGenerator
+from distributed_bo.validation import check_int, check_literal
 
 logger = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+_MODES = ("min", "max")
+
+
+class _Default:
+    """The default of a setting keyword: "take SearcherSettings' default"."""
+
+    def __repr__(self) -> str:
+        return "<SearcherSettings default>"
+
+
+_DEFAULT: Any = _Default()
 
 
 class BatchBOSearcher(Searcher):
@@ -98,6 +111,16 @@ class BatchBOSearcher(Searcher):
             free: each point then sees one more result, but the slot waits for the
             model fit. ``None`` (default): 1 when more than one trial runs at once,
             else 0.
+        settings: The settings above that :class:`~distributed_bo.search.settings.SearcherSettings`
+            holds (acquisition, batch_strategy, batch_size, num_initial,
+            max_observations, prefetch, parameter_constraints, stopped_trials,
+            optimizer_options), as one object, e.g. a spec's ``searcher`` section.
+            Pass either it or those keywords; a keyword left out takes the
+            settings' default.
+
+    Raises:
+        SpecError: On a bad setting (``"<field>: got <value>; <fix>"``), or
+            ``settings=`` together with a setting keyword.
 
     A trial counts as stopped early only when the scheduler says so through
     :meth:`on_trial_early_stopped` before Tune reports it finished;
@@ -111,75 +134,57 @@ class BatchBOSearcher(Searcher):
         space: Mapping[str, Any] | None = None,
         metric: str | None = None,
         mode: str | None = None,
-        batch_size: int | None = None,
-        acquisition: str = DEFAULT_ACQUISITION,
-        batch_strategy: str = "joint",
-        num_initial: int | None = None,
+        batch_size: int | None = _DEFAULT,
+        acquisition: str = _DEFAULT,
+        batch_strategy: str = _DEFAULT,
+        num_initial: int | None = _DEFAULT,
         seed: int | None = None,
-        parameter_constraints: Sequence[str] = (),
+        parameter_constraints: Sequence[str] = _DEFAULT,
         max_concurrent: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] = (),
-        optimizer_options: Mapping[str, Any] | None = None,
-        stopped_trials: str = DEFAULT_STOPPED_TRIALS,
+        optimizer_options: Mapping[str, Any] | None = _DEFAULT,
+        stopped_trials: str = _DEFAULT,
         time_attr: str = "training_iteration",
-        max_observations: int | None = DEFAULT_MAX_OBSERVATIONS,
-        prefetch: int | None = None,
+        max_observations: int | None = _DEFAULT,
+        prefetch: int | None = _DEFAULT,
+        settings: SearcherSettings | None = None,
     ) -> None:
-        _check_choice("acquisition", acquisition, ACQUISITIONS)
-        _check_choice("stopped_trials", stopped_trials, STOPPED_TRIAL_POLICIES)
-        _check_choice("batch_strategy", batch_strategy, BATCH_STRATEGIES)
+        given = {
+            k: v
+            for k, v in {
+                "acquisition": acquisition,
+                "batch_strategy": batch_strategy,
+                "batch_size": batch_size,
+                "num_initial": num_initial,
+                "max_observations": max_observations,
+                "prefetch": prefetch,
+                "parameter_constraints": parameter_constraints,
+                "stopped_trials": stopped_trials,
+                "optimizer_options": optimizer_options,
+            }.items()
+            if v is not _DEFAULT
+        }
+        self._settings = _settings(settings, given)
         if mode is not None:
-            _check_choice("mode", mode, ("min", "max"))
-        for name, value in (
-            ("batch_size", batch_size),
-            ("num_initial", num_initial),
-            ("max_concurrent", max_concurrent),
-        ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise SpecError(f"{name}: got {value!r}; use a positive integer or None")
-        if max_observations is not None and (
-            isinstance(max_observations, bool)
-            or not isinstance(max_observations, int)
-            or max_observations < 2
-        ):
-            raise SpecError(
-                f"max_observations: got {max_observations!r}; use an integer >= 2 or None"
-            )
-        if prefetch is not None and (
-            isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0
-        ):
-            raise SpecError(f"prefetch: got {prefetch!r}; use an integer >= 0 or None")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise SpecError(f"seed: got {seed!r}; use an integer or None")
-        if isinstance(parameter_constraints, str):
-            raise SpecError(
-                f"parameter_constraints: got the string {parameter_constraints!r}; "
-                "pass a list of constraint strings"
-            )
+            check_literal(mode, "mode", _MODES)
+        check_int(max_concurrent, "max_concurrent", ge=1, allow_none=True, extra=" or None")
+        check_int(seed, "seed", allow_none=True, extra=" or None")
         super().__init__(metric=metric, mode=mode)
         self._raw_space = dict(space) if space is not None else None
-        self._batch_size = batch_size
-        self._acquisition = acquisition
-        self._batch_strategy = batch_strategy
-        self._num_initial = num_initial
         self._seed = seed
-        self._constraints = list(parameter_constraints)
         self._max_concurrent = max_concurrent
         self._points = [dict(p) for p in points_to_evaluate]
-        self._optimizer_options = dict(optimizer_options or {})
-        self._stopped_trials = stopped_trials
         self._time_attr = time_attr
-        self._max_observations = max_observations
-        self._prefetch = prefetch
         self._budget: int | None = None
-        self._tune_known: set[str] | None = None
-        self._finished_on_resume: dict[str, tuple[str, Any]] = {}
-        self._tune_unfinished: dict[str, Mapping[str, Any]] = {}
+        self._resume = ResumeInfo()
         self._init_runtime()
         if self._raw_space is not None and metric is not None and mode is not None:
             self._setup()
+
+    @property
+    def settings(self) -> SearcherSettings:
+        """How this searcher generates points."""
+        return self._settings
 
     # ------------------------------------------------------------------ setup
     def _init_runtime(self) -> None:
@@ -190,76 +195,46 @@ class BatchBOSearcher(Searcher):
         self._stopping = False
         self._busy = False
         self._error: BaseException | None = None
-        self._gen: BatchGenerator | None = None
+        self._gen: StoppedTrialGenerator | None = None
         self._space: MappedSpace | None = None
-        self._ready: deque[int] = deque()
-        self._cands: dict[int, dict[str, Any]] = {}
-        self._live: dict[str, int | None] = {}
-        self._ax_of: dict[str, int] = {}
-        self._awaiting: dict[int, dict[str, Any]] = {}
-        self._events: list[list[Any]] = []
-        self._history: dict[str, list[float]] = {}
-        self._curves: dict[str, list[list[float]]] = {}
-        self._stopped: set[str] = set()
+        self._book = TrialBook()
         self._snapshot: dict[str, Any] | None = None
         self._stats: list[GenerationStats] = []
         self._warned_concurrency = False
 
+    _PICKLED = ("_raw_space", "_settings", "_seed", "_max_concurrent", "_points")
+    _PICKLED += ("_time_attr", "_budget", "_resume", "_metric", "_mode")
+
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles the searcher into ``tuner.pkl``; threads and locks cannot be
         # pickled and the study state lives in ``save()``'s file instead.
-        keep = (
-            "_raw_space",
-            "_batch_size",
-            "_acquisition",
-            "_batch_strategy",
-            "_num_initial",
-            "_seed",
-            "_constraints",
-            "_max_concurrent",
-            "_points",
-            "_optimizer_options",
-            "_stopped_trials",
-            "_time_attr",
-            "_max_observations",
-            "_prefetch",
-            "_budget",
-            "_tune_known",
-            "_finished_on_resume",
-            "_tune_unfinished",
-            "_metric",
-            "_mode",
-        )
-        return {k: self.__dict__[k] for k in keep}
+        return {k: self.__dict__[k] for k in self._PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("_stopped_trials", DEFAULT_STOPPED_TRIALS)
-        state.setdefault("_time_attr", "training_iteration")
-        state.setdefault("_max_observations", DEFAULT_MAX_OBSERVATIONS)
-        state.setdefault("_prefetch", 0)
+        if "_settings" not in state:
+            state = _from_old_pickle(state)
         self.__dict__.update(state)
         self._init_runtime()
         if self._raw_space is not None and self._metric is not None and self._mode is not None:
             self._setup()
 
     def _setup(self) -> None:
+        s = self._settings
         space = map_space(self._raw_space or {})
-        num_initial = self._num_initial or max(5, 2 * space.dim)
-        points = [space.to_ax(p) for p in self._points]
         self._space = space
         self._gen = StoppedTrialGenerator(
-            policy=self._stopped_trials,
+            policy=s.stopped_trials,
             space=space,
             metric=self._metric,
             mode=self._mode,
-            acquisition=self._acquisition,
-            batch_strategy=self._batch_strategy,
-            num_initial=num_initial,
+            acquisition=s.acquisition,
+            batch_strategy=s.batch_strategy,
+            num_initial=s.num_initial or max(5, 2 * space.dim),
             seed=self._seed,
-            parameter_constraints=self._constraints,
-            initial_points=points,
-            optimizer_options=self._optimizer_options,
-            max_observations=self._max_observations,
+            parameter_constraints=s.parameter_constraints,
+            initial_points=[space.to_ax(p) for p in self._points],
+            optimizer_options=s.optimizer_options,
+            max_observations=s.max_observations,
         )
 
     def set_search_properties(
@@ -274,8 +249,7 @@ class BatchBOSearcher(Searcher):
         if metric:
             self._metric = metric
         if mode:
-            _check_choice("mode", mode, ("min", "max"))
-            self._mode = mode
+            self._mode = check_literal(mode, "mode", _MODES)
         if self._raw_space is None:
             self._raw_space = dict(config)
         if self._metric is None or self._mode is None:
@@ -300,27 +274,27 @@ class BatchBOSearcher(Searcher):
             SpecError: If no search space, metric or mode was given.
             DistributedBOError: If the background generation failed.
         """
-        if self._gen is None:
+        if self._gen is None or self._space is None:
             raise SpecError(
                 "space: BatchBOSearcher has no search space; pass space= or a "
                 "param_space to the Tuner, and metric=/mode="
             )
+        book = self._book
         with self._cond:
             if self._error is not None:
                 raise self._error
-            if self._budget is not None and not self._ready and self._assigned() >= self._budget:
+            if self._budget is not None and not book.ready and book.assigned() >= self._budget:
                 return Searcher.FINISHED
             if self._slots_free() <= 0:
                 return None
-            if not self._ready:
+            if not book.ready:
                 self._wake()
                 return None
-            index = self._ready.popleft()
-            self._live[trial_id] = index
-            self._ax_of[trial_id] = index
-            self._history[trial_id] = []
-            self._events.append(["run", trial_id])
-            params = self._cands.pop(index)
+            index = book.ready.popleft()
+            book.live[trial_id] = index
+            book.ax_of[trial_id] = index
+            book.events.append(Run(trial_id=trial_id))
+            params = book.cands.pop(index)
             if self._demand() > 0:
                 self._wake()
             else:
@@ -328,25 +302,12 @@ class BatchBOSearcher(Searcher):
         return self._space.to_config(params)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        """Keep an intermediate result of a running trial."""
+        """Keep an intermediate result of a running trial (its learning curve)."""
         with self._cond:
             self._ensure_known(trial_id, result)
-            value = result.get(self._metric) if self._metric else None
-            if is_finite_number(value):
-                self._history.setdefault(trial_id, []).append(float(value))
-                self._add_to_curve(trial_id, result)
-
-    def _add_to_curve(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        """Append ``(result[time_attr], metric)`` to the trial's learning curve."""
-        t, value = result.get(self._time_attr), result.get(self._metric or "")
-        if not (is_finite_number(t) and is_finite_number(value)):
-            return
-        curve = self._curves.setdefault(trial_id, [])
-        if curve and float(t) <= curve[-1][0]:
-            if float(t) < curve[-1][0]:
-                return  # an older result replayed after a restart
-            curve.pop()
-        curve.append([float(t), float(value)])
+            self._book.add_to_curve(
+                trial_id, result.get(self._time_attr), result.get(self._metric or "")
+            )
 
     def on_trial_early_stopped(self, trial_id: str) -> None:
         """Note that the scheduler stopped ``trial_id`` before its full length.
@@ -355,12 +316,12 @@ class BatchBOSearcher(Searcher):
         :func:`distributed_bo.runner.schedulers.build_scheduler` returns do.
         """
         with self._cond:
-            self._stopped.add(trial_id)
+            self._book.stopped.add(trial_id)
 
     def is_early_stopped(self, trial_id: str) -> bool:
         """Whether the scheduler stopped ``trial_id`` early (see above)."""
         with self._cond:
-            return trial_id in self._stopped
+            return trial_id in self._book.stopped
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -373,109 +334,73 @@ class BatchBOSearcher(Searcher):
         model as ``stopped_trials`` says. Its slot is free at once: it takes the spare
         (``prefetch``) if one is ready, and the next generation proposes for the
         free slots and spares still missing, with the running trials as pending
-        points.
+        points. See :func:`~distributed_bo.search.events.finished_event`.
         """
+        book = self._book
         with self._cond:
             self._ensure_known(trial_id, result)
-            self._live.pop(trial_id, None)
-            if trial_id not in self._ax_of:
+            book.live.pop(trial_id, None)
+            if trial_id not in book.ax_of:
                 logger.warning("Trial %s is unknown and has no config; ignored.", trial_id)
                 return
             if result is not None and not error:
-                self._add_to_curve(trial_id, result)
-            value = None if result is None else result.get(self._metric)
-            reason = None if result is None else result.get("trial_error")
-            curve = self._curves.get(trial_id)
-            if result is None and curve and not error:
-                # Tune ends a paused trial (HyperBand) without a result: its last
-                # report is its result, at whatever length it reached.
-                value = curve[-1][1]
-            if error:
-                self._events.append(["fail", trial_id, "the trial raised an error"])
-            elif reason:
-                self._events.append(["fail", trial_id, str(reason)])
-            elif trial_id in self._stopped and (value is None or is_finite_number(value)):
-                last = None if value is None else float(value)
-                self._events.append(["early_stop", trial_id, last])
-            elif value is None:
-                self._events.append(
-                    ["fail", trial_id, f"the trial reported no {self._metric!r} metric"]
+                book.add_to_curve(
+                    trial_id, result.get(self._time_attr), result.get(self._metric or "")
                 )
-            elif not is_finite_number(value):
-                self._events.append(["fail", trial_id, f"{self._metric} was {value!r}"])
-            else:
-                self._events.append(["complete", trial_id, float(value)])
+            curve = book.curves.get(trial_id)
+            book.events.append(
+                finished_event(
+                    trial_id,
+                    result,
+                    metric=self._metric or "",
+                    error=error,
+                    early_stopped=trial_id in book.stopped,
+                    last_value=curve[-1][1] if curve else None,
+                )
+            )
             self._wake()
 
     def _ensure_known(self, trial_id: str, result: Mapping[str, Any] | None) -> None:
         """Re-attach a trial that Tune knows and this searcher does not (after restore)."""
-        if trial_id in self._ax_of:
-            index = self._ax_of[trial_id]
-            if index is not None and index in self._awaiting:
-                self._awaiting.pop(index)
-                self._live[trial_id] = index
-            return
         config = (result or {}).get("config")
-        if not isinstance(config, Mapping) or self._space is None:
-            return
-        params = self._space.to_ax(config)
-        # A queued or awaiting candidate with these parameters is this trial.
-        for index in list(self._ready):
-            if self._cands.get(index) == params:
-                self._ready.remove(index)
-                self._cands.pop(index)
-                self._bind(trial_id, index)
-                return
-        for index, awaiting in list(self._awaiting.items()):
-            if awaiting == params:
-                self._awaiting.pop(index)
-                self._bind(trial_id, index)
-                return
-        self._ax_of[trial_id] = None  # resolved when the thread attaches it
-        self._live[trial_id] = None
-        self._history.setdefault(trial_id, [])
-        self._events.append(["attach", trial_id, params])
+        known = trial_id in self._book.ax_of
+        params = (
+            self._space.to_ax(config)
+            if not known and isinstance(config, Mapping) and self._space is not None
+            else None
+        )
+        self._book.ensure_known(trial_id, params)
 
-    def _bind(self, trial_id: str, index: int) -> None:
-        self._ax_of[trial_id] = index
-        self._live[trial_id] = index
-        self._history.setdefault(trial_id, [])
-        self._events.append(["run", trial_id])
-
-    # ------------------------------------------------------ background thread
+    # ------------------------------------------------------------ slot queue
     def _concurrency(self) -> int:
         if self._max_concurrent is not None:
             return self._max_concurrent
         if not self._warned_concurrency:
             logger.warning(
-                "BatchBOSearcher: max_concurrent is unknown; generating %d point(s) at a "
+                "BatchBOSearcher: max_concurrent is not set; generating %d point(s) at a "
                 "time. Set tune.TuneConfig(max_concurrent_trials=N).",
-                self._batch_size or 1,
+                self._settings.batch_size or 1,
             )
             self._warned_concurrency = True
-        return self._batch_size or 1
+        return self._settings.batch_size or 1
 
     def _slots_free(self) -> int:
-        return self._concurrency() - len(self._live)
-
-    def _assigned(self) -> int:
-        """Ax trials handed to Tune so far (each counts once, even if re-dispatched)."""
-        bound = {i for i in self._ax_of.values() if i is not None}
-        return len(bound) + sum(1 for i in self._ax_of.values() if i is None)
+        return self._concurrency() - len(self._book.live)
 
     def _spares(self) -> int:
-        if self._prefetch is not None:
-            return self._prefetch
+        if self._settings.prefetch is not None:
+            return self._settings.prefetch
         return DEFAULT_PREFETCH if self._concurrency() > 1 else 0
 
     def _demand(self) -> int:
         """Points to generate now: free slots plus spares, less those ready."""
-        need = self._slots_free() + self._spares() - len(self._ready)
-        if self._batch_size is not None:
-            need = min(need, self._batch_size)
+        ready = len(self._book.ready)
+        need = self._slots_free() + self._spares() - ready
+        if self._settings.batch_size is not None:
+            need = min(need, self._settings.batch_size)
         if self._budget is not None:
             # Never queue more points than the study has trials left.
-            need = min(need, self._budget - self._assigned() - len(self._ready))
+            need = min(need, self._budget - self._book.assigned() - ready)
         return max(need, 0)
 
     def _wake(self) -> None:
@@ -486,22 +411,25 @@ class BatchBOSearcher(Searcher):
         self._cond.notify_all()
 
     def _run(self) -> None:
+        gen, book = self._gen, self._book
+        if gen is None:
+            return
         while True:
             with self._cond:
-                while not self._stopping and not self._events and self._demand() == 0:
+                while not self._stopping and not book.events and self._demand() == 0:
                     self._cond.wait()
                 if self._stopping:
                     return
-                events, self._events = self._events, []
+                events, book.events = book.events, []
                 demand = self._demand()
                 self._busy = True
             try:
                 with self._ax_lock:
-                    self._apply(events)
-                    new = self._gen.generate(demand) if demand else []
-                    params = {i: self._gen.parameters(i) for i in new}
-                    snapshot = self._gen.to_json()
-                    stats = self._gen.last_stats if new else None
+                    apply_events(gen, book, events, self._cond)
+                    new = gen.generate(demand) if demand else []
+                    params = {i: gen.parameters(i) for i in new}
+                    snapshot = gen.to_json()
+                    stats = gen.last_stats if new else None
             except Exception as err:  # surfaced to the caller of suggest()
                 logger.debug("BatchBOSearcher: batch generation failed", exc_info=True)
                 with self._cond:
@@ -513,45 +441,13 @@ class BatchBOSearcher(Searcher):
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._ready.extend(new)
-                self._cands.update(params)
+                book.ready.extend(new)
+                book.cands.update(params)
                 self._snapshot = snapshot
                 if stats is not None:
                     self._stats.append(stats)
                 self._busy = False
                 self._cond.notify_all()
-
-    def _apply(self, events: list[list[Any]]) -> None:
-        """Apply result events to the Ax experiment (caller holds ``_ax_lock``)."""
-        for event in events:
-            kind, trial_id = event[0], event[1]
-            if kind == "attach":
-                index = self._gen.attach(event[2])
-                with self._cond:
-                    self._ax_of[trial_id] = index
-                    if trial_id in self._live:
-                        self._live[trial_id] = index
-                continue
-            with self._cond:
-                index = self._ax_of.get(trial_id)
-            if index is None:
-                continue
-            curve: list[list[float]] = []
-            if kind in ("complete", "early_stop"):
-                with self._cond:
-                    curve = list(self._curves.get(trial_id, []))
-                self._gen.record_curve(index, curve)
-            if kind == "run":
-                self._gen.mark_running(index)
-            elif kind == "complete":
-                self._gen.complete(index, event[2])
-            elif kind == "fail":
-                self._gen.fail(index, event[2])
-            elif kind == "early_stop":
-                value = event[2] if len(event) > 2 else None
-                if value is None and curve:
-                    value = curve[-1][1]
-                self._gen.early_stop(index, value)
 
     # ----------------------------------------------------------- convenience
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -561,12 +457,12 @@ class BatchBOSearcher(Searcher):
         free slot.
         """
         with self._cond:
-            if self._gen is not None and (self._events or self._demand() > 0):
+            if self._gen is not None and (self._book.events or self._demand() > 0):
                 self._wake()
             return self._cond.wait_for(
                 lambda: (
                     self._error is not None
-                    or (not self._busy and not self._events and self._demand() == 0)
+                    or (not self._busy and not self._book.events and self._demand() == 0)
                 ),
                 timeout=timeout,
             )
@@ -585,7 +481,7 @@ class BatchBOSearcher(Searcher):
     def trial_index(self, trial_id: str) -> int | None:
         """The Ax trial index of a Tune trial id, if known."""
         with self._cond:
-            return self._ax_of.get(trial_id)
+            return self._book.ax_of.get(trial_id)
 
     def close(self) -> None:
         """Stop the background thread."""
@@ -599,23 +495,15 @@ class BatchBOSearcher(Searcher):
     def get_state(self) -> dict[str, Any]:
         """A JSON-safe, consistent copy of the whole searcher state."""
         with self._cond:
-            if self._gen is None:
+            if self._gen is None or self._space is None:
                 raise SearcherStateError("searcher: nothing to save before the space is set")
             snapshot = self._snapshot
-            events = [list(e) for e in self._events]
             state = {
                 "version": STATE_VERSION,
                 "metric": self._metric,
                 "mode": self._mode,
                 "parameters": [p.ax_name for p in self._space.parameters],
-                "ready": list(self._ready),
-                "live": dict(self._live),
-                "ax_of": dict(self._ax_of),
-                "awaiting": {str(k): v for k, v in self._awaiting.items()},
-                "history": {k: list(v) for k, v in self._history.items()},
-                "curves": {k: [list(p) for p in v] for k, v in self._curves.items()},
-                "stopped": sorted(self._stopped),
-                "events": events,
+                **self._book.to_json(),
                 "max_concurrent": self._max_concurrent,
                 "budget": self._budget,
             }
@@ -627,13 +515,7 @@ class BatchBOSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON, atomically (temporary file, then rename)."""
-        state = self.get_state()
-        tmp = f"{checkpoint_path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, checkpoint_path)
+        write_state(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
         """Load state written by :meth:`save` (JSON only: nothing is unpickled).
@@ -641,32 +523,15 @@ class BatchBOSearcher(Searcher):
         Raises:
             SearcherStateError: If the file is missing, corrupt, or from another space.
         """
-        try:
-            with open(checkpoint_path) as f:
-                state = json.load(f)
-        except FileNotFoundError as err:
-            raise SearcherStateError(
-                f"searcher state: {checkpoint_path} does not exist; resume from the "
-                "experiment directory the study wrote"
-            ) from err
-        except (OSError, ValueError) as err:
-            raise SearcherStateError(
-                f"searcher state: {checkpoint_path} is not valid JSON ({err}); the file is corrupt"
-            ) from err
-        self.set_state(state)
+        self.set_state(read_state(checkpoint_path))
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`get_state`.
+        """Inverse of :meth:`get_state`, reconciled as :func:`~.restore.reconcile` says.
 
-        Trials that were live at save time wait to be re-attached: when Tune reports
-        one of them again it resumes its Ax trial; they do not count against
-        concurrency until then.
+        Raises:
+            SearcherStateError: If the state is of another version or space.
         """
-        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            raise SearcherStateError(
-                "searcher state: unknown format or version; it was not written by this "
-                "version of distributed-bo"
-            )
+        check_state(state)
         self._metric = state["metric"]
         self._mode = state["mode"]
         if self._max_concurrent is None:
@@ -680,67 +545,23 @@ class BatchBOSearcher(Searcher):
                     "searcher with space= (or let the Tuner set it) before restore()"
                 )
             self._setup()
-        names = [p.ax_name for p in self._space.parameters]
-        if names != state["parameters"]:
-            raise SearcherStateError(
-                f"searcher state: saved parameters {state['parameters']} differ from "
-                f"this search space {names}; restore with the same space"
-            )
+        gen, space = self._gen, self._space
+        assert gen is not None and space is not None  # set by _setup()
+        check_state(state, [p.ax_name for p in space.parameters])
         self.close()
         client = BatchGenerator.client_from_json(state["ax"])
-        self._init_runtime_keep_setup()
-        self._gen.client = client
-        live = {k: v for k, v in state["live"].items()}
+        self._init_runtime()
+        self._gen, self._space = gen, space
+        gen.client = client
         with self._ax_lock:
-            self._ax_of = {k: v for k, v in state["ax_of"].items()}
-            self._history = {k: list(v) for k, v in state["history"].items()}
-            self._curves = {k: [list(p) for p in v] for k, v in state.get("curves", {}).items()}
-            self._stopped = set(state.get("stopped", ()))
-            self._gen.curves = {}
-            for trial_id, curve in self._curves.items():
-                index = self._ax_of.get(trial_id)
-                if index is not None and self._gen.experiment.trials[index].status.is_terminal:
-                    self._gen.record_curve(index, curve)
-            self._apply([list(e) for e in state["events"]])
-            self._apply(
-                [[kind, tid, value] for tid, (kind, value) in self._finished_on_resume.items()]
-            )
-            for tid in self._finished_on_resume:
-                live.pop(tid, None)
-            self._ready = deque(
-                i for i in state["ready"] if not self._gen.experiment.trials[i].status.is_terminal
-            )
-            self._cands.update({i: self._gen.parameters(i) for i in self._ready})
-            for trial_id, index in live.items():
-                if index is None:
-                    index = self._ax_of.get(trial_id)
-                if index is None:
-                    continue
-                if self._tune_known is not None and trial_id not in self._tune_known:
-                    # Tune never recorded this trial, so it will not come back: run
-                    # the same Ax trial again under a new Tune trial id.
-                    self._ax_of.pop(trial_id, None)
-                    self._history.pop(trial_id, None)
-                    self._ready.appendleft(index)
-                    self._cands[index] = self._gen.parameters(index)
-                else:
-                    self._awaiting[index] = self._gen.parameters(index)
-            for key, params in state.get("awaiting", {}).items():
-                self._awaiting[int(key)] = params
-            # Every trial Tune will resume is live from the start: it holds a slot, and
-            # one that Tune snapshotted before this state was saved with its binding
-            # is bound now, by its parameters, before suggest() could hand the same
-            # candidate out again.
-            for trial_id, config in getattr(self, "_tune_unfinished", {}).items():
-                if trial_id not in self._finished_on_resume:
-                    self._ensure_known(trial_id, {"config": config})
-            self._snapshot = self._gen.to_json()
+            reconcile(state, self._resume, gen=gen, book=self._book, space=space, lock=self._cond)
+            self._snapshot = gen.to_json()
 
     def set_resume_info(
         self,
         *,
         tune_trials: set[str] | None,
-        finished: Mapping[str, tuple[str, Any]] | None = None,
+        finished: Mapping[str, Finished | tuple[str, Any]] | None = None,
         unfinished_configs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Tell a searcher about to be restored what Tune and the results file hold.
@@ -750,21 +571,65 @@ class BatchBOSearcher(Searcher):
                 searcher state but unknown to Tune (started after Tune's snapshot)
                 are re-queued instead of waiting forever, so the study still runs
                 exactly its budget.
-            finished: Trial id to ``("complete", value)`` or ``("fail", reason)``
-                for trials the results file records as finished; applied where the
-                saved searcher state lags behind it.
+            finished: Trial id to its :class:`~distributed_bo.search.events.Complete`,
+                ``Fail`` or ``EarlyStop`` event (or the tuple ``("complete", value)``,
+                ``("fail", reason)``, ``("early_stop", value)``) for trials the
+                results file records as finished; applied where the saved searcher
+                state lags behind it.
             unfinished_configs: Trial id to config for the trials Tune will resume;
                 one the saved state does not know is bound to its Ax trial (by
                 parameters) before anything new is suggested.
         """
-        self._tune_known = None if tune_trials is None else set(tune_trials)
-        self._finished_on_resume = dict(finished or {})
-        self._tune_unfinished = {k: dict(v) for k, v in (unfinished_configs or {}).items()}
+        self._resume = ResumeInfo.build(
+            tune_trials=tune_trials, finished=finished, unfinished_configs=unfinished_configs
+        )
 
-    def _init_runtime_keep_setup(self) -> None:
-        gen, space = self._gen, self._space
-        self._init_runtime()
-        self._gen, self._space = gen, space
+
+def _settings(settings: SearcherSettings | None, given: dict[str, Any]) -> SearcherSettings:
+    """The constructor's settings: ``settings=`` or those built from the keywords."""
+    if settings is not None:
+        if not isinstance(settings, SearcherSettings):
+            raise SpecError(
+                f"settings: got {type(settings).__name__}; pass a SearcherSettings or None"
+            )
+        if given:
+            raise SpecError(
+                f"settings: got settings= and {', '.join(given)}=; pass each setting once, "
+                "in settings= or as keywords"
+            )
+        return settings
+    constraints = given.get("parameter_constraints")
+    if isinstance(constraints, Sequence) and not isinstance(constraints, (str, list, tuple)):
+        given["parameter_constraints"] = tuple(constraints)
+    return SearcherSettings(**given, path="")
+
+
+def _from_old_pickle(state: dict[str, Any]) -> dict[str, Any]:
+    """The pickled state of a searcher from before SearcherSettings (``tuner.pkl``)."""
+    settings = SearcherSettings(
+        acquisition=state.pop("_acquisition"),
+        batch_strategy=state.pop("_batch_strategy"),
+        batch_size=state.pop("_batch_size"),
+        num_initial=state.pop("_num_initial"),
+        parameter_constraints=tuple(state.pop("_constraints")),
+        optimizer_options=state.pop("_optimizer_options"),
+        stopped_trials=state.pop("_stopped_trials", DEFAULT_STOPPED_TRIALS),
+        max_observations=state.pop("_max_observations", DEFAULT_MAX_OBSERVATIONS),
+        # Searchers pickled before prefetch existed generated on demand only.
+        prefetch=state.pop("_prefetch", 0),
+        path="",
+    )
+    resume = ResumeInfo.build(
+        tune_trials=state.pop("_tune_known", None),
+        finished=state.pop("_finished_on_resume", None),
+        unfinished_configs=state.pop("_tune_unfinished", None),
+    )
+    return {
+        **state,
+        "_settings": settings,
+        "_resume": resume,
+        "_time_attr": state.get("_time_attr", "training_iteration"),
+    }
 
 
 def _stop_at_exit(searcher: BatchBOSearcher) -> None:
@@ -777,8 +642,3 @@ def _stop_at_exit(searcher: BatchBOSearcher) -> None:
             obj.close()
 
     atexit.register(stop)
-
-
-def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise SpecError(f"{name}: got {value!r}; use one of {', '.join(map(repr, allowed))}")

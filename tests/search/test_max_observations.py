@@ -118,12 +118,12 @@ def test_searcher_bounded_model_runs_a_study():
 
 
 def test_searcher_default_and_pickle_keep_the_bound():
-    assert BatchBOSearcher(space=SPACE, metric="v", mode="min")._max_observations == (
+    assert BatchBOSearcher(space=SPACE, metric="v", mode="min").settings.max_observations == (
         DEFAULT_MAX_OBSERVATIONS
     )
     searcher = BatchBOSearcher(space=SPACE, metric="v", mode="min", max_observations=7)
     clone = pickle.loads(pickle.dumps(searcher))
-    assert clone._max_observations == 7
+    assert clone.settings.max_observations == 7
     assert clone._gen.max_observations == 7
     searcher.close()
     clone.close()

@@ -137,7 +137,7 @@ class TestContract:
         tid = next(iter(live))
         for i in range(3):
             searcher.on_trial_result(tid, {"v": 10.0 - i, "training_iteration": i + 1})
-        assert searcher.get_state()["history"][tid] == [10.0, 9.0, 8.0]
+        assert searcher.get_state()["curves"][tid] == [[1.0, 10.0], [2.0, 9.0], [3.0, 8.0]]
 
 
 def test_same_seed_and_results_give_same_proposals():

@@ -217,5 +217,5 @@ def test_state_round_trip_keeps_curves_and_stops():
 
 
 def test_unknown_policy_is_refused():
-    with pytest.raises(SpecError, match=r"^stopped_trials: got 'median'; use one of"):
+    with pytest.raises(SpecError, match=r"^stopped_trials: got 'median'; use 'highest_rung' or 'last_value'"):
         BatchBOSearcher(stopped_trials="median")

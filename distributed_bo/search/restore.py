@@ -1,0 +1,191 @@
+"""Reconciling a restored searcher with what Tune and the results file know.
+
+The searcher's saved state (:meth:`BatchBOSearcher.save`) is a consistent cut of its
+own: the Ax snapshot of the thread's last cycle plus the events reported since.
+Tune's snapshot and the results file are written at other moments, so on resume
+the three can disagree:
+
+* a trial the results file records as finished may still be running in the saved
+  state: its :class:`~distributed_bo.search.events.Finished` event is applied;
+* a trial live in the saved state that Tune never recorded will not come back: its
+  Ax trial is queued again, to run under a new Tune trial id, so the study still
+  runs exactly its budget;
+* a trial Tune will resume that the saved state does not know is bound to its Ax
+  trial by parameters before anything new is suggested.
+
+:class:`ResumeInfo` carries what the runner knows; :func:`reconcile` applies it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from distributed_bo.exceptions import SearcherStateError
+from distributed_bo.search.book import TrialBook, apply_events, saved_events
+from distributed_bo.search.events import Complete, EarlyStop, Fail, Finished, event_from_json
+from distributed_bo.search.space import MappedSpace
+from distributed_bo.search.stopped import StoppedTrialGenerator
+
+#: Version of the saved state; 2 writes events as objects and no ``history``.
+STATE_VERSION = 2
+#: Versions :func:`check_state` accepts (1: events as lists, plus an unused history).
+READABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ResumeInfo:
+    """What Tune and the results file hold, for a searcher about to be restored.
+
+    Attributes:
+        tune_trials: Trial ids in Tune's last snapshot; ``None`` if unknown.
+        finished: Trial id -> its event, for trials the results file records as
+            finished.
+        unfinished_configs: Trial id -> config of the trials Tune will resume.
+    """
+
+    tune_trials: frozenset[str] | None = None
+    finished: Mapping[str, Finished] = field(default_factory=dict)
+    unfinished_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        tune_trials: set[str] | frozenset[str] | None,
+        finished: Mapping[str, Finished | tuple[str, Any]] | None = None,
+        unfinished_configs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> ResumeInfo:
+        """Build it from the runner's data; see :meth:`BatchBOSearcher.set_resume_info`.
+
+        Args:
+            tune_trials: As the attribute.
+            finished: Trial id -> :class:`Complete`, :class:`Fail` or :class:`EarlyStop`,
+                or the older tuples ``("complete", value)``, ``("fail", reason)``,
+                ``("early_stop", value)``.
+            unfinished_configs: As the attribute.
+        """
+        events: dict[str, Finished] = {}
+        for trial_id, item in (finished or {}).items():
+            if isinstance(item, (Complete, Fail, EarlyStop)):
+                events[trial_id] = dataclasses.replace(item, trial_id=trial_id)
+            else:
+                kind, value = item
+                events[trial_id] = event_from_json([kind, trial_id, value])  # type: ignore[assignment]
+        return cls(
+            tune_trials=None if tune_trials is None else frozenset(tune_trials),
+            finished=events,
+            unfinished_configs={k: dict(v) for k, v in (unfinished_configs or {}).items()},
+        )
+
+
+def read_state(path: str) -> dict[str, Any]:
+    """Read a state file written by :func:`write_state`.
+
+    Raises:
+        SearcherStateError: If the file is missing or not JSON.
+    """
+    try:
+        with open(path) as f:
+            return json.load(f)  # type: ignore[no-any-return]
+    except FileNotFoundError as err:
+        raise SearcherStateError(
+            f"searcher state: {path} does not exist; resume from the "
+            "experiment directory the study wrote"
+        ) from err
+    except (OSError, ValueError) as err:
+        raise SearcherStateError(
+            f"searcher state: {path} is not valid JSON ({err}); the file is corrupt"
+        ) from err
+
+
+def write_state(path: str, state: Mapping[str, Any]) -> None:
+    """Write ``state`` as JSON, atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def check_state(state: Any, names: list[str] | None = None) -> None:
+    """Check a saved state's version and, given ``names``, its parameters.
+
+    Raises:
+        SearcherStateError: On an unknown version or other parameter names.
+    """
+    if not isinstance(state, Mapping) or state.get("version") not in READABLE_VERSIONS:
+        raise SearcherStateError(
+            "searcher state: unknown format or version; it was not written by this "
+            "version of distributed-bo"
+        )
+    if names is not None and names != state["parameters"]:
+        raise SearcherStateError(
+            f"searcher state: saved parameters {state['parameters']} differ from "
+            f"this search space {names}; restore with the same space"
+        )
+
+
+def reconcile(
+    state: Mapping[str, Any],
+    info: ResumeInfo,
+    *,
+    gen: StoppedTrialGenerator,
+    book: TrialBook,
+    space: MappedSpace,
+    lock: threading.Condition,
+) -> None:
+    """Fill an empty ``book`` from ``state`` and bring ``gen`` up to date.
+
+    Trials that were live at save time wait in ``book.awaiting`` to be re-attached:
+    when Tune reports one of them again it resumes its Ax trial; they hold no slot
+    until then.
+
+    Args:
+        state: The saved state (checked by :func:`check_state`).
+        info: What Tune and the results file know.
+        gen: The generator, its client already decoded from ``state["ax"]``.
+        book: A new, empty book.
+        space: The mapped search space.
+        lock: The searcher's condition lock.
+    """
+    trials = gen.experiment.trials
+    book.ax_of = dict(state["ax_of"])
+    book.curves = {k: [list(p) for p in v] for k, v in state.get("curves", {}).items()}
+    book.stopped = set(state.get("stopped", ()))
+    gen.curves = {}
+    for trial_id, curve in book.curves.items():
+        index = book.ax_of.get(trial_id)
+        if index is not None and trials[index].status.is_terminal:
+            gen.record_curve(index, curve)
+    apply_events(gen, book, saved_events(state), lock)
+    apply_events(gen, book, info.finished.values(), lock)
+    book.ready = deque(i for i in state["ready"] if not trials[i].status.is_terminal)
+    book.cands.update({i: gen.parameters(i) for i in book.ready})
+    for trial_id, found in state["live"].items():
+        index = book.ax_of.get(trial_id) if found is None else found
+        if index is None or trial_id in info.finished:
+            continue
+        if info.tune_trials is not None and trial_id not in info.tune_trials:
+            # Tune never recorded this trial, so it will not come back: run the
+            # same Ax trial again under a new Tune trial id.
+            book.ax_of.pop(trial_id, None)
+            book.ready.appendleft(index)
+            book.cands[index] = gen.parameters(index)
+        else:
+            book.awaiting[index] = gen.parameters(index)
+    for key, params in state.get("awaiting", {}).items():
+        book.awaiting[int(key)] = params
+    # Every trial Tune will resume is live from the start: it holds a slot, and one
+    # that Tune snapshotted before this state was saved with its binding is bound
+    # now, by its parameters, before suggest() could hand the same candidate out.
+    for trial_id, config in info.unfinished_configs.items():
+        if trial_id not in info.finished:
+            book.ensure_known(trial_id, space.to_ax(config))
