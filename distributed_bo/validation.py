@@ -235,3 +235,34 @@ def is_real(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int too large for a float
         return False
+
+
+_SCALAR_KINDS = {bool: "true or false", str: "a string", float: "a finite float", int: "an int"}
+
+
+def coerce_like(value: Any, default: bool | int | float | str, path: str) -> Any:
+    """Return ``value`` as the type of ``default`` (bool, int, float or str).
+
+    For settings whose type is given by their default, as the trainables' config
+    dataclasses have. Integral floats such as ``64.0`` are accepted for ints and
+    NumPy scalars for numbers and bools; bools are never numbers and numbers never
+    bools.
+
+    Raises:
+        SpecError: ``"<path>: got <value!r> (<type>); pass <kind>"``.
+
+    """
+    is_bool = isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"
+    if isinstance(default, bool):
+        if is_bool:
+            return bool(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif is_real(value) and not is_bool:
+        if isinstance(default, float):
+            return float(value)
+        if float(value).is_integer():
+            return int(value)
+    kind = _SCALAR_KINDS[type(default)]
+    raise SpecError(f"{path}: got {describe(value)} ({type(value).__name__}); pass {kind}")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from distributed_bo.data.arrays import VisionArrays
-from distributed_bo.trainables.digits_data import split_indices
+from distributed_bo.data.split import split_indices
 
 _CACHE: dict[str, tuple[tuple, DeviceSplit]] = {}
 

@@ -19,11 +19,8 @@ import numpy as np
 
 from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.catalog import DATASETS, DatasetInfo
+from distributed_bo.data.digits import digits_arrays
 from distributed_bo.exceptions import DataError, SpecError
-
-#: scikit-learn's digits have no official test set: every 6th image (index % 6 == 5,
-#: 299 of 1,797) is the test set, the other 1,498 the training set.
-DIGITS_TEST_EVERY = 6
 
 # What torchvision's readers raise on damaged files (IDX parsing uses ``assert``).
 _READ_ERRORS = (
@@ -62,26 +59,9 @@ def load_arrays(
     if info is None:
         raise SpecError(f"dataset: got {name!r}; use one of {', '.join(DATASETS)}")
     if name == "digits":
-        return _digits(with_test=with_test)
+        return digits_arrays(with_test=with_test)
     root = Path(data_dir).expanduser().resolve()
     return _torchvision(info, root, download=download, with_test=with_test)
-
-
-def _digits(*, with_test: bool) -> VisionArrays:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = bunch.images.astype(np.uint8)[:, None, :, :]
-    labels = bunch.target.astype(np.int64)
-    is_test = np.arange(len(labels)) % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1
-    return VisionArrays(
-        name="digits",
-        x_train=images[~is_test],
-        y_train=labels[~is_test],
-        x_test=images[is_test] if with_test else None,
-        y_test=labels[is_test] if with_test else None,
-        source="scikit-learn",
-    )
 
 
 def required_files(info: DatasetInfo) -> list[tuple[str, str | None]]:

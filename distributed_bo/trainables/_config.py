@@ -1,44 +1,20 @@
-"""Turn a Ray Tune ``config`` into a frozen config dataclass, with one-line errors."""
+"""Build a trainable's frozen config dataclass from a Ray Tune ``config``.
+
+A thin adapter over :mod:`distributed_bo.validation`, the one validator set: values
+are coerced with :func:`~distributed_bo.validation.coerce_like` and checks fail with
+:func:`~distributed_bo.validation.fail`, so every message reads
+``"<trainable>.<key>: got <value>; pass <what is allowed>"``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
-
-from distributed_bo.exceptions import SpecError
+from distributed_bo.validation import coerce_like, did_you_mean, fail, join, one_of
 
 T = TypeVar("T")
-
-
-def coerce(prefix: str, key: str, value: Any, default: Any) -> Any:
-    """Return ``value`` as the type of ``default`` (bool, int, float or str).
-
-    Integral floats such as ``64.0`` are accepted for ints and NumPy scalars for
-    any number; bools are never numbers and numbers never bools.
-
-    Raises:
-        SpecError: ``"{prefix}.{key}: got ...; pass ..."``.
-
-    """
-    if isinstance(default, bool):
-        if isinstance(value, (bool, np.bool_)):
-            return bool(value)
-    elif isinstance(default, str):
-        if isinstance(value, str):
-            return value
-    elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        if isinstance(default, float) and np.isfinite(value):
-            return float(value)
-        if isinstance(default, int) and float(value).is_integer():
-            return int(value)
-    kind = {bool: "true or false", str: "a string", float: "a finite float", int: "an int"}
-    raise SpecError(
-        f"{prefix}.{key}: got {value!r} ({type(value).__name__}); pass {kind[type(default)]}"
-    )
 
 
 def from_config(cls: type[T], config: Mapping[str, Any], prefix: str) -> T:
@@ -47,22 +23,37 @@ def from_config(cls: type[T], config: Mapping[str, Any], prefix: str) -> T:
     Keys that are not fields are ignored (the config also holds other trainables'
     and Tune's keys). Fields whose default is not a bool, int, float or str are
     left to ``cls``' own handling.
+
+    Raises:
+        SpecError: ``"{prefix}.{key}: got ...; pass ..."`` for a value of the wrong type.
+
     """
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         default = field.default
         if field.name in config and isinstance(default, (bool, int, float, str)):
-            values[field.name] = coerce(prefix, field.name, config[field.name], default)
+            values[field.name] = coerce_like(config[field.name], default, join(prefix, field.name))
     return cls(**values)
 
 
 def check_fields(obj: Any, prefix: str, checks: Mapping[str, tuple[bool, str]]) -> None:
-    """Raise for the first failed check: ``{prefix}.{key}: got {value}; pass {allowed}``."""
+    """Raise for the first failed check: ``{prefix}.{key}: got {value}; pass {allowed}``.
+
+    Args:
+        obj: The config whose attribute ``key`` is the value shown.
+        prefix: The trainable's name, the first part of the field path.
+        checks: Key -> ``(passed, what is allowed)``.
+
+    """
     for key, (ok, allowed) in checks.items():
         if not ok:
-            raise SpecError(f"{prefix}.{key}: got {getattr(obj, key)!r}; pass {allowed}")
+            fail(join(prefix, key), getattr(obj, key), f"pass {allowed}")
 
 
-def one_of(values: tuple[str, ...]) -> Callable[[str], tuple[bool, str]]:
-    """Check helper: ``one_of(("a", "b"))(x)`` -> ``(x in values, "one of a, b")``."""
-    return lambda value: (value in values, f"one of {', '.join(values)}")
+def choice_check(value: str, options: Sequence[str]) -> tuple[bool, str]:
+    """A :func:`check_fields` entry: ``(value in options, "one of 'a' or 'b'")``.
+
+    The allowed text suggests the closest option when ``value`` is misspelt.
+    """
+    hint = did_you_mean(value, options) if isinstance(value, str) else ""
+    return value in options, f"one of {one_of(options)}{hint}"

@@ -12,13 +12,13 @@ trial) after a ~5 s first-use import cost in a fresh process;
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 
 from distributed_bo.data.arrays import VisionArrays
-from distributed_bo.data.device import device_split
 from distributed_bo.models.autoencoder import Autoencoder
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import prepare_model
@@ -27,14 +27,15 @@ from distributed_bo.trainables.loop import (
     FitResult,
     Metrics,
     ReportFn,
-    Training,
+    Task,
     run_epochs,
     run_in_tune,
     seed_all,
+    start_training,
 )
-from distributed_bo.trainables.optim import make_optimizer, make_scheduler
+from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
-from distributed_bo.trainables.study_data import make_study_setup, trial_arrays
+from distributed_bo.trainables.study_data import make_study_setup, trial_split
 
 EVAL_BATCH = 4096
 
@@ -65,14 +66,7 @@ def fit(
 
     """
     device = device or place(cfg.device).device
-    arrays = trial_arrays(cfg, data)
-    split = device_split(
-        arrays,
-        device=device,
-        val_fraction=cfg.val_fraction,
-        split_seed=cfg.split_seed,
-        with_test=cfg.evaluate_test,
-    )
+    arrays, split = trial_split(cfg, data, device)
     seed_all(cfg.seed)
     c, h, w = arrays.info.shape
     fresh = Autoencoder(in_features=c * h * w, latent_dim=cfg.latent_dim, hidden=cfg.hidden)
@@ -86,13 +80,7 @@ def fit(
     n = len(split.y_train)
     batch_size = min(cfg.batch_size, n)
     steps = n // batch_size
-    optimizer = make_optimizer(cfg, module)
-    run = Training(
-        module=module,
-        optimizer=optimizer,
-        scheduler=make_scheduler(cfg, optimizer, steps_per_epoch=steps),
-        shuffle=torch.Generator().manual_seed(cfg.seed),
-    )
+    run = start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     amp = cfg.amp and device.type == "cuda"
 
     def flat(x: torch.Tensor) -> torch.Tensor:
@@ -107,10 +95,7 @@ def fit(
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 out = forward(xb)
             loss = F.mse_loss(out.float(), xb)
-            run.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            run.optimizer.step()
-            run.scheduler.step()
+            run.step(loss)
             total += loss.detach()
         return total.item() / steps, steps * batch_size
 
@@ -131,17 +116,8 @@ def fit(
             metrics["test_mse"] = mse(split.x_test)
         return metrics
 
-    return run_epochs(
-        cfg,
-        run,
-        train_epoch=train_epoch,
-        evaluate=evaluate,
-        objective="val_mse",
-        mode="min",
-        device=device,
-        start_state=start_state,
-        report=report,
-    )
+    task = Task(train_epoch=train_epoch, evaluate=evaluate, objective="val_mse", mode="min")
+    return run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
 def train_autoencoder(config: dict[str, Any], data: VisionArrays | None = None) -> None:

@@ -1,37 +1,167 @@
-"""Config dataclasses of ``vision_cnn`` and ``autoencoder``; every field is a config key.
+"""Config dataclasses of the trainables on the shared loop; every field is a config key.
 
 Values come from the job spec's ``trainable.config`` (fixed) and ``space``
-(searched); keys that are not fields are ignored.
+(searched); keys that are not fields are ignored. :class:`LoopConfig` holds the keys
+the shared loop, optimiser and placement read; :class:`TrainConfig` adds the dataset
+and schedule keys of ``vision_cnn`` and ``autoencoder``; :class:`DigitsCNNConfig`
+is ``digits_cnn``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from distributed_bo.data.catalog import DATASETS
-from distributed_bo.exceptions import SpecError
 from distributed_bo.models.factory import (
     FIXED_DEPTH,
     MAX_CONVNET_LAYERS,
     MODEL_FAMILIES,
     default_widths,
 )
-from distributed_bo.trainables._config import check_fields, from_config, one_of
+from distributed_bo.trainables._config import check_fields, choice_check, from_config
+from distributed_bo.validation import fail, is_real, join
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-LR_SCHEDULES = ("constant", "cosine", "linear", "onecycle")
-DEVICES = ("auto", "cpu", "cuda")
+OptimizerName = Literal["sgd", "adam", "adamw"]
+LRSchedule = Literal["constant", "cosine", "linear", "onecycle"]
+DeviceName = Literal["auto", "cpu", "cuda"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+LR_SCHEDULES: tuple[str, ...] = get_args(LRSchedule)
+DEVICES: tuple[str, ...] = get_args(DeviceName)
 MAX_WIDTH = 4096
-C = TypeVar("C", bound="TrainConfig")
+C = TypeVar("C", bound="LoopConfig")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Data, optimisation and runtime keys shared by both trainables.
+@dataclass(frozen=True, kw_only=True)
+class LoopConfig:
+    """Keys every trainable on the shared loop reads: seeds, epochs, optimiser, placement.
+
+    Attributes:
+        seed: Seed of initial weights, dropout, batch order and augmentation, in
+            ``[0, 2**32)``.
+        epochs: Passes over the training split, >= 1.
+        batch_size: Images per optimizer step, >= 1.
+        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``adam`` or ``adamw``.
+        lr: Peak learning rate, > 0.
+        momentum: SGD momentum in ``[0, 1)``; ignored by Adam(W).
+        nesterov: SGD Nesterov momentum (needs ``momentum > 0``).
+        weight_decay: Weight decay, >= 0 (L2 for ``sgd``/``adam``, decoupled for ``adamw``).
+        val_fraction: Fraction of the training images held out for validation,
+            in ``(0, 1)``.
+        checkpoint_frequency: Epochs between checkpoints, >= 0; 0 checkpoints only
+            after the last epoch, which is always checkpointed.
+        device: ``auto`` (the GPU Ray assigned, else CPU), ``cpu`` or ``cuda``.
+        torch_threads: CPU threads torch uses, >= 0; 0 keeps Ray's setting
+            (``OMP_NUM_THREADS`` = the trial's CPUs).
+
+    """
+
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: OptimizerName = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    val_fraction: float = 0.1
+    checkpoint_frequency: int = 1
+    device: DeviceName = "auto"
+    torch_threads: int = 0
+
+    #: Prefix of error messages: the built-in trainable name.
+    _prefix: ClassVar[str] = "trainable"
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self,
+            self._prefix,
+            {
+                "seed": (0 <= self.seed < 2**32, "an int in [0, 2**32)"),
+                "epochs": (self.epochs >= 1, "an int >= 1"),
+                "batch_size": (self.batch_size >= 1, "an int >= 1"),
+                "optimizer": choice_check(self.optimizer, OPTIMIZERS),
+                "lr": (self.lr > 0, "a float > 0"),
+                "momentum": (0 <= self.momentum < 1, "a float in [0, 1)"),
+                "nesterov": (
+                    not (self.nesterov and self.optimizer == "sgd" and self.momentum == 0),
+                    "false when momentum is 0 (Nesterov needs momentum)",
+                ),
+                "weight_decay": (self.weight_decay >= 0, "a float >= 0"),
+                "val_fraction": (0 < self.val_fraction < 1, "a float in (0, 1)"),
+                "checkpoint_frequency": (self.checkpoint_frequency >= 0, "an int >= 0"),
+                "device": choice_check(self.device, DEVICES),
+                "torch_threads": (self.torch_threads >= 0, "an int >= 0"),
+            },
+        )
+
+    @classmethod
+    def from_config(cls: type[C], config: Mapping[str, Any]) -> C:
+        """Build from a Ray Tune ``config``, ignoring keys that are not fields.
+
+        Integral floats such as ``64.0`` are accepted for int fields, and NumPy
+        scalars for any number.
+
+        Raises:
+            SpecError: If a value has the wrong type or is out of range.
+
+        """
+        return from_config(cls, config, cls._prefix)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigitsCNNConfig(LoopConfig):
+    """Keys of ``digits_cnn`` (all of :class:`LoopConfig`, plus the model's).
+
+    Defaults differ from :class:`LoopConfig`: Adam, ``lr`` 1e-2, weight decay 1e-4,
+    8 epochs, batch 64, 20% validation, one torch thread. ``momentum``,
+    ``nesterov`` and ``device`` came with the shared loop (issue 11); their
+    defaults train as ``digits_cnn`` always did.
+
+    Attributes:
+        channels: Width (output channels) of every conv layer, >= 1.
+        num_layers: Number of 3x3 conv layers, 1..8.
+        dropout: Dropout probability before the classifier, in ``[0, 1)``.
+        seed: Seed of the split as well as of weights, dropout and batch order.
+        val_fraction: Fraction of all 1,797 images held out for validation, in ``(0, 1)``.
+        batch_size: Images per optimizer step, >= 1; the last, smaller batch of an
+            epoch is kept.
+        torch_threads: Intra-op CPU threads the trainable sets, >= 1.
+
+    """
+
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    epochs: int = 8
+    channels: int = 16
+    num_layers: int = 2
+    dropout: float = 0.0
+    optimizer: OptimizerName = "adam"
+    val_fraction: float = 0.2
+    torch_threads: int = 1
+
+    _prefix: ClassVar[str] = "digits_cnn"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(
+            self,
+            self._prefix,
+            {
+                "channels": (self.channels >= 1, "an int >= 1"),
+                "num_layers": (1 <= self.num_layers <= 8, "an int in 1..8"),
+                "dropout": (0 <= self.dropout < 1, "a float in [0, 1)"),
+                "torch_threads": (self.torch_threads >= 1, "an int >= 1"),
+            },
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(LoopConfig):
+    """Data, schedule and runtime keys shared by ``vision_cnn`` and ``autoencoder``.
 
     Attributes:
         dataset: ``digits`` (scikit-learn, offline), ``mnist``, ``fashion_mnist``,
@@ -42,31 +172,17 @@ class TrainConfig:
         evaluate_test: Also report test-set metrics after the last epoch. Off by
             default so tuning never looks at the test set; set it in
             ``trainable.config``, not in ``space``.
-        val_fraction: Fraction of the training images held out for validation,
-            in ``(0, 1)``.
         split_seed: Seed of the train/validation split, in ``[0, 2**32)``; separate
             from ``seed`` so every trial sees the same validation set.
-        seed: Seed of initial weights, dropout, batch order and augmentation.
-        epochs: Passes over the training split, >= 1.
         batch_size: Images per optimizer step, >= 1; each epoch runs
             ``n_train // batch_size`` full steps (the remainder is dropped).
-        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``adam`` or ``adamw``.
-        lr: Peak learning rate, > 0.
-        momentum: SGD momentum in ``[0, 1)``; ignored by Adam(W).
-        nesterov: SGD Nesterov momentum (needs ``momentum > 0``).
-        weight_decay: Weight decay, >= 0 (L2 for ``sgd``/``adam``, decoupled for ``adamw``).
         lr_schedule: Per-step multiplier after warmup: ``constant``; ``cosine`` (to 0);
             ``linear`` (to 0); ``onecycle``: linear rise over ``warmup_epochs`` (30%
             of training when 0), then linear fall to 0.
         warmup_epochs: Epochs of linear warmup from 0 to ``lr``, >= 0 (may be fractional).
-        checkpoint_frequency: Epochs between checkpoints, >= 0; 0 checkpoints only
-            after the last epoch, which is always checkpointed.
-        device: ``auto`` (the GPU Ray assigned, else CPU), ``cpu`` or ``cuda``.
         channels_last: On CUDA, use the channels-last memory format.
         amp: On CUDA, run forward passes under bf16 autocast.
         compile: ``torch.compile`` the model, once per process and architecture.
-        torch_threads: CPU threads torch uses, >= 0; 0 keeps Ray's setting
-            (``OMP_NUM_THREADS`` = the trial's CPUs).
 
     """
 
@@ -74,68 +190,29 @@ class TrainConfig:
     data_dir: str = "./data"
     download: bool = False
     evaluate_test: bool = False
-    val_fraction: float = 0.1
     split_seed: int = 0
-    seed: int = 0
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    lr_schedule: str = "cosine"
+    lr_schedule: LRSchedule = "cosine"
     warmup_epochs: float = 0.0
-    checkpoint_frequency: int = 1
-    device: str = "auto"
     channels_last: bool = True
     amp: bool = True
     compile: bool = False
-    torch_threads: int = 0
-
-    #: Prefix of error messages: the built-in trainable name.
-    _prefix = "trainable"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_fields(
             self,
             self._prefix,
             {
-                "dataset": one_of(tuple(DATASETS))(self.dataset),
+                "dataset": choice_check(self.dataset, tuple(DATASETS)),
                 "data_dir": (bool(self.data_dir), "a folder path"),
-                "val_fraction": (0 < self.val_fraction < 1, "a float in (0, 1)"),
                 "split_seed": (0 <= self.split_seed < 2**32, "an int in [0, 2**32)"),
-                "seed": (0 <= self.seed < 2**32, "an int in [0, 2**32)"),
-                "epochs": (self.epochs >= 1, "an int >= 1"),
-                "batch_size": (self.batch_size >= 1, "an int >= 1"),
-                "optimizer": one_of(OPTIMIZERS)(self.optimizer),
-                "lr": (self.lr > 0, "a float > 0"),
-                "momentum": (0 <= self.momentum < 1, "a float in [0, 1)"),
-                "nesterov": (
-                    not (self.nesterov and self.optimizer == "sgd" and self.momentum == 0),
-                    "false when momentum is 0 (Nesterov needs momentum)",
-                ),
-                "weight_decay": (self.weight_decay >= 0, "a float >= 0"),
-                "lr_schedule": one_of(LR_SCHEDULES)(self.lr_schedule),
+                "lr_schedule": choice_check(self.lr_schedule, LR_SCHEDULES),
                 "warmup_epochs": (0 <= self.warmup_epochs <= self.epochs, "a float in [0, epochs]"),
-                "checkpoint_frequency": (self.checkpoint_frequency >= 0, "an int >= 0"),
-                "device": one_of(DEVICES)(self.device),
-                "torch_threads": (self.torch_threads >= 0, "an int >= 0"),
             },
         )
 
-    @classmethod
-    def from_config(cls: type[C], config: Mapping[str, Any]) -> C:
-        """Build from a Ray Tune ``config``, ignoring keys that are not fields.
 
-        Raises:
-            SpecError: If a value has the wrong type or is out of range.
-
-        """
-        return from_config(cls, config, cls._prefix)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VisionConfig(TrainConfig):
     """Keys of ``vision_cnn`` (all of :class:`TrainConfig`, plus the model's).
 
@@ -165,7 +242,7 @@ class VisionConfig(TrainConfig):
     flip: bool = False
     tta: bool = False
 
-    _prefix = "vision_cnn"
+    _prefix: ClassVar[str] = "vision_cnn"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -173,7 +250,7 @@ class VisionConfig(TrainConfig):
             self,
             self._prefix,
             {
-                "model": one_of(MODEL_FAMILIES)(self.model),
+                "model": choice_check(self.model, MODEL_FAMILIES),
                 "num_layers": (
                     1 <= self.num_layers <= MAX_CONVNET_LAYERS,
                     f"an int in 1..{MAX_CONVNET_LAYERS}",
@@ -186,9 +263,11 @@ class VisionConfig(TrainConfig):
         if not self.widths:
             object.__setattr__(self, "widths", default_widths(self.model, self.num_layers))
         if len(self.widths) != self.depth:
-            raise SpecError(
-                f"{self._prefix}.widths: got {list(self.widths)} for {self.depth} layers; "
-                f"give {self.depth} widths (or set width_1..width_{self.depth})"
+            fail(
+                join(self._prefix, "widths"),
+                list(self.widths),
+                f"give {self.depth} widths for the {self.depth} layers "
+                f"(or set width_1..width_{self.depth})",
             )
 
     @property
@@ -209,16 +288,13 @@ class VisionConfig(TrainConfig):
         widths = []
         for i in range(1, base.depth + 1):
             value = config.get(f"width_{i}", defaults[i - 1])
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            if not ok or not float(value).is_integer() or not 1 <= value <= MAX_WIDTH:
-                raise SpecError(
-                    f"{cls._prefix}.width_{i}: got {value!r}; pass an int in 1..{MAX_WIDTH}"
-                )
+            if not (is_real(value) and float(value).is_integer() and 1 <= value <= MAX_WIDTH):
+                fail(join(cls._prefix, f"width_{i}"), value, f"pass an int in 1..{MAX_WIDTH}")
             widths.append(int(value))
         return dataclasses.replace(base, widths=tuple(widths))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AutoencoderConfig(TrainConfig):
     """Keys of ``autoencoder`` (all of :class:`TrainConfig`, plus the model's).
 
@@ -233,14 +309,14 @@ class AutoencoderConfig(TrainConfig):
 
     epochs: int = 20
     batch_size: int = 64
-    optimizer: str = "adam"
+    optimizer: OptimizerName = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
-    lr_schedule: str = "constant"
+    lr_schedule: LRSchedule = "constant"
     latent_dim: int = 8
     hidden: int = 128
 
-    _prefix = "autoencoder"
+    _prefix: ClassVar[str] = "autoencoder"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,10 +1,12 @@
-"""The epoch loop shared by ``vision_cnn`` and ``autoencoder``, and its Tune wrapper.
+"""The epoch loop of every built-in torch trainable, and its Ray Tune wrapper.
 
-:func:`run_epochs` owns what both trainables do the same way: resume from a
-checkpoint, time each epoch, track the best metric, decide when to checkpoint, and
-report. :func:`run_in_tune` connects it to Ray Tune: it reads the trial's
-checkpoint, adds ``node``, ``device`` and ``gpu_ids`` to every report, and writes
-checkpoint directories.
+:func:`run_epochs` owns what ``digits_cnn``, ``vision_cnn`` and ``autoencoder`` do
+the same way: resume from a checkpoint, time each epoch, track the best metric,
+decide when to checkpoint, and report. A trainable supplies its model and data as a
+:class:`Training` and its epoch as a :class:`Task`. :func:`run_in_tune` connects
+the loop to Ray Tune: it places the trial, reads the trial's checkpoint, adds
+``node``, ``device`` and ``gpu_ids`` to every report, and writes checkpoint
+directories.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ from distributed_bo.trainables.checkpointing import (
     restore_state,
     save_state,
 )
-from distributed_bo.trainables.configs import TrainConfig
+from distributed_bo.trainables.configs import LoopConfig
+from distributed_bo.trainables.optim import make_optimizer
 from distributed_bo.trainables.placement import Placement, place
 
 Metrics = dict[str, float | int | str]
 ReportFn = Callable[[Metrics, TrainingState | None], None]
 """Called after every epoch with the metrics and, on checkpoint epochs, the state."""
+ScheduleFn = Callable[[torch.optim.Optimizer], LRScheduler]
+"""Builds the per-step LR scheduler over an optimizer."""
 
 
 def seed_all(seed: int) -> None:
@@ -52,15 +57,65 @@ class Training:
     Attributes:
         module: The model whose ``state_dict`` is checkpointed.
         optimizer: Its optimizer.
-        scheduler: Per-step LR scheduler.
+        scheduler: Per-step LR scheduler, or ``None`` for a constant LR
+            (``digits_cnn``; its checkpoints then hold no scheduler state).
         shuffle: CPU generator of batch order and augmentation draws.
 
     """
 
     module: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: LRScheduler
+    scheduler: LRScheduler | None
     shuffle: torch.Generator
+
+    def step(self, loss: torch.Tensor) -> None:
+        """One optimizer step on ``loss`` (a scalar), then one scheduler step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+
+def start_training(
+    cfg: LoopConfig, module: nn.Module, schedule: ScheduleFn | None = None
+) -> Training:
+    """Build ``cfg``'s optimizer over ``module``, the schedule, and the batch-order generator.
+
+    Call after :func:`seed_all`: the generator is seeded from ``cfg.seed`` too.
+
+    Args:
+        cfg: The config (optimizer keys, seed).
+        module: The freshly built model.
+        schedule: Builds the per-step LR scheduler; ``None`` keeps the LR constant.
+
+    """
+    optimizer = make_optimizer(cfg, module)
+    return Training(
+        module=module,
+        optimizer=optimizer,
+        scheduler=schedule(optimizer) if schedule is not None else None,
+        shuffle=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a trainable does each epoch, and the metric it is tuned on.
+
+    Attributes:
+        train_epoch: Runs one epoch; returns (mean training loss, images trained).
+        evaluate: Returns validation metrics (including ``objective``); its argument
+            is True after the last epoch, when test metrics may be added.
+        objective: Key of the metric to track, e.g. ``val_accuracy``.
+        mode: Whether larger (``max``) or smaller (``min``) ``objective`` is better.
+
+    """
+
+    train_epoch: Callable[[], tuple[float, int]]
+    evaluate: Callable[[bool], Metrics]
+    objective: str
+    mode: Literal["min", "max"]
 
 
 @dataclass
@@ -81,13 +136,10 @@ class FitResult:
 
 
 def run_epochs(
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     run: Training,
+    task: Task,
     *,
-    train_epoch: Callable[[], tuple[float, int]],
-    evaluate: Callable[[bool], Metrics],
-    objective: str,
-    mode: Literal["min", "max"],
     device: torch.device,
     start_state: TrainingState | None = None,
     report: ReportFn | None = None,
@@ -97,15 +149,11 @@ def run_epochs(
     Args:
         cfg: The config (epochs, checkpoint frequency).
         run: Freshly built training objects; ``start_state`` is loaded into them.
-        train_epoch: Runs one epoch; returns (mean training loss, images trained).
-        evaluate: Returns validation metrics (including ``objective``); its argument
-            is True after the last epoch, when test metrics may be added.
-        objective: Key of the metric to track, e.g. ``val_accuracy``.
-        mode: Whether larger (``max``) or smaller (``min``) ``objective`` is better.
+        task: The trainable's epoch, evaluation and objective.
         device: The training device, reported as ``device``.
         start_state: A checkpoint of an earlier run of the same config.
         report: Called after each epoch with the metrics ``epoch`` (1-based),
-            ``train_loss``, ``evaluate``'s, ``best_<objective>``, ``epoch_seconds``
+            ``train_loss``, ``task.evaluate``'s, ``best_<objective>``, ``epoch_seconds``
             (train and evaluate), ``images_per_second`` (training images over
             training seconds), ``lr`` (at the end of the epoch) and ``device``; and,
             on checkpoint epochs (every ``checkpoint_frequency`` and the last), the state.
@@ -115,9 +163,10 @@ def run_epochs(
         DataError: If ``start_state`` does not fit the model, optimizer or scheduler.
 
     """
+    objective, evaluate = task.objective, task.evaluate
     best_key = f"best_{objective}"
-    better = max if mode == "max" else min
-    done, best = 0, -math.inf if mode == "max" else math.inf
+    better = max if task.mode == "max" else min
+    done, best = 0, -math.inf if task.mode == "max" else math.inf
     if start_state is not None:
         restore_state(
             start_state,
@@ -138,7 +187,7 @@ def run_epochs(
     history: list[Metrics] = []
     for epoch in range(done + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, images = train_epoch()
+        train_loss, images = task.train_epoch()
         train_seconds = time.perf_counter() - t0
         evaluated = evaluate(epoch == cfg.epochs)
         best = better(best, float(evaluated[objective]))
@@ -175,7 +224,7 @@ def run_epochs(
 FitFn = Callable[..., FitResult]
 
 
-def run_in_tune(fit: FitFn, cfg: TrainConfig, *, data: Any, prefix: str) -> None:
+def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
     """Run ``fit`` as the body of a Ray Tune function trainable.
 
     Sets ``torch_threads`` (if > 0), places the trial (:func:`place`), resumes from
@@ -187,7 +236,7 @@ def run_in_tune(fit: FitFn, cfg: TrainConfig, *, data: Any, prefix: str) -> None
     Args:
         fit: ``fit(cfg, data=..., start_state=..., report=..., device=...)``.
         cfg: The trial's config.
-        data: The study's data (from ``study_setup``), or ``None`` to load it here.
+        data: The study's data (from ``study_setup``), or ``None`` to let ``fit`` load it.
         prefix: Prefix of the temporary checkpoint directories.
 
     """

@@ -1,4 +1,4 @@
-"""Optimizers and per-step learning-rate schedules built from a :class:`TrainConfig`."""
+"""Optimizers and per-step learning-rate schedules built from a trainable's config."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from distributed_bo.trainables.configs import TrainConfig
+from distributed_bo.trainables.configs import LoopConfig, TrainConfig
 
 #: ``onecycle`` with ``warmup_epochs: 0`` rises over this fraction of the steps
 #: (the default ``pct_start`` of ``torch.optim.lr_scheduler.OneCycleLR``).
 ONECYCLE_RISE = 0.3
 
 
-def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(cfg: LoopConfig, model: nn.Module) -> torch.optim.Optimizer:
     """Build ``cfg.optimizer`` over the parameters of ``model`` that require gradients."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":

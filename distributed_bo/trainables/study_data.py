@@ -15,7 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from distributed_bo.data.arrays import VisionArrays
+from distributed_bo.data.device import DeviceSplit, device_split
 from distributed_bo.data.load import load_arrays
 from distributed_bo.exceptions import SpecError
 from distributed_bo.trainables.configs import TrainConfig
@@ -79,3 +82,27 @@ def trial_arrays(cfg: TrainConfig, data: VisionArrays | None) -> VisionArrays:
             "test set; set evaluate_test: true in trainable.config, not in space"
         )
     return data
+
+
+def trial_split(
+    cfg: TrainConfig, data: VisionArrays | None, device: torch.device
+) -> tuple[VisionArrays, DeviceSplit]:
+    """Return the trial's dataset (:func:`trial_arrays`) and its split on ``device``.
+
+    The split is carved by ``cfg.split_seed`` and ``cfg.val_fraction``, with the
+    test set when ``cfg.evaluate_test``; see :func:`~distributed_bo.data.device.device_split`.
+
+    Raises:
+        SpecError: If ``data`` does not fit the config, or the split leaves a part empty.
+        DataError: If loading here fails.
+
+    """
+    arrays = trial_arrays(cfg, data)
+    split = device_split(
+        arrays,
+        device=device,
+        val_fraction=cfg.val_fraction,
+        split_seed=cfg.split_seed,
+        with_test=cfg.evaluate_test,
+    )
+    return arrays, split

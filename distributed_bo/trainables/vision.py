@@ -17,6 +17,7 @@ CIFAR-shaped figures.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 import torch
@@ -24,7 +25,7 @@ from torch.nn import functional as F
 
 from distributed_bo.data import augment as aug
 from distributed_bo.data.arrays import VisionArrays
-from distributed_bo.data.device import DeviceSplit, device_split
+from distributed_bo.data.device import DeviceSplit
 from distributed_bo.models.factory import ModelSpec, build_model
 from distributed_bo.models.fast import FastNet
 from distributed_bo.trainables.checkpointing import TrainingState
@@ -34,14 +35,15 @@ from distributed_bo.trainables.loop import (
     FitResult,
     Metrics,
     ReportFn,
-    Training,
+    Task,
     run_epochs,
     run_in_tune,
     seed_all,
+    start_training,
 )
-from distributed_bo.trainables.optim import make_optimizer, make_scheduler
+from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
-from distributed_bo.trainables.study_data import make_study_setup, trial_arrays
+from distributed_bo.trainables.study_data import make_study_setup, trial_split
 
 #: Images per forward pass when evaluating.
 EVAL_BATCH = 1024
@@ -123,14 +125,7 @@ def fit(
 
     """
     device = device or place(cfg.device).device
-    arrays = trial_arrays(cfg, data)
-    split = device_split(
-        arrays,
-        device=device,
-        val_fraction=cfg.val_fraction,
-        split_seed=cfg.split_seed,
-        with_test=cfg.evaluate_test,
-    )
+    arrays, split = trial_split(cfg, data, device)
     seed_all(cfg.seed)
     spec = ModelSpec(cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout)
     fresh = build_model(spec).to(device)
@@ -143,13 +138,7 @@ def fit(
     n = len(split.y_train)
     batch_size = min(cfg.batch_size, n)
     steps = n // batch_size
-    optimizer = make_optimizer(cfg, module)
-    run = Training(
-        module=module,
-        optimizer=optimizer,
-        scheduler=make_scheduler(cfg, optimizer, steps_per_epoch=steps),
-        shuffle=torch.Generator().manual_seed(cfg.seed),
-    )
+    run = start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     augmenting = cfg.crop_padding > 0 or cfg.flip
 
     def train_epoch() -> tuple[float, int]:
@@ -172,10 +161,7 @@ def fit(
             loss = F.cross_entropy(
                 logits.float(), split.y_train[idx], label_smoothing=cfg.label_smoothing
             )
-            run.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            run.optimizer.step()
-            run.scheduler.step()
+            run.step(loss)
             total += loss.detach()
         return total.item() / steps, steps * batch_size
 
@@ -190,17 +176,8 @@ def fit(
             metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
         return metrics
 
-    return run_epochs(
-        cfg,
-        run,
-        train_epoch=train_epoch,
-        evaluate=evaluate,
-        objective="val_accuracy",
-        mode="max",
-        device=device,
-        start_state=start_state,
-        report=report,
-    )
+    task = Task(train_epoch=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
+    return run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
 def train_vision_cnn(config: dict[str, Any], data: VisionArrays | None = None) -> None:

@@ -17,7 +17,6 @@ from distributed_bo.trainables.checkpointing import (
     save_state,
 )
 from distributed_bo.trainables.digits import DigitsCNNConfig, fit, train_digits_cnn
-from distributed_bo.trainables.digits_data import load_split, split_indices
 
 # Small and fast, with dropout so the torch RNG state matters on restore.
 SMALL = DigitsCNNConfig(epochs=4, channels=8, dropout=0.2, batch_size=128, seed=7)
@@ -86,27 +85,6 @@ def test_bad_config_value_raises_one_line_spec_error(key: str, value: object) ->
     assert "\n" not in str(info.value)
 
 
-def test_val_split_is_reproducible_and_disjoint() -> None:
-    train, val = split_indices(1797, seed=3, val_fraction=0.2)
-    train2, val2 = split_indices(1797, seed=3, val_fraction=0.2)
-    _, val_other = split_indices(1797, seed=4, val_fraction=0.2)
-    assert np.array_equal(train, train2) and np.array_equal(val, val2)
-    assert not np.array_equal(val, val_other)
-    assert len(val) == 359 and len(train) == 1797 - 359
-    assert not set(train) & set(val)
-    assert sorted({*train, *val}) == list(range(1797))
-    with pytest.raises(SpecError, match="val_fraction"):
-        split_indices(10, seed=0, val_fraction=0.01)
-
-
-def test_load_split_normalises_pixels() -> None:
-    data = load_split(seed=0, val_fraction=0.2, device=torch.device("cpu"))
-    assert data.x_train.shape == (1438, 1, 8, 8) and data.x_val.shape == (359, 1, 8, 8)
-    assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
-    assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
-    assert set(data.y_val.tolist()) == set(range(10))
-
-
 def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path) -> None:
     straight = fit(SMALL)
     (half,) = _states(dataclasses.replace(SMALL, epochs=2, checkpoint_frequency=0))
@@ -117,7 +95,7 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path) -> None:
     _assert_same_weights(straight.model.state_dict(), resumed.model.state_dict())
     assert [m["epoch"] for m in resumed.history] == [3, 4]
     assert [m["val_loss"] for m in resumed.history] == [m["val_loss"] for m in straight.history[2:]]
-    assert resumed.best_val_accuracy == straight.best_val_accuracy
+    assert resumed.best == straight.best
 
     other_seed = fit(dataclasses.replace(SMALL, seed=8, epochs=2))
     assert not torch.equal(other_seed.model.head[1].weight, straight.model.head[1].weight)

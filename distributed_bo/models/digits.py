@@ -1,4 +1,8 @@
-"""A small CNN for 8x8 greyscale digits (``sklearn.datasets.load_digits``)."""
+"""``digits_cnn``'s model: a small CNN for 8x8 greyscale digits (``sklearn.datasets.load_digits``).
+
+Checkpoints hold its ``state_dict``: the attribute names ``features`` and ``head``
+are part of the checkpoint format and must not change.
+"""
 
 from __future__ import annotations
 
