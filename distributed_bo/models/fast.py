@@ -54,7 +54,7 @@ class FastNet(nn.Module):
     Args:
         in_channels: Image channels ``C``; the whitening conv has ``8 C`` outputs.
         num_classes: Number of logits.
-        widths: Output channels of the three groups.
+        widths: Output channels of the three groups, exactly three.
         dropout: Dropout probability before the head, in ``[0, 1)``.
 
     """
@@ -64,7 +64,7 @@ class FastNet(nn.Module):
         *,
         in_channels: int,
         num_classes: int,
-        widths: tuple[int, int, int] = DEFAULT_WIDTHS,
+        widths: tuple[int, ...] = DEFAULT_WIDTHS,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()

@@ -29,7 +29,8 @@ class LeNet(nn.Module):
         num_classes: Number of logits.
         image_size: Image height (= width) in pixels, >= 16.
         dropout: Dropout probability before the linear layer, in ``[0, 1)``.
-        widths: Channels of the two conv layers (default ``(10, 20)``, the study's).
+        widths: Channels of the two conv layers, exactly two (default ``(10, 20)``, the
+            study's).
 
     """
 
@@ -40,7 +41,7 @@ class LeNet(nn.Module):
         num_classes: int,
         image_size: int,
         dropout: float = 0.0,
-        widths: tuple[int, int] = (10, 20),
+        widths: tuple[int, ...] = (10, 20),
     ) -> None:
         super().__init__()
         c1, c2 = widths

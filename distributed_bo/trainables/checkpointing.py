@@ -35,9 +35,10 @@ _KEYS = ("format_version", "epoch", "best_val_accuracy", "model", "optimizer", "
 
 class _OptionalState(TypedDict, total=False):
     scheduler: dict[str, Any]
-    """The LR scheduler's ``state_dict``; absent when training has no scheduler."""
+    """The LR scheduler's ``state_dict``; absent when training has no scheduler
+    (``digits_cnn``, whose LR is constant)."""
     metrics: dict[str, float | int | str]
-    """The metrics reported after ``epoch``; absent in checkpoints of ``digits_cnn``."""
+    """The metrics reported after ``epoch``; optional (every built-in writes it)."""
 
 
 class TrainingState(_OptionalState):

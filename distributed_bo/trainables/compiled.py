@@ -44,7 +44,7 @@ def prepare_model(
 
     """
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    fresh = fresh.to(device=device, memory_format=memory_format)
+    fresh = fresh.to(device).to(memory_format=memory_format)
     if not compile:
         return fresh, fresh
     cache_key = (key, str(device), channels_last)

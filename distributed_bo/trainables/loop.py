@@ -179,10 +179,10 @@ def run_epochs(
         last = start_state.get("metrics") or {}
         best = float(last.get(best_key, start_state["best_val_accuracy"]))
         if done >= cfg.epochs:  # restored after the last epoch: report it once more
-            metrics = dict(last) or {"epoch": done, **evaluate(True), best_key: best}
+            replay: Metrics = dict(last) or {"epoch": done, **evaluate(True), best_key: best}
             if report is not None:
-                report(metrics, None)
-            return FitResult(model=run.module, history=[metrics], best=best)
+                report(replay, None)
+            return FitResult(model=run.module, history=[replay], best=best)
 
     history: list[Metrics] = []
     for epoch in range(done + 1, cfg.epochs + 1):
@@ -253,12 +253,12 @@ def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
     extra = {"node": where.node, "gpu_ids": list(where.gpu_ids), "device": str(where.device)}
 
     def report(metrics: Metrics, state: TrainingState | None) -> None:
-        metrics = {**metrics, **extra}
+        reported: dict[str, Any] = {**metrics, **extra}
         if state is None:
-            tune.report(metrics)
+            tune.report(reported)
             return
         with tempfile.TemporaryDirectory(prefix=prefix) as directory:
             save_state(state, Path(directory))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+            tune.report(reported, checkpoint=tune.Checkpoint.from_directory(directory))
 
     fit(cfg, data=data, start_state=start_state, report=report, device=where.device)

@@ -55,7 +55,9 @@ def place(requested: str = "auto") -> Placement:
     import ray
 
     in_ray = ray.is_initialized()
-    gpu_ids = tuple(ray.get_gpu_ids()) if in_ray else ()
+    # Ray's ids are ints, or UUID strings for some accelerators.
+    ids = ray.get_gpu_ids() if in_ray else []
+    gpu_ids = tuple(i if isinstance(i, int) else str(i) for i in ids)
     node = ray.util.get_node_ip_address() if in_ray else "localhost"
     cuda = torch.cuda.is_available()
     if requested == "cuda" and not cuda:

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from distributed_bo.exceptions import SpecError
+from distributed_bo.validation import fail, is_integer, is_real, join
 
 if TYPE_CHECKING:
     from botorch.test_functions.synthetic import SyntheticTestFunction
@@ -94,12 +95,10 @@ SYNTHETIC_OPTIMA: Mapping[str, float] = MappingProxyType({p.name: p.optimum for 
 
 
 def _problem(name: str) -> SyntheticProblem:
-    try:
-        return SYNTHETIC_PROBLEMS[name]
-    except KeyError:
-        raise SpecError(
-            f"synthetic name: got {name!r}; use one of {', '.join(SYNTHETIC_PROBLEMS)}"
-        ) from None
+    problem = SYNTHETIC_PROBLEMS.get(name)
+    if problem is None:
+        fail("synthetic name", name, f"use one of {', '.join(SYNTHETIC_PROBLEMS)}")
+    return problem
 
 
 def synthetic_space(name: str) -> dict[str, Domain]:
@@ -142,8 +141,8 @@ def _inputs(problem: SyntheticProblem, config: Mapping[str, Any]) -> list[float]
                 f"use synthetic_space({problem.name!r}) as the search space"
             )
         value = config[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not lo <= value <= hi:
-            raise SpecError(f"{problem.name}.{key}: got {value!r}; pass a float in [{lo}, {hi}]")
+        if not (is_real(value) and lo <= value <= hi):
+            fail(join(problem.name, key), value, f"pass a float in [{lo}, {hi}]")
         xs.append(float(value))
     return xs
 
@@ -167,8 +166,8 @@ def evaluate(name: str, *, x: list[float]) -> float:
 
 def _number(config: Mapping[str, Any], key: str, default: float, *, minimum: float) -> float:
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
-        raise SpecError(f"config.{key}: got {value!r}; pass a number >= {minimum}")
+    if not (is_real(value) and value >= minimum):
+        fail(join("config", key), value, f"pass a number >= {minimum}")
     return float(value)
 
 
@@ -181,8 +180,8 @@ def _run(name: str, config: Mapping[str, Any]) -> None:
     duration_s = _number(config, "duration_s", 0.0, minimum=0.0)
     noise_std = _number(config, "noise_std", 0.0, minimum=0.0)
     steps = config.get("steps", 1)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise SpecError(f"config.steps: got {steps!r}; pass an int >= 1")
+    if not (is_integer(steps) and steps >= 1):
+        fail("config.steps", steps, "pass an int >= 1")
     seed = config.get("seed")
     rng = np.random.default_rng(int(seed) if isinstance(seed, numbers.Integral) else None)
 
