@@ -47,3 +47,25 @@ def _shutdown_ray_at_exit():
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "optimizer_optional: the fast_optimizer fixture does not fail when the test "
+        "never reaches the acquisition optimiser",
+    )
+
+
+@pytest.fixture
+def fast_optimizer(request):
+    """Cap BoTorch's acquisition optimiser for this test; fail if it was never called.
+
+    See :func:`distributed_bo.testing.optimizer.fast_optimizer`; mark a test
+    ``@pytest.mark.optimizer_optional`` when it may end before the model is used.
+    """
+    from distributed_bo.testing.optimizer import fast_optimizer as capped
+
+    optional = request.node.get_closest_marker("optimizer_optional") is not None
+    with capped(allow_unused=optional) as calls:
+        yield calls

@@ -15,7 +15,6 @@ from distributed_bo.search.generator import (
 from distributed_bo.search.space import map_space
 from distributed_bo.spec.schema import SearcherSpec
 
-FAST = {"num_restarts": 2, "raw_samples": 32, "options": {"maxiter": 20}}
 SPACE = {"x": tune.uniform(-5.0, 10.0), "y": tune.uniform(0.0, 15.0)}
 
 
@@ -64,7 +63,6 @@ def filled_generator(n_obs, max_observations):
         batch_strategy="joint",
         num_initial=4,
         seed=0,
-        optimizer_options=FAST,
         max_observations=max_observations,
     )
     for index in gen.generate(n_obs):
@@ -72,7 +70,7 @@ def filled_generator(n_obs, max_observations):
     return gen
 
 
-def test_generator_fits_on_at_most_max_observations():
+def test_generator_fits_on_at_most_max_observations(fast_optimizer):
     gen = filled_generator(12, max_observations=6)
     new = gen.generate(2)
     assert len(new) == 2
@@ -83,13 +81,13 @@ def test_generator_fits_on_at_most_max_observations():
     assert gen.num_with_data() == 12
 
 
-def test_generator_without_bound_fits_on_everything():
+def test_generator_without_bound_fits_on_everything(fast_optimizer):
     gen = filled_generator(8, max_observations=None)
     gen.generate(1)
     assert gen.last_stats.num_fitted == 8
 
 
-def test_searcher_bounded_model_runs_a_study():
+def test_searcher_bounded_model_runs_a_study(fast_optimizer):
     searcher = BatchBOSearcher(
         space=SPACE,
         metric="v",
@@ -97,7 +95,6 @@ def test_searcher_bounded_model_runs_a_study():
         max_concurrent=2,
         num_initial=4,
         seed=0,
-        optimizer_options=FAST,
         max_observations=5,
     )
     try:

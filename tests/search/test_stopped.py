@@ -8,8 +8,6 @@ from distributed_bo.exceptions import SpecError
 from distributed_bo.search.space import map_space
 from distributed_bo.search.stopped import StoppedTrialGenerator, highest_level, value_at
 
-FAST = {"num_restarts": 2, "raw_samples": 32}
-
 
 def curve(x, steps):
     return [[float(s), 10 * (x - 0.3) ** 2 + 1.0 / s] for s in range(1, steps + 1)]
@@ -44,7 +42,6 @@ def generator(policy, num_initial=2):
         batch_strategy="joint",
         num_initial=num_initial,
         seed=0,
-        optimizer_options=FAST,
     )
 
 
@@ -75,7 +72,7 @@ def test_last_value_fits_a_stopped_trials_last_value_as_data():
     assert c not in data_of(gen)
 
 
-def test_highest_rung_fits_values_at_the_level_enough_trials_reached():
+def test_highest_rung_fits_values_at_the_level_enough_trials_reached(fast_optimizer):
     gen = generator("highest_rung", num_initial=2)
     t = gen.generate(5)
     finish(gen, t[0], 1, stopped=True)
@@ -109,7 +106,6 @@ def searcher(**kwargs):
         max_concurrent=4,
         num_initial=2,
         seed=0,
-        optimizer_options=FAST,
         **kwargs,
     )
     assert s.wait_ready(timeout=60)
@@ -129,7 +125,7 @@ def run_curve(s, trial_id, steps):
     return config
 
 
-def test_a_stopped_trial_is_early_stopped_never_failed():
+def test_a_stopped_trial_is_early_stopped_never_failed(fast_optimizer):
     s = searcher(stopped_trials="last_value")
     try:
         run_curve(s, "done", 9)
@@ -167,7 +163,9 @@ def test_a_stopped_trial_is_early_stopped_never_failed():
 
 
 @pytest.mark.parametrize("prefetch", [0, 1])
-def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending(prefetch):
+def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending(
+    prefetch, fast_optimizer
+):
     s = searcher(prefetch=prefetch)
     try:
         ids = [f"t{i}" for i in range(4)]
@@ -195,7 +193,7 @@ def test_a_freed_slot_gets_exactly_one_point_with_the_running_trials_pending(pre
         s.close()
 
 
-def test_state_round_trip_keeps_curves_and_stops():
+def test_state_round_trip_keeps_curves_and_stops(fast_optimizer):
     s = searcher(stopped_trials="highest_rung")
     try:
         run_curve(s, "a", 9)
@@ -217,5 +215,7 @@ def test_state_round_trip_keeps_curves_and_stops():
 
 
 def test_unknown_policy_is_refused():
-    with pytest.raises(SpecError, match=r"^stopped_trials: got 'median'; use 'highest_rung' or 'last_value'"):
+    with pytest.raises(
+        SpecError, match=r"^stopped_trials: got 'median'; use 'highest_rung' or 'last_value'"
+    ):
         BatchBOSearcher(stopped_trials="median")
