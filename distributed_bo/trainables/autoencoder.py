@@ -20,19 +20,11 @@ from torch.nn import functional as F
 
 from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.models.autoencoder import Autoencoder
+from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import prepare_model
 from distributed_bo.trainables.configs import AutoencoderConfig
-from distributed_bo.trainables.loop import (
-    FitResult,
-    Metrics,
-    ReportFn,
-    Task,
-    run_epochs,
-    run_in_tune,
-    seed_all,
-    start_training,
-)
+from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
 from distributed_bo.trainables.study_data import make_study_setup, trial_split
@@ -67,7 +59,7 @@ def fit(
     """
     device = device or place(cfg.device).device
     arrays, split = trial_split(cfg, data, device)
-    seed_all(cfg.seed)
+    loop.seed_all(cfg.seed)
     c, h, w = arrays.info.shape
     fresh = Autoencoder(in_features=c * h * w, latent_dim=cfg.latent_dim, hidden=cfg.hidden)
     module, forward = prepare_model(
@@ -80,7 +72,7 @@ def fit(
     n = len(split.y_train)
     batch_size = min(cfg.batch_size, n)
     steps = n // batch_size
-    run = start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
+    run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     amp = cfg.amp and device.type == "cuda"
 
     def flat(x: torch.Tensor) -> torch.Tensor:
@@ -116,8 +108,8 @@ def fit(
             metrics["test_mse"] = mse(split.x_test)
         return metrics
 
-    task = Task(train_epoch=train_epoch, evaluate=evaluate, objective="val_mse", mode="min")
-    return run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
+    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_mse", mode="min")
+    return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
 def train_autoencoder(config: dict[str, Any], data: VisionArrays | None = None) -> None:
@@ -131,7 +123,7 @@ def train_autoencoder(config: dict[str, Any], data: VisionArrays | None = None) 
         DataError: If the data or the checkpoint to resume from cannot be used.
 
     """
-    run_in_tune(fit, AutoencoderConfig.from_config(config), data=data, prefix="autoencoder_")
+    loop.run_in_tune(fit, AutoencoderConfig.from_config(config), data=data, prefix="autoencoder_")
 
 
 train_autoencoder.study_setup = make_study_setup(AutoencoderConfig)  # type: ignore[attr-defined]

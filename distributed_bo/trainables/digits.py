@@ -27,18 +27,10 @@ from torch.nn import functional as F
 
 from distributed_bo.data.digits import DigitsSplit, load_split
 from distributed_bo.models.digits import DigitsCNN
+from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.configs import DigitsCNNConfig
-from distributed_bo.trainables.loop import (
-    FitResult,
-    Metrics,
-    ReportFn,
-    Task,
-    run_epochs,
-    run_in_tune,
-    seed_all,
-    start_training,
-)
+from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.placement import place
 
 __all__ = ["DigitsCNNConfig", "fit", "train_digits_cnn"]
@@ -85,9 +77,9 @@ def fit(
         if data is not None
         else load_split(seed=cfg.seed, val_fraction=cfg.val_fraction, device=device)
     )
-    seed_all(cfg.seed)
+    loop.seed_all(cfg.seed)
     model = DigitsCNN(channels=cfg.channels, num_layers=cfg.num_layers, dropout=cfg.dropout)
-    run = start_training(cfg, model.to(device))
+    run = loop.start_training(cfg, model.to(device))
     n = len(split.y_train)
 
     def train_epoch() -> tuple[float, int]:
@@ -108,8 +100,8 @@ def fit(
         accuracy = (logits.argmax(dim=1) == split.y_val).float().mean().item()
         return {"val_loss": F.cross_entropy(logits, split.y_val).item(), "val_accuracy": accuracy}
 
-    task = Task(train_epoch=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
-    return run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
+    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
+    return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
 def train_digits_cnn(config: dict[str, Any]) -> None:
@@ -125,4 +117,4 @@ def train_digits_cnn(config: dict[str, Any]) -> None:
         DataError: If the checkpoint to resume from is corrupt or does not fit.
 
     """
-    run_in_tune(fit, DigitsCNNConfig.from_config(config), data=None, prefix="digits_cnn_")
+    loop.run_in_tune(fit, DigitsCNNConfig.from_config(config), data=None, prefix="digits_cnn_")

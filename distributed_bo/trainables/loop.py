@@ -104,7 +104,7 @@ class Task:
     """What a trainable does each epoch, and the metric it is tuned on.
 
     Attributes:
-        train_epoch: Runs one epoch; returns (mean training loss, images trained).
+        train: Runs one epoch; returns (mean training loss, images trained).
         evaluate: Returns validation metrics (including ``objective``); its argument
             is True after the last epoch, when test metrics may be added.
         objective: Key of the metric to track, e.g. ``val_accuracy``.
@@ -112,7 +112,7 @@ class Task:
 
     """
 
-    train_epoch: Callable[[], tuple[float, int]]
+    train: Callable[[], tuple[float, int]]
     evaluate: Callable[[bool], Metrics]
     objective: str
     mode: Literal["min", "max"]
@@ -187,7 +187,7 @@ def run_epochs(
     history: list[Metrics] = []
     for epoch in range(done + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, images = task.train_epoch()
+        train_loss, images = task.train()
         train_seconds = time.perf_counter() - t0
         evaluated = evaluate(epoch == cfg.epochs)
         best = better(best, float(evaluated[objective]))

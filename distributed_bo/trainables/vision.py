@@ -28,19 +28,11 @@ from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.device import DeviceSplit
 from distributed_bo.models.factory import ModelSpec, build_model
 from distributed_bo.models.fast import FastNet
+from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import Forward, prepare_model
 from distributed_bo.trainables.configs import VisionConfig
-from distributed_bo.trainables.loop import (
-    FitResult,
-    Metrics,
-    ReportFn,
-    Task,
-    run_epochs,
-    run_in_tune,
-    seed_all,
-    start_training,
-)
+from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
 from distributed_bo.trainables.study_data import make_study_setup, trial_split
@@ -126,7 +118,7 @@ def fit(
     """
     device = device or place(cfg.device).device
     arrays, split = trial_split(cfg, data, device)
-    seed_all(cfg.seed)
+    loop.seed_all(cfg.seed)
     spec = ModelSpec(cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout)
     fresh = build_model(spec).to(device)
     if isinstance(fresh, FastNet):
@@ -138,7 +130,7 @@ def fit(
     n = len(split.y_train)
     batch_size = min(cfg.batch_size, n)
     steps = n // batch_size
-    run = start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
+    run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     augmenting = cfg.crop_padding > 0 or cfg.flip
 
     def train_epoch() -> tuple[float, int]:
@@ -176,8 +168,8 @@ def fit(
             metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
         return metrics
 
-    task = Task(train_epoch=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
-    return run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
+    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
+    return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
 def train_vision_cnn(config: dict[str, Any], data: VisionArrays | None = None) -> None:
@@ -196,7 +188,7 @@ def train_vision_cnn(config: dict[str, Any], data: VisionArrays | None = None) -
         DataError: If the data or the checkpoint to resume from cannot be used.
 
     """
-    run_in_tune(fit, VisionConfig.from_config(config), data=data, prefix="vision_cnn_")
+    loop.run_in_tune(fit, VisionConfig.from_config(config), data=data, prefix="vision_cnn_")
 
 
 train_vision_cnn.study_setup = make_study_setup(VisionConfig)  # type: ignore[attr-defined]
