@@ -210,3 +210,27 @@ def test_tuner_runs_digits_cnn(ray_session, tmp_path: Path, torch_threads) -> No
         torch.set_num_threads(1)
         reference = fit(DigitsCNNConfig.from_config(result.config))
         _assert_same_weights(saved["model"], reference.model.state_dict())
+
+
+def test_messages_name_the_field_the_value_and_the_fix() -> None:
+    with pytest.raises(SpecError) as info:
+        DigitsCNNConfig.from_config({"optimizer": "adm"})
+    assert str(info.value) == (
+        "digits_cnn.optimizer: got 'adm'; pass one of 'sgd', 'adam' or 'adamw' "
+        "(did you mean 'adam'?)"
+    )
+    with pytest.raises(SpecError) as info:
+        DigitsCNNConfig.from_config({"lr": "fast"})
+    assert str(info.value) == "digits_cnn.lr: got 'fast' (str); pass a finite float"
+    with pytest.raises(SpecError, match=r"^digits_cnn.torch_threads: got 0; pass an int >= 1$"):
+        DigitsCNNConfig.from_config({"torch_threads": 0})
+
+
+def test_shared_loop_keys_default_to_the_old_behaviour() -> None:
+    cfg = DigitsCNNConfig()
+    assert (cfg.momentum, cfg.nesterov, cfg.device) == (0.9, True, "auto")
+    assert DigitsCNNConfig.from_config({"nesterov": np.bool_(False)}).nesterov is False
+    with pytest.raises(SpecError, match="^digits_cnn.device: got 'tpu'; pass one of 'auto'"):
+        DigitsCNNConfig.from_config({"device": "tpu"})
+    with pytest.raises(SpecError, match="^digits_cnn.nesterov: got True; pass false when"):
+        DigitsCNNConfig.from_config({"optimizer": "sgd", "momentum": 0.0})
