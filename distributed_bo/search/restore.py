@@ -30,6 +30,11 @@ from typing import Any
 from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.search.book import TrialBook, apply_events, saved_events
 from distributed_bo.search.events import Complete, EarlyStop, Fail, Finished, event_from_json
+from distributed_bo.search.settings import (
+    DEFAULT_MAX_OBSERVATIONS,
+    DEFAULT_STOPPED_TRIALS,
+    SearcherSettings,
+)
 from distributed_bo.search.space import MappedSpace
 from distributed_bo.search.stopped import StoppedTrialGenerator
 
@@ -65,11 +70,17 @@ class ResumeInfo:
         """Build it from the runner's data; see :meth:`BatchBOSearcher.set_resume_info`.
 
         Args:
-            tune_trials: As the attribute.
-            finished: Trial id -> :class:`Complete`, :class:`Fail` or :class:`EarlyStop`,
-                or the older tuples ``("complete", value)``, ``("fail", reason)``,
-                ``("early_stop", value)``.
-            unfinished_configs: As the attribute.
+            tune_trials: Trial ids in Tune's last snapshot. Trials live in the saved
+                searcher state but unknown to Tune (started after Tune's snapshot)
+                are re-queued instead of waiting forever, so the study still runs
+                exactly its budget.
+            finished: Trial id -> :class:`Complete`, :class:`Fail` or :class:`EarlyStop`
+                (or the older tuples ``("complete", value)``, ``("fail", reason)``,
+                ``("early_stop", value)``) for trials the results file records as
+                finished; applied where the saved searcher state lags behind it.
+            unfinished_configs: Trial id -> config of the trials Tune will resume;
+                one the saved state does not know is bound to its Ax trial (by
+                parameters) before anything new is suggested.
         """
         events: dict[str, Finished] = {}
         for trial_id, item in (finished or {}).items():
@@ -189,3 +200,36 @@ def reconcile(
     for trial_id, config in info.unfinished_configs.items():
         if trial_id not in info.finished:
             book.ensure_known(trial_id, space.to_ax(config))
+
+
+def upgrade_pickled(state: dict[str, Any]) -> dict[str, Any]:
+    """A searcher's pickled attributes (``tuner.pkl``) from before SearcherSettings.
+
+    Older versions pickled each setting as its own attribute and the resume data as
+    ``_tune_known``, ``_finished_on_resume`` and ``_tune_unfinished``; newer ones
+    pickle ``_settings`` and ``_resume``. Attributes of either kind are returned in
+    the newer form.
+    """
+    if "_settings" in state:
+        return state
+    old = dict(state)
+    settings = SearcherSettings(
+        acquisition=old.pop("_acquisition"),
+        batch_strategy=old.pop("_batch_strategy"),
+        batch_size=old.pop("_batch_size"),
+        num_initial=old.pop("_num_initial"),
+        parameter_constraints=tuple(old.pop("_constraints")),
+        optimizer_options=old.pop("_optimizer_options"),
+        stopped_trials=old.pop("_stopped_trials", DEFAULT_STOPPED_TRIALS),
+        max_observations=old.pop("_max_observations", DEFAULT_MAX_OBSERVATIONS),
+        # Searchers pickled before prefetch existed generated on demand only.
+        prefetch=old.pop("_prefetch", 0),
+        path="",
+    )
+    resume = ResumeInfo.build(
+        tune_trials=old.pop("_tune_known", None),
+        finished=old.pop("_finished_on_resume", None),
+        unfinished_configs=old.pop("_tune_unfinished", None),
+    )
+    old.setdefault("_time_attr", "training_iteration")
+    return {**old, "_settings": settings, "_resume": resume}

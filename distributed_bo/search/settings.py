@@ -12,10 +12,11 @@ This module imports neither Ray nor :mod:`distributed_bo.spec` (the spec imports
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field, fields
 from typing import Any, Literal, get_args
 
+from distributed_bo.exceptions import SpecError
 from distributed_bo.search.constraints import constraint_names
 from distributed_bo.validation import (
     check_int,
@@ -58,6 +59,18 @@ DEFAULT_PREFETCH = 1
 _CONSTRAINT_EXAMPLE = "'x0 + x1 <= 1.5'"
 
 
+class _Unset:
+    """A keyword's default that means "not given: take SearcherSettings' default"."""
+
+    def __repr__(self) -> str:
+        return "<SearcherSettings default>"
+
+
+#: The default of :class:`BatchBOSearcher`'s setting keywords; see
+#: :func:`settings_from_keywords`.
+UNSET: Any = _Unset()
+
+
 @dataclass(frozen=True, kw_only=True)
 class SearcherSettings:
     """How the searcher generates points (YAML section ``searcher``).
@@ -75,16 +88,20 @@ class SearcherSettings:
             :func:`~distributed_bo.search.generator.select_observations`), so long
             studies keep batch generation bounded; ``None`` fits on all. Default
             :data:`DEFAULT_MAX_OBSERVATIONS`.
-        prefetch: Spare points kept generated while every slot is busy, >= 0, so a
-            freed slot never waits for a model fit; 0 generates only on demand.
-            ``None`` (default): :data:`DEFAULT_PREFETCH` when more than one trial runs
-            at once, else 0; see ``benchmarks/results/utilization.md``.
+        prefetch: Spare points kept generated beyond the free slots, >= 0. With 1,
+            the next point is generated while every slot is busy (conditioned on the
+            running trials as pending points), so a trial that finishes frees a slot
+            that ``suggest()`` fills at once. 0 generates only when a slot is free:
+            each point then sees one more result, but the slot waits for the model
+            fit. ``None`` (default): :data:`DEFAULT_PREFETCH` when more than one trial
+            runs at once, else 0; see ``benchmarks/results/utilization.md``.
         parameter_constraints: Linear inequalities over flat parameter names, in Ax
             syntax, e.g. ``("x0 + 2 * x1 <= 1.5",)``; nested parameters by flat name
             (``optim/beta1``). A list is stored as a tuple.
         stopped_trials: How trials that a scheduler stopped early enter the model:
             ``"last_value"`` (default) or ``"highest_rung"`` (BOHB's rule); see
-            :mod:`distributed_bo.search.stopped`.
+            :mod:`distributed_bo.search.stopped`. Either way such a trial is
+            EARLY_STOPPED in Ax, never FAILED.
         optimizer_options: Extra ``botorch.optim.optimize_acqf`` keyword arguments,
             e.g. ``{"num_restarts": 10, "raw_samples": 512}``; empty for Ax's defaults.
             Held as a deep copy, left out of the hash.
@@ -167,10 +184,41 @@ class SearcherSettings:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
+def settings_from_keywords(
+    settings: SearcherSettings | None, keywords: Mapping[str, Any]
+) -> SearcherSettings:
+    """``settings``, or settings built from keyword arguments; never both.
+
+    Args:
+        settings: A ready object, or ``None``.
+        keywords: Setting name -> value, :data:`UNSET` where the caller gave none;
+            other names are ignored.
+
+    Raises:
+        SpecError: If both are given, ``settings`` is of another type, or a keyword's
+            value is bad (the message names the keyword without a prefix).
+    """
+    names = {f.name for f in fields(SearcherSettings)}
+    keywords = {k: v for k, v in keywords.items() if k in names and v is not UNSET}
+    if settings is None:
+        return SearcherSettings(**keywords, path="")
+    if not isinstance(settings, SearcherSettings):
+        fail("settings", settings, "pass a SearcherSettings (or SearcherSettings.from_dict(...))")
+    if keywords:
+        given = ", ".join(f"{k}=" for k in keywords)
+        raise SpecError(
+            f"settings: got settings= and {given}; pass each setting once, "
+            "in settings= or as keywords"
+        )
+    return settings
+
+
 def _constraints(value: Any, path: str) -> tuple[str, ...]:
     """Check linear constraints (a list or tuple of strings) and return them as a tuple."""
     where = join(path, "parameter_constraints")
     constraints = () if value is None else value
+    if isinstance(constraints, Sequence) and not isinstance(constraints, (str, list)):
+        constraints = tuple(constraints)
     if not isinstance(constraints, (list, tuple)):
         fail(where, constraints, f"use a list of strings such as [{_CONSTRAINT_EXAMPLE}]")
     for i, text in enumerate(constraints):

@@ -45,7 +45,9 @@ from distributed_bo.search.generator import BatchGenerator
 # measurement is cited); kept importable here for older callers.
 from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS as DEFAULT_STOPPED_TRIALS
 from distributed_bo.search.settings import STOPPED_TRIAL_POLICIES as STOPPED_TRIAL_POLICIES
+from distributed_bo.search.settings import SearcherSettings
 from distributed_bo.search.settings import StoppedTrialPolicy as StoppedTrialPolicy
+from distributed_bo.search.space import MappedSpace
 
 #: A learning curve: ``(time_attr value, metric)`` pairs in report order.
 Curve = Sequence[Sequence[float]]
@@ -102,6 +104,43 @@ class StoppedTrialGenerator(BatchGenerator):
         self.curves: dict[int, list[tuple[float, float]]] = {}
         #: Fidelity level the last model was fitted at (``highest_rung`` only).
         self.level: float | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: SearcherSettings,
+        *,
+        space: MappedSpace,
+        metric: str,
+        mode: str,
+        seed: int | None,
+        initial_points: Sequence[Mapping[str, Any]] = (),
+    ) -> StoppedTrialGenerator:
+        """The generator that ``settings`` describe, over ``space``.
+
+        Args:
+            settings: The searcher's settings; ``num_initial=None`` becomes
+                ``max(5, 2 * d)`` for ``d`` parameters.
+            space: The mapped search space.
+            metric: The objective's name as the trainable reports it.
+            mode: ``"min"`` or ``"max"``.
+            seed: Seed of the Sobol sequence and of the acquisition optimiser.
+            initial_points: Ax parameterizations to evaluate before anything else.
+        """
+        return cls(
+            policy=settings.stopped_trials,
+            space=space,
+            metric=metric,
+            mode=mode,
+            acquisition=settings.acquisition,
+            batch_strategy=settings.batch_strategy,
+            num_initial=settings.num_initial or max(5, 2 * space.dim),
+            seed=seed,
+            parameter_constraints=settings.parameter_constraints,
+            initial_points=initial_points,
+            optimizer_options=settings.optimizer_options,
+            max_observations=settings.max_observations,
+        )
 
     def record_curve(self, index: int, curve: Curve) -> None:
         """Keep the learning curve of trial ``index`` (called when it finishes)."""
