@@ -32,7 +32,6 @@ measures the time this saves and its cost in regret.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import re
@@ -42,9 +41,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.search.acquisition import acquisition_class
-from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS as DEFAULT_MAX_OBSERVATIONS
+from distributed_bo.search.settings import (  # importable here for older callers
+    DEFAULT_MAX_OBSERVATIONS as DEFAULT_MAX_OBSERVATIONS,
+)
+from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,7 @@ class BatchGenerator:
         self.max_observations = max_observations
         self.ax_metric = ax_metric_name(metric)
         self.last_stats: GenerationStats | None = None
-        #: Trial index -> (fingerprint of its data rows, Ax's JSON of them).
-        self._data_json: dict[int, tuple[tuple[int, int], Any]] = {}
+        self._snapshot = AxSnapshot()
         if client is not None:
             self.client = client
             return
@@ -155,6 +155,8 @@ class BatchGenerator:
     @property
     def experiment(self) -> Any:
         """The Ax experiment."""
+        # ``ax.api.Client`` has no public getter for its experiment (it is set through
+        # the public ``configure_experiment``); this property is the only way in.
         return self.client._experiment
 
     def attach(self, parameters: Mapping[str, Any]) -> int:
@@ -215,7 +217,7 @@ class BatchGenerator:
             1
             for t in self.experiment.trials.values()
             # Only the user's initial points, not trials attached after a restore.
-            if t.generator_runs and t.generator_runs[0]._generator_key == MANUAL_KEY
+            if generator_key(t) == MANUAL_KEY
         )
         if consumed < len(self.initial_points):
             points = self.initial_points[consumed : consumed + k]
@@ -230,11 +232,7 @@ class BatchGenerator:
     def _generate_sobol(self, k: int, start: float) -> list[int]:
         from ax.adapter.registry import Generators
 
-        drawn = sum(
-            1
-            for t in self.experiment.trials.values()
-            if t.generator_runs and t.generator_runs[0]._generator_key == SOBOL_KEY
-        )
+        drawn = sum(1 for t in self.experiment.trials.values() if generator_key(t) == SOBOL_KEY)
         sobol = Generators.SOBOL(experiment=self.experiment, seed=self.seed, init_position=drawn)
         run = sobol.gen(n=k)
         indices = self._add_runs(run)
@@ -311,7 +309,7 @@ class BatchGenerator:
         for arm in run.arms:
             single = GeneratorRun(
                 arms=[arm],
-                generator_key=run._generator_key,
+                generator_key=_key_of(run),
                 fit_time=run.fit_time,
                 gen_time=run.gen_time,
             )
@@ -322,8 +320,9 @@ class BatchGenerator:
         from ax.core.arm import Arm
         from ax.core.generator_run import GeneratorRun
 
-        run = GeneratorRun(arms=[Arm(parameters=dict(parameters))], type="MANUAL")
-        run._generator_key = key
+        run = GeneratorRun(
+            arms=[Arm(parameters=dict(parameters))], type="MANUAL", generator_key=key
+        )
         return self.experiment.new_trial(generator_run=run).index
 
     def _stats(self, method: str, n: int, start: float) -> None:
@@ -337,52 +336,8 @@ class BatchGenerator:
 
     # ------------------------------------------------------------- state
     def to_json(self) -> dict[str, Any]:
-        """The Ax experiment as Ax's own JSON snapshot (``Client._to_json_snapshot``).
-
-        The same dict Ax writes, built faster: Ax re-encodes every trial's data
-        on every call (about 10 ms per trial, so seconds per snapshot in a
-        1,000-trial study). Here each trial's encoded data is kept and re-encoded
-        only when its rows change.
-        """
-        from ax.core.data import Data
-
-        experiment = self.experiment
-        data = experiment.data
-        experiment.data = Data()
-        try:
-            snapshot = self.client._to_json_snapshot()
-        finally:
-            experiment.data = data
-        snapshot["experiment"]["data_by_trial"] = self._data_by_trial_json(data)
-        return snapshot
-
-    def _data_by_trial_json(self, data: Any) -> dict[int, Any]:
-        """Ax's encoding of ``data_to_data_by_trial(data)``, cached per trial."""
-        from collections import OrderedDict
-
-        import pandas as pd
-        from ax.core.data import Data
-        from ax.storage.json_store.encoder import object_to_json
-
-        df = data.full_df
-        if len(df) == 0:
-            self._data_json = {}
-            return {}
-        hashes = pd.util.hash_pandas_object(df, index=False)
-        keys = hashes.groupby(df["trial_index"].to_numpy()).agg(["sum", "size"])
-        fresh: dict[int, tuple[tuple[int, int], Any]] = {}
-        groups = None
-        for index, h, size in zip(keys.index.tolist(), keys["sum"], keys["size"], strict=True):
-            key = (int(h), int(size))
-            cached = self._data_json.get(index)
-            if cached is not None and cached[0] == key:
-                fresh[index] = cached
-                continue
-            if groups is None:
-                groups = dict(iter(df.groupby("trial_index")))
-            fresh[index] = (key, object_to_json(OrderedDict([(0, Data(df=groups[index]))])))
-        self._data_json = fresh
-        return {index: encoded for index, (_, encoded) in fresh.items()}
+        """The Ax experiment as Ax's own JSON snapshot; see :class:`AxSnapshot`."""
+        return self._snapshot.to_json(self.client)
 
     @staticmethod
     def client_from_json(snapshot: Mapping[str, Any]) -> Any:
@@ -391,17 +346,7 @@ class BatchGenerator:
         Raises:
             SearcherStateError: If the snapshot cannot be decoded.
         """
-        from ax.api import Client
-
-        try:
-            # Ax's decoder pops keys from the dicts it reads; a live snapshot shares
-            # them with the generator's cache (and the searcher's last snapshot).
-            return Client._from_json_snapshot(snapshot=copy.deepcopy(dict(snapshot)))
-        except Exception as err:  # Ax raises many types for malformed JSON.
-            raise SearcherStateError(
-                f"searcher state: the saved Ax experiment cannot be decoded ({err}); "
-                "the file is corrupt or from an incompatible Ax version"
-            ) from err
+        return client_from_json(snapshot)
 
 
 def select_observations(
@@ -432,3 +377,14 @@ def select_observations(
     rest = [i for i in reversed(indices) if i not in best]
     recent = rest[: max_observations - len(best)]
     return sorted(best | set(recent))
+
+
+def generator_key(trial: Any) -> str | None:
+    """The key of the generator that made ``trial`` (``"Sobol"``, ``"Manual"``, ...)."""
+    return _key_of(trial.generator_runs[0]) if trial.generator_runs else None
+
+
+def _key_of(run: Any) -> str | None:
+    # ``GeneratorRun`` takes ``generator_key=`` publicly but has no public getter; the
+    # key is what tells Sobol and user-given trials apart in snapshots of any age.
+    return run._generator_key  # type: ignore[no-any-return]
