@@ -12,6 +12,7 @@ trial) after a ~5 s first-use import cost in a fresh process;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -27,9 +28,57 @@ from distributed_bo.trainables.configs import AutoencoderConfig
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
-from distributed_bo.trainables.study_data import make_study_setup, trial_split
+from distributed_bo.trainables.study_data import DeviceEpochs, make_study_setup, trial_split
 
 EVAL_BATCH = 4096
+
+
+@dataclass
+class _Epochs(DeviceEpochs):
+    """``autoencoder``'s training and evaluation passes, on flattened ``[0, 1]`` pixels."""
+
+    cfg: AutoencoderConfig
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        return self.split.to_unit(x).flatten(1)
+
+    def _autocast(self) -> torch.autocast:
+        amp = self.cfg.amp and self.device.type == "cuda"
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
+
+    def train(self) -> tuple[float, int]:
+        """Run one epoch; return (mean training MSE per pixel, images trained)."""
+        split, run, batch_size, steps = self.split, self.run, self.batch_size, self.steps
+        run.module.train()
+        order = torch.randperm(len(split.y_train), generator=run.shuffle).to(self.device)
+        total = torch.zeros((), device=self.device)
+        for step in range(steps):
+            xb = self._flat(split.x_train[order[step * batch_size : (step + 1) * batch_size]])
+            with self._autocast():
+                out = self.forward(xb)
+            loss = F.mse_loss(out.float(), xb)
+            run.step(loss)
+            total += loss.detach()
+        return total.item() / steps, steps * batch_size
+
+    @torch.no_grad()
+    def mse(self, x: torch.Tensor) -> float:
+        """Mean squared reconstruction error per pixel of raw images ``x``."""
+        self.run.module.eval()
+        total = torch.zeros((), device=self.device)
+        for start in range(0, len(x), EVAL_BATCH):
+            xb = self._flat(x[start : start + EVAL_BATCH])
+            with self._autocast():
+                out = self.forward(xb)
+            total += F.mse_loss(out.float(), xb, reduction="sum")
+        return total.item() / (len(x) * x[0].numel())
+
+    def evaluate(self, final: bool) -> Metrics:
+        """``val_mse``; after the last epoch also ``test_mse`` when ``evaluate_test``."""
+        metrics: Metrics = {"val_mse": self.mse(self.split.x_val)}
+        if final and self.cfg.evaluate_test and self.split.x_test is not None:
+            metrics["test_mse"] = self.mse(self.split.x_test)
+        return metrics
 
 
 def fit(
@@ -69,46 +118,11 @@ def fit(
         channels_last=False,
         compile=cfg.compile,
     )
-    n = len(split.y_train)
-    batch_size = min(cfg.batch_size, n)
-    steps = n // batch_size
+    batch_size = min(cfg.batch_size, len(split.y_train))
+    steps = len(split.y_train) // batch_size
     run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
-    amp = cfg.amp and device.type == "cuda"
-
-    def flat(x: torch.Tensor) -> torch.Tensor:
-        return split.to_unit(x).flatten(1)
-
-    def train_epoch() -> tuple[float, int]:
-        module.train()
-        order = torch.randperm(n, generator=run.shuffle).to(device)
-        total = torch.zeros((), device=device)
-        for step in range(steps):
-            xb = flat(split.x_train[order[step * batch_size : (step + 1) * batch_size]])
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                out = forward(xb)
-            loss = F.mse_loss(out.float(), xb)
-            run.step(loss)
-            total += loss.detach()
-        return total.item() / steps, steps * batch_size
-
-    @torch.no_grad()
-    def mse(x: torch.Tensor) -> float:
-        module.eval()
-        total = torch.zeros((), device=device)
-        for start in range(0, len(x), EVAL_BATCH):
-            xb = flat(x[start : start + EVAL_BATCH])
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                out = forward(xb)
-            total += F.mse_loss(out.float(), xb, reduction="sum")
-        return total.item() / (len(x) * x[0].numel())
-
-    def evaluate(final: bool) -> Metrics:
-        metrics: Metrics = {"val_mse": mse(split.x_val)}
-        if final and cfg.evaluate_test and split.x_test is not None:
-            metrics["test_mse"] = mse(split.x_test)
-        return metrics
-
-    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_mse", mode="min")
+    epochs = _Epochs(cfg, split, run, forward, device, batch_size)
+    task = loop.Task(train=epochs.train, evaluate=epochs.evaluate, objective="val_mse", mode="min")
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 

@@ -76,6 +76,33 @@ class Training:
         if self.scheduler is not None:
             self.scheduler.step()
 
+    def restore(self, state: TrainingState) -> None:
+        """Load a checkpoint's weights, optimizer, scheduler and RNG states.
+
+        Raises:
+            DataError: If ``state`` does not fit the model, optimizer or scheduler.
+
+        """
+        restore_state(
+            state,
+            model=self.module,
+            optimizer=self.optimizer,
+            shuffle=self.shuffle,
+            scheduler=self.scheduler,
+        )
+
+    def capture(self, *, epoch: int, best_val_accuracy: float, metrics: Metrics) -> TrainingState:
+        """Snapshot the run after ``epoch`` finished epochs (see :func:`capture_state`)."""
+        return capture_state(
+            model=self.module,
+            optimizer=self.optimizer,
+            shuffle=self.shuffle,
+            epoch=epoch,
+            best_val_accuracy=best_val_accuracy,
+            scheduler=self.scheduler,
+            metrics=metrics,
+        )
+
 
 def start_training(
     cfg: LoopConfig, module: nn.Module, schedule: ScheduleFn | None = None
@@ -168,13 +195,7 @@ def run_epochs(
     better = max if task.mode == "max" else min
     done, best = 0, -math.inf if task.mode == "max" else math.inf
     if start_state is not None:
-        restore_state(
-            start_state,
-            model=run.module,
-            optimizer=run.optimizer,
-            shuffle=run.shuffle,
-            scheduler=run.scheduler,
-        )
+        run.restore(start_state)
         done = int(start_state["epoch"])
         last = start_state.get("metrics") or {}
         best = float(last.get(best_key, start_state["best_val_accuracy"]))
@@ -202,21 +223,14 @@ def run_epochs(
             "device": str(device),
         }
         history.append(metrics)
-        due = epoch == cfg.epochs or (
-            cfg.checkpoint_frequency > 0 and epoch % cfg.checkpoint_frequency == 0
-        )
         if report is not None:
+            due = epoch == cfg.epochs or (
+                cfg.checkpoint_frequency > 0 and epoch % cfg.checkpoint_frequency == 0
+            )
+            best_accuracy = best if objective == "val_accuracy" else math.nan
             state = None
             if due:
-                state = capture_state(
-                    model=run.module,
-                    optimizer=run.optimizer,
-                    shuffle=run.shuffle,
-                    epoch=epoch,
-                    best_val_accuracy=best if objective == "val_accuracy" else math.nan,
-                    scheduler=run.scheduler,
-                    metrics=metrics,
-                )
+                state = run.capture(epoch=epoch, best_val_accuracy=best_accuracy, metrics=metrics)
             report(metrics, state)
     return FitResult(model=run.module, history=history, best=best)
 

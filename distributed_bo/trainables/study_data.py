@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.device import DeviceSplit, device_split
 from distributed_bo.data.load import load_arrays
 from distributed_bo.exceptions import SpecError
+from distributed_bo.trainables.compiled import Forward
 from distributed_bo.trainables.configs import TrainConfig
+from distributed_bo.trainables.loop import Training
 
 
 def make_study_setup(
@@ -106,3 +109,33 @@ def trial_split(
         with_test=cfg.evaluate_test,
     )
     return arrays, split
+
+
+@dataclass
+class DeviceEpochs:
+    """What a trainable on a :class:`DeviceSplit` needs for its epoch and evaluation passes.
+
+    ``vision_cnn`` and ``autoencoder`` subclass it with their ``train`` and
+    ``evaluate`` (the callables of :class:`~distributed_bo.trainables.loop.Task`).
+
+    Attributes:
+        cfg: The trial's config.
+        split: The data on ``device``.
+        run: The model, optimizer, scheduler and batch-order generator.
+        forward: The callable forward passes go through (compiled, or ``run.module``).
+        device: The training device.
+        batch_size: Images per optimizer step; an epoch is :attr:`steps` full batches.
+
+    """
+
+    cfg: TrainConfig
+    split: DeviceSplit
+    run: Training
+    forward: Forward
+    device: torch.device
+    batch_size: int
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps per epoch: the remainder of ``n_train / batch_size`` is dropped."""
+        return len(self.split.y_train) // self.batch_size

@@ -17,6 +17,7 @@ CIFAR-shaped figures.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -35,7 +36,7 @@ from distributed_bo.trainables.configs import VisionConfig
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
-from distributed_bo.trainables.study_data import make_study_setup, trial_split
+from distributed_bo.trainables.study_data import DeviceEpochs, make_study_setup, trial_split
 
 #: Images per forward pass when evaluating.
 EVAL_BATCH = 1024
@@ -83,6 +84,63 @@ def evaluate_split(
     return loss.item() / len(y), correct.item() / len(y)
 
 
+@dataclass
+class _Epochs(DeviceEpochs):
+    """``vision_cnn``'s training and evaluation passes."""
+
+    cfg: VisionConfig
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether batches use the channels-last memory format (CUDA only)."""
+        return self.cfg.channels_last and self.device.type == "cuda"
+
+    def train(self) -> tuple[float, int]:
+        """Run one epoch; return (mean training cross-entropy, images trained)."""
+        cfg, split, run, device = self.cfg, self.split, self.run, self.device
+        n, batch_size, steps = len(split.y_train), self.batch_size, self.steps
+        augmenting = cfg.crop_padding > 0 or cfg.flip
+        run.module.train()
+        order = torch.randperm(n, generator=run.shuffle).to(device)
+        if augmenting:
+            draws = aug.draw(n, pad=cfg.crop_padding, flip=cfg.flip, generator=run.shuffle)
+            draws = draws.to(device)
+        total = torch.zeros((), device=device)
+        for step in range(steps):
+            batch = slice(step * batch_size, (step + 1) * batch_size)
+            idx = order[batch]
+            xb = split.normalise(split.x_train[idx])
+            if augmenting:
+                xb = aug.augment(xb, draws[batch], pad=cfg.crop_padding)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, cfg.amp):
+                logits = self.forward(xb)
+            loss = F.cross_entropy(
+                logits.float(), split.y_train[idx], label_smoothing=cfg.label_smoothing
+            )
+            run.step(loss)
+            total += loss.detach()
+        return total.item() / steps, steps * batch_size
+
+    def evaluate(self, final: bool) -> Metrics:
+        """Validation loss and accuracy; after the last epoch also the test set's, if asked."""
+        split = self.split
+
+        def on(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            return evaluate_split(
+                self.forward, self.run.module, split, x, y, cfg=self.cfg, device=self.device
+            )
+
+        val_loss, val_accuracy = on(split.x_val, split.y_val)
+        metrics: Metrics = {"val_loss": val_loss, "val_accuracy": val_accuracy}
+        x_test, y_test = split.x_test, split.y_test
+        if final and self.cfg.evaluate_test and x_test is not None and y_test is not None:
+            test_loss, test_accuracy = on(x_test, y_test)
+            metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
+        return metrics
+
+
 def fit(
     cfg: VisionConfig,
     *,
@@ -127,48 +185,13 @@ def fit(
     module, forward = prepare_model(
         fresh, key=spec, device=device, channels_last=channels_last, compile=cfg.compile
     )
-    n = len(split.y_train)
-    batch_size = min(cfg.batch_size, n)
-    steps = n // batch_size
+    batch_size = min(cfg.batch_size, len(split.y_train))
+    steps = len(split.y_train) // batch_size
     run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
-    augmenting = cfg.crop_padding > 0 or cfg.flip
-
-    def train_epoch() -> tuple[float, int]:
-        module.train()
-        order = torch.randperm(n, generator=run.shuffle).to(device)
-        if augmenting:
-            draws = aug.draw(n, pad=cfg.crop_padding, flip=cfg.flip, generator=run.shuffle)
-            draws = draws.to(device)
-        total = torch.zeros((), device=device)
-        for step in range(steps):
-            batch = slice(step * batch_size, (step + 1) * batch_size)
-            idx = order[batch]
-            xb = split.normalise(split.x_train[idx])
-            if augmenting:
-                xb = aug.augment(xb, draws[batch], pad=cfg.crop_padding)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, cfg.amp):
-                logits = forward(xb)
-            loss = F.cross_entropy(
-                logits.float(), split.y_train[idx], label_smoothing=cfg.label_smoothing
-            )
-            run.step(loss)
-            total += loss.detach()
-        return total.item() / steps, steps * batch_size
-
-    def evaluate(final: bool) -> Metrics:
-        def on(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-            return evaluate_split(forward, module, split, x, y, cfg=cfg, device=device)
-
-        val_loss, val_accuracy = on(split.x_val, split.y_val)
-        metrics: Metrics = {"val_loss": val_loss, "val_accuracy": val_accuracy}
-        if final and cfg.evaluate_test and split.x_test is not None and split.y_test is not None:
-            test_loss, test_accuracy = on(split.x_test, split.y_test)
-            metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
-        return metrics
-
-    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
+    epochs = _Epochs(cfg, split, run, forward, device, batch_size)
+    task = loop.Task(
+        train=epochs.train, evaluate=epochs.evaluate, objective="val_accuracy", mode="max"
+    )
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 
