@@ -39,7 +39,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 _LOAD_ERRORS = (yaml.YAMLError, ValueError, TypeError, RecursionError)
 
 
-def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = ()) -> StudySpec:
+def load_spec(
+    path: str | os.PathLike[str],
+    *,
+    overrides: Sequence[str] = (),
+    import_trainable: bool = True,
+) -> StudySpec:
     """Read, override and validate a job spec file.
 
     Args:
@@ -47,6 +52,8 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = ()) ->
         overrides: ``"key.path=value"`` strings applied in order before validation;
             the path is dotted into the YAML mapping (``space.lr.upper=0.5``) and the
             value is parsed as YAML (``budget.num_trials=8`` sets an int).
+        import_trainable: As for :meth:`StudySpec.from_dict`: ``False`` checks
+            ``trainable.name``'s form without importing its module.
 
     Returns:
         The validated spec.
@@ -68,10 +75,16 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = ()) ->
         raise SpecError(f"spec file {source!r}: is not UTF-8 text ({err.reason})") from err
     except OSError as err:
         raise SpecError(f"spec file {source!r}: cannot be read ({err.strerror or err})") from err
-    return parse_spec(text, source=source, overrides=overrides)
+    return parse_spec(text, source=source, overrides=overrides, import_trainable=import_trainable)
 
 
-def parse_spec(text: str, *, source: str = "<string>", overrides: Sequence[str] = ()) -> StudySpec:
+def parse_spec(
+    text: str,
+    *,
+    source: str = "<string>",
+    overrides: Sequence[str] = (),
+    import_trainable: bool = True,
+) -> StudySpec:
     """Parse, override and validate a job spec held in a string.
 
     Use this for a spec read from remote storage (e.g. a saved ``spec.yaml``).
@@ -80,6 +93,7 @@ def parse_spec(text: str, *, source: str = "<string>", overrides: Sequence[str] 
         text: The YAML document.
         source: Where it came from, for error messages.
         overrides: As for :func:`load_spec`.
+        import_trainable: As for :func:`load_spec`.
 
     Returns:
         The validated spec.
@@ -97,7 +111,7 @@ def parse_spec(text: str, *, source: str = "<string>", overrides: Sequence[str] 
             "name, objective, trainable, space, budget, ..."
         )
     data = apply_overrides(data, overrides)
-    return StudySpec.from_dict(data)
+    return StudySpec.from_dict(data, import_trainable=import_trainable)
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, InitVar, dataclass, field, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
+from distributed_bo.exceptions import TrainableError
 from distributed_bo.search.acquisition import (
     ACQUISITIONS,
     BATCH_STRATEGIES,
@@ -35,7 +36,7 @@ from distributed_bo.spec.domains import (
     parse_space,
     to_param_space,
 )
-from distributed_bo.trainables import resolve_trainable
+from distributed_bo.trainables import BUILTIN_TRAINABLES, resolve_trainable
 from distributed_bo.validation import (
     check_int,
     check_keys,
@@ -56,6 +57,7 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.+")
 _MAX_SEED = 2**32 - 1
 
 _S = TypeVar("_S", bound="_Section")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class _Section:
@@ -74,12 +76,17 @@ class _Section:
             SpecError: On a non-mapping, an unknown or missing key, or a bad value.
 
         """
+        return cls(**cls._checked_keys(data))
+
+    @classmethod
+    def _checked_keys(cls, data: Any) -> Mapping[str, Any]:
+        """Check that ``data`` is a mapping of this section's fields, required ones given."""
         specs = fields(cls)  # type: ignore[arg-type]
         names = [f.name for f in specs]
         required = [f.name for f in specs if f.default is MISSING and f.default_factory is MISSING]
         require_mapping(data, cls._path, f"a mapping with keys {', '.join(names)}")
         check_keys(data, cls._path, allowed=names, required=required)
-        return cls(**data)
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """Return the section as plain YAML-able data."""
@@ -114,14 +121,25 @@ class ObjectiveSpec(_Section):
 class TrainableSpec(_Section):
     """The function each trial runs (YAML section ``trainable``).
 
-    The name is resolved (its module imported) on construction, so a missing
-    ``module:function`` fails when the spec is validated, not when trials start.
+    By default the name is resolved (its module imported) on construction, so a
+    missing ``module:function`` fails when the spec is validated, not when trials
+    start. ``import_trainable=False`` checks the name's form only (a built-in name
+    or ``module:function``), for reading a saved ``spec.yaml`` back on a machine
+    without the user's module.
+
+    ``import_trainable`` is an ``InitVar``, not a field (the design
+    :class:`~distributed_bo.search.settings.SearcherSettings` uses for ``path``): it
+    is not a YAML key, not saved by :meth:`to_dict`, and not compared, so a spec read
+    either way equals the other. It only says how much construction checks;
+    :meth:`resolve` imports the function whenever it is called.
 
     Attributes:
         name: A built-in name (``digits_cnn``, ``branin``, ...) or
             ``"package.module:function"``.
         config: Fixed values merged into every trial's config, not searched.
             Their keys must not also be in ``space``.
+        import_trainable: Import and resolve ``name`` now (default); ``False``
+            checks its form only. Not a field.
 
     """
 
@@ -129,13 +147,32 @@ class TrainableSpec(_Section):
 
     name: str
     config: Mapping[str, Any] = field(default_factory=FrozenDict)
+    import_trainable: InitVar[bool] = True
 
-    def __post_init__(self) -> None:
+    @classmethod
+    def from_dict(cls, data: Any, *, import_trainable: bool = True) -> TrainableSpec:
+        """Build the section from its parsed YAML mapping.
+
+        Args:
+            data: The mapping, e.g. ``{"name": "branin", "config": {}}``.
+            import_trainable: As for the class; ``False`` does not import the module.
+
+        Raises:
+            SpecError: On a non-mapping, an unknown or missing key, or a bad value
+                (``TrainableError`` for ``name``).
+
+        """
+        return cls(**cls._checked_keys(data), import_trainable=import_trainable)
+
+    def __post_init__(self, import_trainable: bool) -> None:
         check_str(self.name, "trainable.name", "use a built-in name or 'package.module:function'")
         config = FrozenDict() if self.config is None else self.config
         require_mapping(config, "trainable.config", "a mapping of fixed config values")
         object.__setattr__(self, "config", freeze(config, "trainable.config"))
-        self.resolve()
+        if import_trainable:
+            self.resolve()
+        else:
+            check_trainable_form(self.name)
 
     def resolve(self) -> Callable[[dict[str, Any]], Any]:
         """Import and return the trainable function.
@@ -145,6 +182,27 @@ class TrainableSpec(_Section):
 
         """
         return resolve_trainable(self.name)
+
+
+def check_trainable_form(name: str) -> None:
+    """Check that ``name`` is a built-in trainable or ``module:function``, importing nothing.
+
+    The messages are those of :func:`~distributed_bo.trainables.resolve_trainable`.
+
+    Raises:
+        TrainableError: If the name is neither.
+
+    """
+    if name in BUILTIN_TRAINABLES:
+        return
+    if ":" not in name:
+        raise TrainableError(
+            f"trainable.name: got {name!r}, which is neither a built-in "
+            f"({', '.join(sorted(BUILTIN_TRAINABLES))}) nor 'module:function'"
+        )
+    module_name, _, attr = name.partition(":")
+    if not _DOTTED.fullmatch(module_name) or not attr.isidentifier():
+        raise TrainableError(f"trainable.name: got {name!r}; write it as 'package.module:function'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -469,11 +527,15 @@ class StudySpec:
     # -- construct ------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Any) -> StudySpec:
+    def from_dict(cls, data: Any, *, import_trainable: bool = True) -> StudySpec:
         """Build a spec from parsed YAML (the layout of the job file).
 
         Args:
             data: The top-level mapping.
+            import_trainable: Import ``trainable.name`` to check it resolves
+                (default). ``False`` checks its form only (a built-in name or
+                ``module:function``), so a saved ``spec.yaml`` reads back on a
+                machine without the trainable's module.
 
         Returns:
             The validated spec.
@@ -492,6 +554,8 @@ class StudySpec:
                 kwargs[key] = value
             elif value is None and key not in cls._REQUIRED:
                 kwargs[key] = section()
+            elif section is TrainableSpec:
+                kwargs[key] = TrainableSpec.from_dict(value, import_trainable=import_trainable)
             else:
                 kwargs[key] = section.from_dict(value)
         return cls(**kwargs)
