@@ -39,12 +39,6 @@ class _Event:
             data[f.name] = dict(value) if isinstance(value, Mapping) else value
         return data
 
-    @classmethod
-    def from_fields(cls, trial_id: str, rest: list[Any]) -> Event:
-        """Build the event from ``trial_id`` and its other fields in declaration order."""
-        names = [f.name for f in fields(cls)][1:]  # type: ignore[arg-type]
-        return cls(trial_id=trial_id, **dict(zip(names, rest, strict=False)))  # type: ignore[return-value]
-
 
 @dataclass(frozen=True, kw_only=True)
 class Run(_Event):
@@ -100,7 +94,7 @@ Event = Run | Complete | Fail | EarlyStop | Attach
 #: A finished trial's event, as the results file records it.
 Finished = Complete | Fail | EarlyStop
 
-_BY_KIND: dict[str, type[_Event]] = {c.kind: c for c in (Run, Complete, Fail, EarlyStop, Attach)}
+_BY_KIND: dict[str, type[Event]] = {c.kind: c for c in (Run, Complete, Fail, EarlyStop, Attach)}
 
 
 def event_from_json(data: Any) -> Event:
@@ -114,10 +108,10 @@ def event_from_json(data: Any) -> Event:
     """
     try:
         if isinstance(data, Mapping):
-            rest = {k: v for k, v in data.items() if k != "event"}
-            return _BY_KIND[data["event"]](**rest)  # type: ignore[return-value]
-        kind, trial_id, *values = data
-        return _BY_KIND[kind].from_fields(trial_id, values)
+            return _BY_KIND[data["event"]](**{k: v for k, v in data.items() if k != "event"})
+        kind, *values = data
+        cls = _BY_KIND[kind]
+        return cls(**dict(zip([f.name for f in fields(cls)], values, strict=False)))
     except (KeyError, TypeError, ValueError) as err:
         raise SearcherStateError(
             f"searcher state: got the event {data!r}; the file is corrupt"

@@ -387,4 +387,5 @@ def generator_key(trial: Any) -> str | None:
 def _key_of(run: Any) -> str | None:
     # ``GeneratorRun`` takes ``generator_key=`` publicly but has no public getter; the
     # key is what tells Sobol and user-given trials apart in snapshots of any age.
-    return run._generator_key  # type: ignore[no-any-return]
+    key: str | None = run._generator_key
+    return key

@@ -104,7 +104,8 @@ def read_state(path: str) -> dict[str, Any]:
     """
     try:
         with open(path) as f:
-            return json.load(f)  # type: ignore[no-any-return]
+            state: dict[str, Any] = json.load(f)
+            return state
     except FileNotFoundError as err:
         raise SearcherStateError(
             f"searcher state: {path} does not exist; resume from the "

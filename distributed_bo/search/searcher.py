@@ -148,8 +148,10 @@ class BatchBOSearcher(Searcher):
 
     # Tune pickles the searcher into ``tuner.pkl``; threads and locks cannot be
     # pickled and the study state lives in ``save()``'s file instead.
-    _PICKLED = ("_raw_space", "_settings", "_seed", "_max_concurrent", "_points")
-    _PICKLED += ("_time_attr", "_budget", "_resume", "_metric", "_mode")
+    _PICKLED = (
+        *("_raw_space", "_settings", "_seed", "_max_concurrent", "_points"),
+        *("_time_attr", "_budget", "_resume", "_metric", "_mode"),
+    )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: self.__dict__[k] for k in self._PICKLED}
@@ -161,12 +163,18 @@ class BatchBOSearcher(Searcher):
             self._setup()
 
     def _setup(self) -> None:
+        metric, mode = self._metric, self._mode
+        if metric is None or mode is None:
+            raise SpecError(
+                "metric/mode: not set; pass metric= and mode= to BatchBOSearcher or "
+                "to tune.TuneConfig"
+            )
         space = map_space(self._raw_space or {})
         gen = StoppedTrialGenerator.from_settings(
             self._settings,
             space=space,
-            metric=self._metric,
-            mode=self._mode,
+            metric=metric,
+            mode=mode,
             seed=self._seed,
             initial_points=[space.to_ax(p) for p in self._points],
         )
@@ -196,11 +204,6 @@ class BatchBOSearcher(Searcher):
             self._mode = check_literal(mode, "mode", _MODES)
         if self._raw_space is None:
             self._raw_space = dict(config)
-        if self._metric is None or self._mode is None:
-            raise SpecError(
-                "metric/mode: not set; pass metric= and mode= to BatchBOSearcher or "
-                "to tune.TuneConfig"
-            )
         self._setup()
         return True
 
@@ -228,7 +231,7 @@ class BatchBOSearcher(Searcher):
             if worker.error is not None:
                 raise worker.error
             if self._budget is not None and not book.ready and book.assigned() >= self._budget:
-                return Searcher.FINISHED
+                return Searcher.FINISHED  # type: ignore[return-value]  # Tune's str sentinel
             if self._slots_free() <= 0:
                 return None
             if not book.ready:

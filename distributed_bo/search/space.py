@@ -27,6 +27,7 @@ equivalent and are rejected with :class:`SearchSpaceError`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -302,7 +303,7 @@ def _map_quantized(
         path=path,
         ax_name=_ax_name(path),
         ax_config=config,
-        decode=lambda v, d=digits: round(float(v), d),
+        decode=functools.partial(_rounded, digits=digits),
     )
 
 
@@ -359,3 +360,8 @@ def _map_choice(path: str, categories: list[Any]) -> MappedParameter | tuple[Any
         decode=lambda v: categories[int(v)],
         encode=encode,
     )
+
+
+def _rounded(value: Any, digits: int) -> float:
+    """``value`` as a float rounded to ``digits`` decimals (a quantised parameter)."""
+    return round(float(value), digits)

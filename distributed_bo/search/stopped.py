@@ -147,7 +147,7 @@ class StoppedTrialGenerator(BatchGenerator):
         if curve:
             self.curves[index] = [(float(t), float(v)) for t, v in curve]
 
-    def early_stop(self, index: int, value: float | None = None) -> None:  # type: ignore[override]
+    def early_stop(self, index: int, value: float | None = None) -> None:
         """Mark trial ``index`` EARLY_STOPPED with its last value, then apply the policy.
 
         Ax keeps an early-stopped trial's data (it refuses to early-stop a trial
