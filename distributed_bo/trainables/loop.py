@@ -109,7 +109,7 @@ def start_training(
 ) -> Training:
     """Build ``cfg``'s optimizer over ``module``, the schedule, and the batch-order generator.
 
-    Call after :func:`seed_all`: the generator is seeded from ``cfg.seed`` too.
+    Build ``module`` after :func:`seed_all`; the generator is seeded from ``cfg.seed`` here.
 
     Args:
         cfg: The config (optimizer keys, seed).
