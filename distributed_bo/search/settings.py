@@ -57,6 +57,19 @@ DEFAULT_MAX_OBSERVATIONS: int | None = 500
 DEFAULT_PREFETCH = 1
 
 _CONSTRAINT_EXAMPLE = "'x0 + x1 <= 1.5'"
+#: The choice fields and their options, in the order they are checked.
+_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("acquisition", ACQUISITIONS),
+    ("stopped_trials", STOPPED_TRIAL_POLICIES),
+    ("batch_strategy", BATCH_STRATEGIES),
+)
+#: The optional integer fields: name, lowest value, and the fix's ending.
+_OPTIONAL_INTS: tuple[tuple[str, int, str], ...] = (
+    ("batch_size", 1, ", or null for the number of free trial slots"),
+    ("num_initial", 1, ", or null for the searcher's default"),
+    ("max_observations", 2, ", or null to fit the model on every observation"),
+    ("prefetch", 0, " (0 = only on demand), or null for 1 when trials run in parallel"),
+)
 
 
 class _Unset:
@@ -124,37 +137,10 @@ class SearcherSettings:
     path: InitVar[str] = "searcher"
 
     def __post_init__(self, path: str) -> None:
-        check_literal(self.acquisition, join(path, "acquisition"), ACQUISITIONS)
-        check_literal(self.stopped_trials, join(path, "stopped_trials"), STOPPED_TRIAL_POLICIES)
-        check_literal(self.batch_strategy, join(path, "batch_strategy"), BATCH_STRATEGIES)
-        check_int(
-            self.batch_size,
-            join(path, "batch_size"),
-            ge=1,
-            allow_none=True,
-            extra=", or null for the number of free trial slots",
-        )
-        check_int(
-            self.num_initial,
-            join(path, "num_initial"),
-            ge=1,
-            allow_none=True,
-            extra=", or null for the searcher's default",
-        )
-        check_int(
-            self.max_observations,
-            join(path, "max_observations"),
-            ge=2,
-            allow_none=True,
-            extra=", or null to fit the model on every observation",
-        )
-        check_int(
-            self.prefetch,
-            join(path, "prefetch"),
-            ge=0,
-            allow_none=True,
-            extra=" (0 = only on demand), or null for 1 when trials run in parallel",
-        )
+        for name, options in _CHOICES:
+            check_literal(getattr(self, name), join(path, name), options)
+        for name, low, extra in _OPTIONAL_INTS:
+            check_int(getattr(self, name), join(path, name), ge=low, allow_none=True, extra=extra)
         object.__setattr__(
             self, "parameter_constraints", _constraints(self.parameter_constraints, path)
         )
