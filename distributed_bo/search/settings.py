@@ -217,6 +217,4 @@ def _plain(value: Any) -> Any:
     """Plain dicts and lists, safe for ``yaml.safe_dump``."""
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
