@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.split import split_indices
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so data.load stays light
+    import torch
 
 #: Largest raw pixel value of the digits.
 PIXEL_MAX = 16.0
@@ -100,6 +103,8 @@ def load_split(*, seed: int, val_fraction: float, device: torch.device) -> Digit
         SpecError: If ``val_fraction`` leaves either part empty.
 
     """
+    import torch
+
     images, labels = digits_raw()
     train_idx, val_idx = split_indices(len(labels), seed=seed, val_fraction=val_fraction)
 
