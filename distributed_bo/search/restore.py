@@ -14,6 +14,7 @@ the three can disagree:
   trial by parameters before anything new is suggested.
 
 :class:`ResumeInfo` carries what the runner knows; :func:`reconcile` applies it.
+:class:`SaveRestore` is the searcher's save/restore API, which Tune calls.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from distributed_bo.search.settings import (
     DEFAULT_STOPPED_TRIALS,
     SearcherSettings,
 )
+from distributed_bo.search.snapshot import client_from_json
 from distributed_bo.search.space import MappedSpace
 from distributed_bo.search.stopped import StoppedTrialGenerator
+from distributed_bo.search.worker import BatchWorker
 
 #: Version of the saved state; 2 writes events as objects and no ``history``.
 STATE_VERSION = 2
@@ -234,3 +237,110 @@ def upgrade_pickled(state: dict[str, Any]) -> dict[str, Any]:
     )
     old.setdefault("_time_attr", "training_iteration")
     return {**old, "_settings": settings, "_resume": resume}
+
+
+class SaveRestore:
+    """The save/restore half of :class:`~distributed_bo.search.searcher.BatchBOSearcher`.
+
+    The state file (:meth:`save`, :meth:`restore`) and its reconciliation with what
+    Tune and the results file know (:meth:`set_resume_info`). Tune calls these; the
+    searcher class supplies the attributes and the three methods declared here.
+    """
+
+    _cond: threading.Condition
+    _book: TrialBook
+    _worker: BatchWorker | None
+    _space: MappedSpace | None
+    _raw_space: dict[str, Any] | None
+    _metric: str | None
+    _mode: str | None
+    _max_concurrent: int | None
+    _budget: int | None
+    _resume: ResumeInfo
+
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    def _init_runtime(self) -> None:
+        raise NotImplementedError
+
+    def _start_worker(self, gen: StoppedTrialGenerator) -> BatchWorker:
+        raise NotImplementedError
+
+    def get_state(self) -> dict[str, Any]:
+        """A JSON-safe, consistent copy of the whole searcher state."""
+        if self._worker is None or self._space is None:
+            raise SearcherStateError("searcher: nothing to save before the space is set")
+        with self._cond:
+            state = {
+                "version": STATE_VERSION,
+                "metric": self._metric,
+                "mode": self._mode,
+                "parameters": [p.ax_name for p in self._space.parameters],
+                **self._book.to_json(),
+                "max_concurrent": self._max_concurrent,
+                "budget": self._budget,
+            }
+        state["ax"] = self._worker.current_snapshot()
+        return state
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write the state as JSON, atomically (temporary file, then rename)."""
+        write_state(checkpoint_path, self.get_state())
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Load state written by :meth:`save` (JSON only: nothing is unpickled).
+
+        Raises:
+            SearcherStateError: If the file is missing, corrupt, or from another space.
+        """
+        self.set_state(read_state(checkpoint_path))
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`get_state`, reconciled by :func:`reconcile`.
+
+        Raises:
+            SearcherStateError: If the state is of another version or space.
+        """
+        check_state(state)
+        self._metric, self._mode = state["metric"], state["mode"]
+        if self._max_concurrent is None:
+            self._max_concurrent = state.get("max_concurrent")
+        # The saved budget is the study's; Tune passes num_samples=1 on restore.
+        self._budget = state.get("budget") or self._budget
+        if self._raw_space is None:
+            raise SearcherStateError(
+                "searcher state: restore needs the search space; construct the "
+                "searcher with space= (or let the Tuner set it) before restore()"
+            )
+        if self._worker is None:
+            self._setup()
+        old, space = self._worker, self._space
+        if old is None or space is None:
+            raise SearcherStateError("searcher state: the search space could not be set up")
+        check_state(state, [p.ax_name for p in space.parameters])
+        old.close()
+        gen = old.gen
+        gen.client = client_from_json(state["ax"])
+        self._init_runtime()
+        self._space = space
+        worker = self._start_worker(gen)
+        with worker.ax_lock:
+            reconcile(state, self._resume, gen=gen, book=self._book, space=space, lock=self._cond)
+            worker.snapshot = gen.to_json()
+
+    def set_resume_info(
+        self,
+        *,
+        tune_trials: set[str] | None,
+        finished: Mapping[str, Finished | tuple[str, Any]] | None = None,
+        unfinished_configs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Tell a searcher about to be restored what Tune and the results file hold.
+
+        The arguments are :meth:`ResumeInfo.build`'s; :func:`reconcile` applies them
+        in :meth:`set_state`. ``finished`` takes events or the older tuples.
+        """
+        self._resume = ResumeInfo.build(
+            tune_trials=tune_trials, finished=finished, unfinished_configs=unfinished_configs
+        )

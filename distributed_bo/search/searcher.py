@@ -23,19 +23,11 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from distributed_bo.exceptions import SearcherStateError, SpecError
+from distributed_bo.exceptions import SpecError
 from distributed_bo.search.book import TrialBook
-from distributed_bo.search.events import Finished, Run, finished_event
-from distributed_bo.search.generator import BatchGenerator, GenerationStats
-from distributed_bo.search.restore import (
-    STATE_VERSION,
-    ResumeInfo,
-    check_state,
-    read_state,
-    reconcile,
-    upgrade_pickled,
-    write_state,
-)
+from distributed_bo.search.events import Run, finished_event
+from distributed_bo.search.generator import GenerationStats
+from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
     DEFAULT_ACQUISITION as DEFAULT_ACQUISITION,  # importable here, as before
 )
@@ -55,7 +47,7 @@ logger = logging.getLogger(__name__)
 _MODES = ("min", "max")
 
 
-class BatchBOSearcher(Searcher):
+class BatchBOSearcher(SaveRestore, Searcher):
     """Batch Bayesian optimisation on Ax/BoTorch for Ray Tune.
 
     Use it as ``search_alg=`` of a ``tune.Tuner`` or standalone through
@@ -90,7 +82,8 @@ class BatchBOSearcher(Searcher):
     A trial counts as stopped early only when the scheduler says so through
     :meth:`on_trial_early_stopped` before Tune reports it finished;
     :func:`distributed_bo.runner.schedulers.build_scheduler` builds Ray Tune
-    schedulers that do.
+    schedulers that do. Save and restore (:meth:`save`, :meth:`restore`,
+    :meth:`set_resume_info`) come from :class:`~distributed_bo.search.restore.SaveRestore`.
     """
 
     def __init__(
@@ -376,83 +369,3 @@ class BatchBOSearcher(Searcher):
         """Stop the background thread."""
         if self._worker is not None:
             self._worker.close()
-
-    # ------------------------------------------------------------ save/restore
-    def get_state(self) -> dict[str, Any]:
-        """A JSON-safe, consistent copy of the whole searcher state."""
-        if self._worker is None or self._space is None:
-            raise SearcherStateError("searcher: nothing to save before the space is set")
-        with self._cond:
-            state = {
-                "version": STATE_VERSION,
-                "metric": self._metric,
-                "mode": self._mode,
-                "parameters": [p.ax_name for p in self._space.parameters],
-                **self._book.to_json(),
-                "max_concurrent": self._max_concurrent,
-                "budget": self._budget,
-            }
-        state["ax"] = self._worker.current_snapshot()
-        return state
-
-    def save(self, checkpoint_path: str) -> None:
-        """Write the state as JSON, atomically (temporary file, then rename)."""
-        write_state(checkpoint_path, self.get_state())
-
-    def restore(self, checkpoint_path: str) -> None:
-        """Load state written by :meth:`save` (JSON only: nothing is unpickled).
-
-        Raises:
-            SearcherStateError: If the file is missing, corrupt, or from another space.
-        """
-        self.set_state(read_state(checkpoint_path))
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`get_state`, reconciled by :func:`~.restore.reconcile`.
-
-        Raises:
-            SearcherStateError: If the state is of another version or space.
-        """
-        check_state(state)
-        self._metric, self._mode = state["metric"], state["mode"]
-        if self._max_concurrent is None:
-            self._max_concurrent = state.get("max_concurrent")
-        # The saved budget is the study's; Tune passes num_samples=1 on restore.
-        self._budget = state.get("budget") or self._budget
-        if self._raw_space is None:
-            raise SearcherStateError(
-                "searcher state: restore needs the search space; construct the "
-                "searcher with space= (or let the Tuner set it) before restore()"
-            )
-        if self._worker is None:
-            self._setup()
-        old, space = self._worker, self._space
-        if old is None or space is None:
-            raise SearcherStateError("searcher state: the search space could not be set up")
-        check_state(state, [p.ax_name for p in space.parameters])
-        old.close()
-        gen = old.gen
-        gen.client = BatchGenerator.client_from_json(state["ax"])
-        self._init_runtime()
-        self._space = space
-        worker = self._start_worker(gen)
-        with worker.ax_lock:
-            reconcile(state, self._resume, gen=gen, book=self._book, space=space, lock=self._cond)
-            worker.snapshot = gen.to_json()
-
-    def set_resume_info(
-        self,
-        *,
-        tune_trials: set[str] | None,
-        finished: Mapping[str, Finished | tuple[str, Any]] | None = None,
-        unfinished_configs: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        """Tell a searcher about to be restored what Tune and the results file hold.
-
-        The arguments are :meth:`~distributed_bo.search.restore.ResumeInfo.build`'s;
-        :func:`~distributed_bo.search.restore.reconcile` applies them in
-        :meth:`set_state`. ``finished`` takes events or the older tuples.
-        """
-        self._resume = ResumeInfo.build(
-            tune_trials=tune_trials, finished=finished, unfinished_configs=unfinished_configs
-        )

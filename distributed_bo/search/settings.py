@@ -137,8 +137,8 @@ class SearcherSettings:
     path: InitVar[str] = "searcher"
 
     def __post_init__(self, path: str) -> None:
-        for name, options in _CHOICES:
-            check_literal(getattr(self, name), join(path, name), options)
+        for name, allowed in _CHOICES:
+            check_literal(getattr(self, name), join(path, name), allowed)
         for name, low, extra in _OPTIONAL_INTS:
             check_int(getattr(self, name), join(path, name), ge=low, allow_none=True, extra=extra)
         object.__setattr__(
