@@ -11,7 +11,7 @@ import math
 import numbers
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeGuard
 
 from distributed_bo.exceptions import SpecError
 
@@ -178,7 +178,7 @@ def check_int(
     if value is None and allow_none:
         return None
     want = _bounds_text("an integer", ge=ge, le=le) + extra
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+    if not is_integer(value):
         fail(path, value, f"use {want}{_type_hint(value)}")
     if (ge is not None and value < ge) or (le is not None and value > le):
         fail(path, value, f"use {want}")
@@ -222,13 +222,13 @@ def check_number(
     return float(value)
 
 
-def is_integer(value: Any) -> bool:
-    """Tell whether ``value`` is an int that is not a bool."""
+def is_integer(value: Any) -> TypeGuard[int]:
+    """Tell whether ``value`` is an int that is not a bool (NumPy integers count)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value: Any) -> bool:
-    """Tell whether ``value`` is a finite real number that is not a bool."""
+def is_real(value: Any) -> TypeGuard[float]:
+    """Tell whether ``value`` is a finite real number that is not a bool (ints count)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         return False
     try:

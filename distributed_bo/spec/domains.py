@@ -1,11 +1,7 @@
-"""YAML search-space domains and the Ray Tune domains they become.
+"""One searched parameter: a YAML domain, its checks and the Ray Tune domain it becomes.
 
-A job spec's ``space`` mapping holds three kinds of entries:
-
-* a mapping with a ``type`` key is a searched parameter, a :class:`DomainSpec`;
-* a mapping without one is a nested group of parameters (``optim: {beta1: ...}``),
-  whose parameters have flat names ``optim/beta1``;
-* any other value is a constant, passed to every trial unsearched.
+A mapping with a ``type`` key in a job spec's ``space`` is a :class:`DomainSpec`;
+:mod:`distributed_bo.spec.space` walks the whole ``space`` (groups, constants).
 
 ===============================================  ===================================
 YAML                                             Ray Tune
@@ -25,13 +21,11 @@ YAML                                             Ray Tune
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec._frozen import FrozenDict, freeze, thaw
+from distributed_bo.spec._frozen import freeze, thaw
 from distributed_bo.validation import (
     check_int,
     check_keys,
@@ -73,7 +67,6 @@ _INT_TYPES = frozenset({"randint", "lograndint", "qrandint", "qlograndint"})
 _LOG_TYPES = frozenset({"loguniform", "qloguniform", "lograndint", "qlograndint"})
 _QUANTIZED = frozenset({"quniform", "qloguniform", "qrandint", "qlograndint"})
 _EXCLUSIVE_UPPER = frozenset({"randint", "lograndint"})
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Integer bounds stay exact as float64, which the Gaussian-process model works in.
 _MAX_INT = 2**53
 
@@ -169,7 +162,7 @@ class DomainSpec:
             if not isinstance(values, (list, tuple)):
                 fail(join(path, "values"), values, "use a non-empty list, e.g. [8, 16, 32]")
             kwargs["values"] = freeze(values, join(path, "values"))
-        return cls(name=name, type=kind, **kwargs)  # type: ignore[arg-type]
+        return cls(name=name, type=kind, **kwargs)
 
     def __post_init__(self) -> None:
         path = self.path
@@ -205,23 +198,7 @@ class DomainSpec:
 
     def _check_range(self) -> None:
         path, kind = self.path, self.type
-        is_int = kind in _INT_TYPES
-        bounds = []
-        for key in ("lower", "upper"):
-            value = getattr(self, key)
-            if is_int:
-                check_int(value, join(path, key), extra=f" ({kind} bounds are integers)")
-                if abs(value) > _MAX_INT:
-                    fail(join(path, key), value, "use an integer between -2**53 and 2**53")
-            else:
-                check_number(value, join(path, key))
-            bounds.append(value)
-        lower, upper = bounds
-        if kind in _QUANTIZED:
-            if is_int:
-                check_int(self.q, join(path, "q"), ge=1)
-            else:
-                check_number(self.q, join(path, "q"), gt=0)
+        lower, upper, q = self._check_bounds()
         if self.base is not None:
             check_number(self.base, join(path, "base"), gt=0)
             if self.base == 1:
@@ -242,22 +219,49 @@ class DomainSpec:
                 join(path, "lower"),
                 lower,
                 f"{kind} samples on a log scale, so lower must be > 0"
-                + (" (1 or more)" if is_int else ""),
+                + (" (1 or more)" if kind in _INT_TYPES else ""),
             )
         if kind in _QUANTIZED:
-            steps = (lower / self.q, upper / self.q, (upper - lower) / self.q)
-            if not is_int and not all(math.isfinite(x) for x in steps):
-                fail(join(path, "q"), self.q, f"q is too small for [{lower}, {upper}]; raise it")
-            for key, bound in (("lower", lower), ("upper", upper)):
-                if not _is_multiple(bound, self.q):
-                    k = math.floor(bound / self.q)
-                    below, above = _times(k, self.q), _times(k + 1, self.q)
-                    fail(
-                        join(path, key),
-                        bound,
-                        f"the bounds of {kind} must be multiples of q ({self.q}); "
-                        f"use {below} or {above}",
-                    )
+            self._check_multiples(lower, upper, q)
+
+    def _check_bounds(self) -> tuple[Any, Any, Any]:
+        """Check ``lower``, ``upper`` (and ``q`` of the q types) each on its own.
+
+        Returns:
+            ``(lower, upper, q)`` as given.
+        """
+        path, kind = self.path, self.type
+        is_int = kind in _INT_TYPES
+        for key in ("lower", "upper"):
+            value = getattr(self, key)
+            if is_int:
+                check_int(value, join(path, key), extra=f" ({kind} bounds are integers)")
+                if abs(value) > _MAX_INT:
+                    fail(join(path, key), value, "use an integer between -2**53 and 2**53")
+            else:
+                check_number(value, join(path, key))
+        if kind in _QUANTIZED:
+            if is_int:
+                check_int(self.q, join(path, "q"), ge=1)
+            else:
+                check_number(self.q, join(path, "q"), gt=0)
+        return self.lower, self.upper, self.q
+
+    def _check_multiples(self, lower: Any, upper: Any, q: Any) -> None:
+        """The bounds of a q type are multiples of ``q``, which is not vanishingly small."""
+        path, kind = self.path, self.type
+        steps = (lower / q, upper / q, (upper - lower) / q)
+        if kind not in _INT_TYPES and not all(math.isfinite(x) for x in steps):
+            fail(join(path, "q"), q, f"q is too small for [{lower}, {upper}]; raise it")
+        for key, bound in (("lower", lower), ("upper", upper)):
+            if not _is_multiple(bound, q):
+                k = math.floor(bound / q)
+                below, above = _times(k, q), _times(k + 1, q)
+                fail(
+                    join(path, key),
+                    bound,
+                    f"the bounds of {kind} must be multiples of q ({q}); use {below} or {above}",
+                )
 
     def to_tune(self) -> Domain:
         """Build the Ray Tune domain (``tune.uniform(...)`` etc.) of this parameter."""
@@ -265,7 +269,9 @@ class DomainSpec:
 
         if self.type == "choice":
             return tune.choice(thaw(self.values))
-        lower, upper, q = self.lower, self.upper, self.q
+        # Not None for the range types (checked on construction); Any for the lambdas.
+        bounds: tuple[Any, Any, Any] = (self.lower, self.upper, self.q)
+        lower, upper, q = bounds
         builders = {
             "uniform": lambda: tune.uniform(float(lower), float(upper)),
             # ``base`` is not passed on: Ray Tune ignores it and warns that it is deprecated.
@@ -318,115 +324,6 @@ class DomainSpec:
         above = value >= upper if self.type in _EXCLUSIVE_UPPER else value > upper
         if value < lower or above or (q is not None and not _is_multiple(value, q)):
             fail(path, value, f"use {number} in {where}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParsedSpace:
-    """A validated ``space`` mapping, split by kind of entry.
-
-    Attributes:
-        domains: Searched parameters by flat name (``optim/beta1``), in YAML order.
-        constants: Constant values by flat name.
-        groups: Flat names of the nested groups (``optim``).
-
-    """
-
-    domains: Mapping[str, DomainSpec]
-    constants: Mapping[str, Any]
-    groups: frozenset[str]
-
-
-def parse_space(space: Any) -> ParsedSpace:
-    """Validate a YAML ``space`` mapping.
-
-    Args:
-        space: The parsed ``space`` value.
-
-    Returns:
-        Its searched parameters, constants and groups by flat name.
-
-    Raises:
-        SpecError: If the space is not a mapping, a name is not an identifier, a
-            domain is invalid or nothing is searched.
-
-    """
-    require_mapping(space, "space", "a mapping of parameter names to domains, constants or groups")
-    if "type" in space:
-        fail(
-            "space",
-            space,
-            "space maps parameter names to domains; put the domain under a name, "
-            "e.g. space: {x: {type: uniform, lower: 0.0, upper: 1.0}}",
-        )
-    domains: dict[str, DomainSpec] = {}
-    constants: dict[str, Any] = {}
-    groups: set[str] = set()
-    _walk(space, "", domains, constants, groups)
-    if not domains:
-        fail(
-            "space",
-            space,
-            "search at least one parameter, e.g. "
-            "lr: {type: loguniform, lower: 1.0e-4, upper: 1.0e-1}",
-        )
-    return ParsedSpace(
-        domains=FrozenDict(domains), constants=FrozenDict(constants), groups=frozenset(groups)
-    )
-
-
-def _walk(
-    node: Mapping[str, Any],
-    prefix: str,
-    domains: dict[str, DomainSpec],
-    constants: dict[str, Any],
-    groups: set[str],
-) -> None:
-    for key, value in node.items():
-        if not isinstance(key, str) or not _NAME.fullmatch(key):
-            fail(
-                space_path(prefix.rstrip(NESTED_SEP)) if prefix else "space",
-                key,
-                "parameter names must be identifiers: letters, digits and _, "
-                "not starting with a digit",
-            )
-        name = prefix + key
-        if isinstance(value, Mapping) and "type" in value:
-            domains[name] = DomainSpec.from_dict(name, value)
-        elif isinstance(value, Mapping):
-            groups.add(name)
-            _walk(value, name + NESTED_SEP, domains, constants, groups)
-        else:
-            constants[name] = value
-
-
-def to_param_space(space: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn a YAML ``space`` mapping into a Ray Tune ``param_space``.
-
-    Args:
-        space: The ``space`` mapping of a job spec.
-
-    Returns:
-        A nested dict of Ray Tune domains and (copied) constants.
-
-    Raises:
-        SpecError: If the space is invalid.
-
-    """
-    parsed = parse_space(space)
-    return _build(space, "", parsed)
-
-
-def _build(node: Mapping[str, Any], prefix: str, parsed: ParsedSpace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        name = prefix + key
-        if name in parsed.domains:
-            out[key] = parsed.domains[name].to_tune()
-        elif name in parsed.groups:
-            out[key] = _build(value, name + NESTED_SEP, parsed)
-        else:
-            out[key] = thaw(value)
-    return out
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec.schema import StudySpec
+from distributed_bo.spec.study import StudySpec
 from distributed_bo.validation import describe
 
 

@@ -7,12 +7,8 @@ import pytest
 from ray.tune.search.sample import Categorical, Float, Integer, Quantized
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec.domains import (
-    DOMAIN_TYPES,
-    DomainSpec,
-    parse_space,
-    to_param_space,
-)
+from distributed_bo.spec.domains import DOMAIN_TYPES, DomainSpec
+from distributed_bo.spec.space import parse_space, to_param_space
 
 # type, YAML mapping, Ray Tune domain class, outer sampler, inner sampler, lower, upper, q
 CASES = [

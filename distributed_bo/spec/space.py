@@ -1,0 +1,132 @@
+"""The ``space`` mapping: searched parameters, nested groups and constants.
+
+A job spec's ``space`` mapping holds three kinds of entries:
+
+* a mapping with a ``type`` key is a searched parameter, a
+  :class:`~distributed_bo.spec.domains.DomainSpec`;
+* a mapping without one is a nested group of parameters (``optim: {beta1: ...}``),
+  whose parameters have flat names ``optim/beta1``;
+* any other value is a constant, passed to every trial unsearched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from distributed_bo.spec._frozen import FrozenDict, thaw
+from distributed_bo.spec.domains import NESTED_SEP, DomainSpec, space_path
+from distributed_bo.validation import fail, require_mapping
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedSpace:
+    """A validated ``space`` mapping, split by kind of entry.
+
+    Attributes:
+        domains: Searched parameters by flat name (``optim/beta1``), in YAML order.
+        constants: Constant values by flat name.
+        groups: Flat names of the nested groups (``optim``).
+
+    """
+
+    domains: Mapping[str, DomainSpec]
+    constants: Mapping[str, Any]
+    groups: frozenset[str]
+
+
+def parse_space(space: Any) -> ParsedSpace:
+    """Validate a YAML ``space`` mapping.
+
+    Args:
+        space: The parsed ``space`` value.
+
+    Returns:
+        Its searched parameters, constants and groups by flat name.
+
+    Raises:
+        SpecError: If the space is not a mapping, a name is not an identifier, a
+            domain is invalid or nothing is searched.
+
+    """
+    require_mapping(space, "space", "a mapping of parameter names to domains, constants or groups")
+    if "type" in space:
+        fail(
+            "space",
+            space,
+            "space maps parameter names to domains; put the domain under a name, "
+            "e.g. space: {x: {type: uniform, lower: 0.0, upper: 1.0}}",
+        )
+    domains: dict[str, DomainSpec] = {}
+    constants: dict[str, Any] = {}
+    groups: set[str] = set()
+    _walk(space, "", domains, constants, groups)
+    if not domains:
+        fail(
+            "space",
+            space,
+            "search at least one parameter, e.g. "
+            "lr: {type: loguniform, lower: 1.0e-4, upper: 1.0e-1}",
+        )
+    return ParsedSpace(
+        domains=FrozenDict(domains), constants=FrozenDict(constants), groups=frozenset(groups)
+    )
+
+
+def _walk(
+    node: Mapping[str, Any],
+    prefix: str,
+    domains: dict[str, DomainSpec],
+    constants: dict[str, Any],
+    groups: set[str],
+) -> None:
+    for key, value in node.items():
+        if not isinstance(key, str) or not _NAME.fullmatch(key):
+            fail(
+                space_path(prefix.rstrip(NESTED_SEP)) if prefix else "space",
+                key,
+                "parameter names must be identifiers: letters, digits and _, "
+                "not starting with a digit",
+            )
+        name = prefix + key
+        if isinstance(value, Mapping) and "type" in value:
+            domains[name] = DomainSpec.from_dict(name, value)
+        elif isinstance(value, Mapping):
+            groups.add(name)
+            _walk(value, name + NESTED_SEP, domains, constants, groups)
+        else:
+            constants[name] = value
+
+
+def to_param_space(space: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a YAML ``space`` mapping into a Ray Tune ``param_space``.
+
+    Args:
+        space: The ``space`` mapping of a job spec.
+
+    Returns:
+        A nested dict of Ray Tune domains and (copied) constants.
+
+    Raises:
+        SpecError: If the space is invalid.
+
+    """
+    parsed = parse_space(space)
+    return _build(space, "", parsed)
+
+
+def _build(node: Mapping[str, Any], prefix: str, parsed: ParsedSpace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = prefix + key
+        if name in parsed.domains:
+            out[key] = parsed.domains[name].to_tune()
+        elif name in parsed.groups:
+            out[key] = _build(value, name + NESTED_SEP, parsed)
+        else:
+            out[key] = thaw(value)
+    return out

@@ -1,0 +1,290 @@
+"""StudySpec: the whole job spec, its sections and the checks that span them.
+
+Build one from parsed YAML with :meth:`StudySpec.from_dict`, or from a file with
+:func:`distributed_bo.spec.load_spec`. Every check raises
+:class:`~distributed_bo.exceptions.SpecError` with a one-line message naming the
+field, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from distributed_bo.search.constraints import constraint_names
+from distributed_bo.search.settings import SearcherSettings
+from distributed_bo.spec._frozen import freeze, thaw
+from distributed_bo.spec.baseline import check_baseline
+from distributed_bo.spec.domains import RANGE_TYPES
+from distributed_bo.spec.scheduler import SchedulerSpec, check_scheduler_reach
+from distributed_bo.spec.sections import (
+    BudgetSpec,
+    CheckpointSpec,
+    ObjectiveSpec,
+    ResourcesSpec,
+    Section,
+    TrainableSpec,
+)
+from distributed_bo.spec.space import ParsedSpace, parse_space, to_param_space
+from distributed_bo.validation import (
+    check_int,
+    check_keys,
+    check_number,
+    check_str,
+    did_you_mean,
+    fail,
+    join,
+    require_mapping,
+)
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.+")
+_MAX_SEED = 2**32 - 1
+
+#: YAML section name -> its class; each has ``from_dict`` and ``to_dict``.
+_SECTIONS: dict[str, type[Section] | type[SearcherSettings]] = {
+    "objective": ObjectiveSpec,
+    "trainable": TrainableSpec,
+    "budget": BudgetSpec,
+    "searcher": SearcherSettings,
+    "resources": ResourcesSpec,
+    "checkpoint": CheckpointSpec,
+    "scheduler": SchedulerSpec,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudySpec:
+    """A whole study: what to optimise, over which space, with which budget.
+
+    Attributes:
+        name: Names the experiment directory: 1 to 64 characters from
+            ``A-Z a-z 0-9 _ . -``, not only dots.
+        objective: The metric and its direction.
+        trainable: The function each trial runs and its fixed config.
+        space: The searched parameters, as validated YAML (read-only): a mapping
+            with a ``type`` key is a domain (see :mod:`distributed_bo.spec.domains`),
+            a mapping without one is a nested group, any other value a constant.
+            Names are identifiers; at least one parameter must be searched.
+        budget: Number of trials and how many run at once.
+        searcher: The searcher's settings (acquisition function, batching,
+            constraints, ...): :class:`~distributed_bo.search.settings.SearcherSettings`.
+        resources: CPUs and GPUs per trial.
+        checkpoint: Checkpoint frequency (epochs) and retention.
+        scheduler: The Ray Tune scheduler that stops trials early (FIFO: none).
+        retries: Times a crashed trial is retried, >= 0.
+        max_failure_fraction: In ``(0, 1]``: the study stops when this fraction of
+            finished trials failed, once at least 5 trials finished.
+        storage: Where experiment directories go: a local path or a URI that
+            ``pyarrow.fs`` understands (``s3://``, ``gs://``, ``file://``, ...).
+        seed: Seed of the searcher's random numbers, in ``[0, 2**32 - 1]``;
+            ``None`` for a fresh seed each run.
+        baseline: A hand-tuned config evaluated as a reference, or ``None``. Keys
+            are searched parameters, given nested or by flat name (``optim/beta1``);
+            values must lie in their domains. Stored by flat name. It may leave
+            parameters out; the searcher chooses those.
+
+    """
+
+    _TOP_LEVEL: ClassVar[tuple[str, ...]] = (
+        "name",
+        "objective",
+        "trainable",
+        "space",
+        "budget",
+        "searcher",
+        "resources",
+        "checkpoint",
+        "scheduler",
+        "retries",
+        "max_failure_fraction",
+        "storage",
+        "seed",
+        "baseline",
+    )
+    _REQUIRED: ClassVar[tuple[str, ...]] = ("name", "objective", "trainable", "space", "budget")
+
+    name: str
+    objective: ObjectiveSpec
+    trainable: TrainableSpec
+    space: Mapping[str, Any]
+    budget: BudgetSpec
+    searcher: SearcherSettings = field(default_factory=SearcherSettings)
+    resources: ResourcesSpec = field(default_factory=ResourcesSpec)
+    checkpoint: CheckpointSpec = field(default_factory=CheckpointSpec)
+    scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
+    retries: int = 2
+    max_failure_fraction: float = 0.5
+    storage: str = "./experiments"
+    seed: int | None = 0
+    baseline: Mapping[str, Any] | None = None
+
+    # -- construct ------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Any, *, import_trainable: bool = True) -> StudySpec:
+        """Build a spec from parsed YAML (the layout of the job file).
+
+        Args:
+            data: The top-level mapping.
+            import_trainable: Import ``trainable.name`` to check it resolves
+                (default). ``False`` checks its form only (a built-in name or
+                ``module:function``), so a saved ``spec.yaml`` reads back on a
+                machine without the trainable's module.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            SpecError: On any invalid content (``TrainableError`` for
+                ``trainable.name``).
+
+        """
+        require_mapping(data, "spec", f"a mapping with keys {', '.join(cls._TOP_LEVEL)}")
+        check_keys(data, "", allowed=cls._TOP_LEVEL, required=cls._REQUIRED)
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            section = _SECTIONS.get(key)
+            if section is None:
+                kwargs[key] = value
+            elif value is None and key not in cls._REQUIRED:
+                kwargs[key] = section()
+            elif section is TrainableSpec:
+                kwargs[key] = TrainableSpec.from_dict(value, import_trainable=import_trainable)
+            else:
+                kwargs[key] = section.from_dict(value)
+        return cls(**kwargs)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for key, section in _SECTIONS.items():
+            value = getattr(self, key)
+            if not isinstance(value, section):
+                fail(
+                    key,
+                    value,
+                    f"pass a {section.__name__}, or build the spec with StudySpec.from_dict",
+                )
+        space = freeze(self.space, "space") if isinstance(self.space, Mapping) else self.space
+        parsed = parse_space(space)
+        object.__setattr__(self, "space", space)
+        _check_config_overlap(self.trainable.config, space, "trainable.config")
+        _check_constraint_names(self.searcher.parameter_constraints, parsed)
+        check_scheduler_reach(self.scheduler, self.trainable.config)
+        check_int(self.retries, "retries", ge=0)
+        fraction = check_number(
+            self.max_failure_fraction,
+            "max_failure_fraction",
+            gt=0,
+            le=1,
+            extra=" (the fraction of finished trials that may fail)",
+        )
+        object.__setattr__(self, "max_failure_fraction", fraction)
+        object.__setattr__(self, "storage", _check_storage(self.storage))
+        check_int(self.seed, "seed", ge=0, le=_MAX_SEED, allow_none=True, extra=", or null")
+        if self.baseline is not None:
+            object.__setattr__(self, "baseline", check_baseline(self.baseline, parsed))
+
+    # -- use --------------------------------------------------------------------
+
+    def param_space(self) -> dict[str, Any]:
+        """Build the Ray Tune ``param_space``: nested dict of ``tune`` domains and constants.
+
+        ``trainable.config`` is not merged in; see :meth:`trial_constants`.
+        """
+        return to_param_space(self.space)
+
+    def trial_constants(self) -> dict[str, Any]:
+        """Return a copy of ``trainable.config``, the fixed values of every trial."""
+        return thaw(self.trainable.config)
+
+    def parsed_space(self) -> ParsedSpace:
+        """Return the space split into domains, constants and groups by flat name."""
+        return parse_space(self.space)
+
+    # -- save -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as plain YAML-able data; ``from_dict`` of it gives an equal spec."""
+        out: dict[str, Any] = {}
+        for key in self._TOP_LEVEL:
+            value = getattr(self, key)
+            out[key] = value.to_dict() if key in _SECTIONS else thaw(value)
+        return out
+
+    def to_yaml(self) -> str:
+        """Return the spec as a YAML document, fields in the job-file order."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _check_name(name: Any) -> None:
+    """The study name names a directory: 1-64 safe characters, not only dots."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        fail(
+            "name",
+            name,
+            "use 1-64 characters from A-Z a-z 0-9 _ . - (it names the experiment directory)",
+        )
+    if set(name) == {"."}:
+        fail("name", name, "use a name with a letter or digit; dots alone are not a name")
+
+
+def _check_config_overlap(config: Mapping[str, Any], space: Mapping[str, Any], path: str) -> None:
+    """Reject keys set both in ``trainable.config`` and in ``space``."""
+    for key, value in config.items():
+        if key not in space:
+            continue
+        other = space[key]
+        if isinstance(value, Mapping) and isinstance(other, Mapping) and "type" not in other:
+            _check_config_overlap(value, other, join(path, key))
+            continue
+        fail(
+            join(path, key),
+            thaw(value),
+            f"space also sets {key!r}; set it in one place (space searches it, "
+            "trainable.config fixes it)",
+        )
+
+
+def _check_constraint_names(constraints: tuple[str, ...], parsed: ParsedSpace) -> None:
+    """Each name in a linear constraint is a searched parameter of a range type."""
+    usable = [n for n, d in parsed.domains.items() if d.type in RANGE_TYPES]
+    allowed = (
+        f"constraints can name {', '.join(usable)}"
+        if usable
+        else (f"no parameter is of a type constraints can name ({', '.join(RANGE_TYPES)})")
+    )
+    for i, text in enumerate(constraints):
+        path = f"searcher.parameter_constraints[{i}]"
+        for name in constraint_names(text, path):
+            domain = parsed.domains.get(name)
+            if domain is None:
+                hint = did_you_mean(name, list(parsed.domains))
+                fail(
+                    path,
+                    text,
+                    f"{name!r} is not a searched parameter in space{hint}; {allowed}",
+                )
+            if domain.type not in RANGE_TYPES:
+                fail(
+                    path,
+                    text,
+                    f"{name!r} is a {domain.type} parameter, but constraints can only "
+                    f"name {', '.join(RANGE_TYPES)} parameters; {allowed}",
+                )
+
+
+def _check_storage(storage: Any) -> str:
+    """A local path (``os.PathLike`` accepted) or a well-formed URI, as a string."""
+    if isinstance(storage, os.PathLike):
+        storage = os.fspath(storage)
+    fix = "use a local path or a URI such as s3://bucket/experiments"
+    check_str(storage, "storage", fix)
+    if "://" in storage and not _URI.fullmatch(storage):
+        fail("storage", storage, fix)
+    return storage
