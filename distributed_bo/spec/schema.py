@@ -7,30 +7,17 @@ Kept so code that imports from here goes on working; import from
 :class:`~distributed_bo.search.settings.SearcherSettings`.
 """
 
-from distributed_bo.search.settings import SearcherSettings
-from distributed_bo.search.settings import SearcherSettings as SearcherSpec
-from distributed_bo.spec.scheduler import SCHEDULERS, TIME_ATTRS, SchedulerSpec
-from distributed_bo.spec.sections import (
-    BudgetSpec,
-    CheckpointSpec,
-    Mode,
-    ObjectiveSpec,
-    ResourcesSpec,
-    TrainableSpec,
-)
-from distributed_bo.spec.study import StudySpec
+from distributed_bo.search.settings import SearcherSettings as SearcherSettings
+from distributed_bo.spec.scheduler import SCHEDULERS as SCHEDULERS
+from distributed_bo.spec.scheduler import TIME_ATTRS as TIME_ATTRS
+from distributed_bo.spec.scheduler import SchedulerSpec as SchedulerSpec
+from distributed_bo.spec.sections import BudgetSpec as BudgetSpec
+from distributed_bo.spec.sections import CheckpointSpec as CheckpointSpec
+from distributed_bo.spec.sections import Mode as Mode
+from distributed_bo.spec.sections import ObjectiveSpec as ObjectiveSpec
+from distributed_bo.spec.sections import ResourcesSpec as ResourcesSpec
+from distributed_bo.spec.sections import TrainableSpec as TrainableSpec
+from distributed_bo.spec.study import StudySpec as StudySpec
 
-__all__ = [
-    "SCHEDULERS",
-    "TIME_ATTRS",
-    "BudgetSpec",
-    "CheckpointSpec",
-    "Mode",
-    "ObjectiveSpec",
-    "ResourcesSpec",
-    "SchedulerSpec",
-    "SearcherSettings",
-    "SearcherSpec",
-    "StudySpec",
-    "TrainableSpec",
-]
+#: The ``searcher:`` section's old class name.
+SearcherSpec = SearcherSettings
