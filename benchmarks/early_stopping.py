@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import hartmann6, pyplot, save
 
 WORKERS = 4
 MAX_T = 9
@@ -80,36 +81,13 @@ BUDGETS = {"hartmann": 27.0, "digits": 18.0}
 
 
 # ------------------------------------------------------------------ problems
-# Hartmann6's constants (Surjanovic & Bingham), as in botorch.test_functions.
-_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-
-
 def augmented_hartmann_value(x: list[float], fidelity: float) -> float:
     """BoTorch's ``AugmentedHartmann`` in numpy (no torch import in the workers).
 
     ``alpha_1`` is lowered by ``0.1 (1 - fidelity)``; at fidelity 1 it is Hartmann6.
     :func:`main` checks it against BoTorch before the first run.
     """
-    alpha = _ALPHA.copy()
-    alpha[0] -= 0.1 * (1.0 - fidelity)
-    inner = np.sum(_A * (np.asarray(x) - _P) ** 2, axis=1)
-    return float(-np.sum(alpha * np.exp(-inner)))
+    return hartmann6(x, fidelity)
 
 
 def _check_against_botorch() -> None:
@@ -462,11 +440,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 
 def plot(problems: list[Problem], records: list[RunRecord], summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(problems), figsize=(6 * len(problems), 4.2), squeeze=False)
     for ax, problem in zip(axes[0], problems, strict=True):
         runs = [r for r in records if r.problem == problem.name]
@@ -493,9 +467,7 @@ def plot(problems: list[Problem], records: list[RunRecord], summary: dict, path:
         if problem.name == "hartmann":
             ax.set_yscale("log")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
 
 
 def machine() -> dict[str, Any]:

@@ -5,7 +5,7 @@ evaluations, median and IQR over seeds, for
 
 * ``BatchBOSearcher`` with its defaults (q = 1 per freed worker, qLogNEI, joint,
   one spare point kept ready), and variants: generating only on demand
-  (``prefetch=0``), qLogEI and qUCB (on demand), and batches of q = 4 and q = 8
+  (``prefetch=0``), qLogEI, qUCB and qEI (on demand), and batches of q = 4 and q = 8
   points per acquisition optimisation, joint and sequential;
 * peers: random search, Ax's scrambled Sobol sequence, Optuna's default sampler
   (``TPESampler``), Optuna's ``GPSampler`` and Ax's ``Client`` alone with its
@@ -17,7 +17,7 @@ Ackley 5-D and Levy with their optima moved off the centre of the same boxes (Ax
 default evaluates the centre first, where Ackley's optimum lies and near Levy's).
 
 Four asynchronous workers are simulated in simulated time (see
-``_common.simulate_async``): evaluation ``i`` lasts ``durations[i]``, drawn once
+``harness.simulate_async``): evaluation ``i`` lasts ``durations[i]``, drawn once
 per (seed, function) from an exponential with mean 1 and shared by every method.
 
 The q = 4 / q = 8 variants drive the searcher's own ``BatchGenerator``: when a
@@ -39,37 +39,44 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
-import shlex
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import (
+from harness import (
     REGRET_FLOOR,
-    LoadSampler,
+    AxClientMethod,
     Method,
+    OptunaMethod,
+    QBatchMethod,
     RandomMethod,
+    Recorder,
     SearcherMethod,
     SobolMethod,
+    exponential_durations,
+    final_by,
     fmt,
-    init_worker,
-    load_line,
+    header_lines,
     loadavg,
-    machine,
-    machine_line,
+    mean_ranks,
+    median_band,
+    new_header,
     paired_counts,
     pct,
+    pyplot,
     quiet,
+    reading,
+    save,
     seed_range,
     simulate_async,
-    versions,
+    table,
+    verdict,
+    worker_pool,
     wtl,
 )
 
@@ -254,138 +261,6 @@ PROBLEMS = {
 
 
 # --------------------------------------------------------------------- methods
-class QBatchMethod(Method):
-    """The searcher's ``BatchGenerator`` making q points per acquisition optimisation.
-
-    When a worker frees and no generated point is waiting, one call makes
-    ``q`` points (Sobol until ``num_initial`` trials have data, as the searcher
-    does), conditioned on every running or queued point.
-    """
-
-    def __init__(
-        self, space: Mapping[str, Any], seed: int, budget: int, q: int, batch_strategy: str
-    ) -> None:
-        from distributed_bo.search.generator import BatchGenerator
-        from distributed_bo.search.searcher import DEFAULT_ACQUISITION
-        from distributed_bo.search.space import map_space
-
-        self.space = map_space(space)
-        self.gen = BatchGenerator(
-            space=self.space,
-            metric="value",
-            mode="min",
-            acquisition=DEFAULT_ACQUISITION,
-            batch_strategy=batch_strategy,
-            num_initial=max(5, 2 * self.space.dim),
-            seed=seed,
-        )
-        self.q, self.budget, self.made = q, budget, 0
-        self.queue: deque[int] = deque()
-        self.index_of: dict[str, int] = {}
-        self.stats: list[dict[str, Any]] = []
-
-    def ask(self, trial_id: str) -> dict[str, Any]:
-        if not self.queue:
-            new = self.gen.generate(min(self.q, self.budget - self.made))
-            self.made += len(new)
-            self.queue.extend(new)
-            if self.gen.last_stats is not None:
-                self.stats.append(asdict(self.gen.last_stats))
-        index = self.queue.popleft()
-        self.gen.mark_running(index)
-        self.index_of[trial_id] = index
-        return self.space.to_config(self.gen.parameters(index))
-
-    def tell(self, trial_id: str, value: float) -> None:
-        self.gen.complete(self.index_of[trial_id], value)
-
-    def close(self) -> dict[str, Any]:
-        return {"generation_stats": self.stats}
-
-
-def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
-    """Ray Tune domains -> Optuna distributions (uniform/loguniform, randint, choice)."""
-    import optuna
-    from ray.tune.search import sample
-
-    dists = {}
-    for key, domain in space.items():
-        if isinstance(domain, sample.Float):
-            log = isinstance(domain.get_sampler(), sample.LogUniform)
-            dists[key] = optuna.distributions.FloatDistribution(domain.lower, domain.upper, log=log)
-        elif isinstance(domain, sample.Integer):
-            # Ray's randint excludes its upper bound; Optuna's includes it.
-            dists[key] = optuna.distributions.IntDistribution(domain.lower, domain.upper - 1)
-        elif isinstance(domain, sample.Categorical):
-            dists[key] = optuna.distributions.CategoricalDistribution(domain.categories)
-        else:
-            raise TypeError(f"optuna_distributions: {key}: unsupported domain {domain!r}")
-    return dists
-
-
-class OptunaMethod(Method):
-    """An Optuna sampler driven ask/tell with the other workers' trials still running."""
-
-    def __init__(self, space: Mapping[str, Any], seed: int, sampler: str) -> None:
-        import optuna
-
-        self.dists = optuna_distributions(space)
-        samplers = {
-            "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
-        }
-        self.study = optuna.create_study(direction="minimize", sampler=samplers[sampler]())
-        self.trials: dict[str, Any] = {}
-
-    def ask(self, trial_id: str) -> dict[str, Any]:
-        trial = self.study.ask(self.dists)
-        self.trials[trial_id] = trial
-        return dict(trial.params)
-
-    def tell(self, trial_id: str, value: float) -> None:
-        self.study.tell(self.trials.pop(trial_id), value)
-
-
-class AxClientMethod(Method):
-    """Ax's ``Client`` with its default generation strategy, one trial per free worker.
-
-    ``get_next_trials(max_trials=1)`` may give nothing while Ax waits for data
-    after its initial points; the worker then idles until the next completion.
-    """
-
-    def __init__(self, space: Mapping[str, Any], seed: int) -> None:
-        from ax.api import Client
-
-        from distributed_bo.search.space import map_space
-
-        self.space = map_space(space)
-        self.client = Client(random_seed=seed)
-        self.client.configure_experiment(parameters=self.space.ax_parameters, name="ax_alone")
-        self.client.configure_optimization(objective="-value")
-        self.index_of: dict[str, int] = {}
-        self.gen_seconds: list[float] = []
-        self.empty_asks = 0
-
-    def ask(self, trial_id: str) -> dict[str, Any] | None:
-        start = time.perf_counter()
-        trials = self.client.get_next_trials(max_trials=1)
-        self.gen_seconds.append(time.perf_counter() - start)
-        if not trials:
-            self.empty_asks += 1
-            return None
-        ((index, params),) = trials.items()
-        self.index_of[trial_id] = index
-        return self.space.to_config(params)
-
-    def tell(self, trial_id: str, value: float) -> None:
-        self.client.complete_trial(
-            trial_index=self.index_of.pop(trial_id), raw_data={"value": value}
-        )
-
-    def close(self) -> dict[str, Any]:
-        return {"ax_gen_seconds": self.gen_seconds, "empty_asks": self.empty_asks}
-
-
 Factory = Callable[[Problem, int, int], Method]
 
 DEFAULT = "BatchBO (default: q=1, qLogNEI, joint, 1 spare)"
@@ -406,6 +281,9 @@ METHODS: dict[str, Factory] = {
     ),
     "BatchBO qUCB (on demand)": lambda p, s, b: SearcherMethod(
         p.space(), s, b, WORKERS, acquisition="qUCB", prefetch=0
+    ),
+    "BatchBO qEI (on demand)": lambda p, s, b: SearcherMethod(
+        p.space(), s, b, WORKERS, acquisition="qEI", prefetch=0
     ),
     "BatchBO q=4 joint": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "joint"),
     "BatchBO q=4 sequential": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "sequential"),
@@ -436,6 +314,7 @@ SHIFTED = ["ackley5_shifted", "levy_shifted"]
 #: next starts, so a run stopped by ``--deadline-min`` leaves complete cells.
 QUCB = "BatchBO qUCB (on demand)"
 QLOGEI = "BatchBO qLogEI (on demand)"
+QEI = "BatchBO qEI (on demand)"
 PLAN: list[tuple[list[str], list[str]]] = [
     (CHEAP, FIRST + REST),
     ([ON_DEMAND], FIRST),
@@ -457,6 +336,8 @@ PLAN: list[tuple[list[str], list[str]]] = [
     # Ackley's optimum is the centre of its box and Levy's is near it; Ax's default
     # evaluates the centre first. The same functions with the optimum moved:
     ([DEFAULT, *CHEAP, GP, AX], SHIFTED),
+    # The last acquisition the retired searcher_quality.py compared.
+    ([QEI], FIRST),
 ]
 
 
@@ -488,8 +369,7 @@ class BenchConfig:
 
 def durations_for(seed: int, name: str, budget: int) -> np.ndarray:
     """Evaluation durations in start order; the same for every method."""
-    index = list(PROBLEMS).index(name)
-    return np.random.default_rng([seed, index, 7]).exponential(1.0, size=budget)
+    return exponential_durations(seed, list(PROBLEMS).index(name), budget)
 
 
 def run_one(label: str, name: str, seed: int, budget: int) -> dict[str, Any]:
@@ -518,53 +398,12 @@ def run_one(label: str, name: str, seed: int, budget: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------- report
-def final_by(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
-    """method -> function -> seed -> final regret."""
-    out: dict[str, dict[str, dict[int, float]]] = {}
-    for r in runs:
-        out.setdefault(r["method"], {}).setdefault(r["function"], {})[r["seed"]] = r["final_regret"]
-    return out
-
-
-def verdict(ours: Mapping[int, float], theirs: Mapping[int, float]) -> str:
-    """Win / loss / tie of ``ours`` against ``theirs``, paired by seed (sign test, 5%)."""
-    if not set(ours) & set(theirs):
-        return "-"
-    w, t, losses, p = paired_counts(ours, theirs)
-    seeds = sorted(set(ours) & set(theirs))
-    med_a = np.median([ours[s] for s in seeds])
-    med_b = np.median([theirs[s] for s in seeds])
-    if p < 0.05:
-        word = "**win**" if w > losses else "**loss**"
-    elif w == losses or abs(med_a - med_b) <= 1e-12:
-        word = "tie"
-    else:
-        word = "ahead, n.s." if w > losses else "behind, n.s."
-    return f"{word} {w}-{t}-{losses} (p={p:.2g})"
-
-
-def mean_ranks(
-    runs: list[dict[str, Any]], labels: Sequence[str], name: str
-) -> tuple[list[int], dict[str, float]]:
-    """Seeds on which all ``labels`` ran on ``name``, and each label's mean rank there."""
-    final = final_by(runs)
-    per = [set(final.get(v, {}).get(name, {})) for v in labels]
-    seeds = sorted(set.intersection(*per)) if per else []
-    ranks: dict[str, list[float]] = {v: [] for v in labels}
-    for seed in seeds:
-        vals = [final[v][name][seed] for v in labels]
-        for v, val in zip(labels, vals, strict=True):
-            below = sum(x < val - 1e-12 for x in vals)
-            equal = sum(abs(x - val) <= 1e-12 for x in vals)
-            ranks[v].append(below + (equal + 1) / 2)
-    return seeds, {v: float(np.mean(r)) if r else float("nan") for v, r in ranks.items()}
-
-
 STYLES = {
     DEFAULT: ("tab:blue", "-", 2.8),
     ON_DEMAND: ("tab:blue", ":", 2.0),
     QLOGEI: ("tab:cyan", "--", 1.5),
     QUCB: ("tab:olive", "--", 1.8),
+    QEI: ("tab:pink", "--", 1.5),
     "BatchBO q=4 joint": ("tab:green", "-.", 1.5),
     "BatchBO q=4 sequential": ("tab:green", ":", 1.5),
     "BatchBO q=8 joint": ("tab:purple", "-.", 1.5),
@@ -579,11 +418,7 @@ STYLES = {
 
 def plot(runs: list[dict[str, Any]], functions: Sequence[str], out: Path) -> list[Path]:
     """One PNG per function: log10 simple regret vs evaluations, median and IQR band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     paths = []
     for name in functions:
         fn_runs = [r for r in runs if r["function"] == name]
@@ -603,11 +438,8 @@ def plot(runs: list[dict[str, Any]], functions: Sequence[str], out: Path) -> lis
                 if not curves:
                     continue
                 y = np.log10(np.maximum(np.asarray(curves), REGRET_FLOOR))
-                x = np.arange(1, y.shape[1] + 1)
                 color, ls, lw = STYLES[label]
-                med, lo, hi = (np.percentile(y, p, axis=0) for p in (50, 25, 75))
-                ax.plot(x, med, color=color, ls=ls, lw=lw, label=f"{label} (n={len(curves)})")
-                ax.fill_between(x, lo, hi, color=color, alpha=0.12)
+                median_band(ax, y, label=f"{label} (n={len(curves)})", color=color, ls=ls, lw=lw)
             ax.set_xlim(1, budget)
             ax.set_xlabel("evaluations completed")
             ax.set_title(title)
@@ -620,11 +452,7 @@ def plot(runs: list[dict[str, Any]], functions: Sequence[str], out: Path) -> lis
             f"{budget} evaluations",
             fontsize=11 if len(panels) > 1 else 10,
         )
-        fig.tight_layout()
-        path = out / f"{NAME}_{name}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out / f"{NAME}_{name}.png"))
     return paths
 
 
@@ -635,34 +463,37 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
     budgets = cfg["budgets"]
     functions = [f for f in budgets if any(r["function"] == f for r in runs)]
     final = final_by(runs)
-    m = header["machine"]
-    lines = ["# Optimizer quality benchmark", ""]
-    lines += [
-        f"- Command: `{header['command']}`",
-        f"- Date (UTC): started {header['date_utc']}; "
-        + (
-            f"finished after {header['wall_min']:.1f} min"
-            if header.get("finished")
-            else f"stopped at `--deadline-min` after {header['wall_min']:.1f} min with "
-            f"{len(runs)} of the {header['tasks']} runs in `PLAN` done; all invocations "
-            "together: "
-            f"{header['wall_min'] + sum(e['wall_min'] for e in header.get('earlier', [])):.1f}"
-            " min"
-        ),
-        machine_line(m),
-        f"- Processes: {cfg['jobs']} side by side, torch.set_num_threads({cfg['torch_threads']})",
-        *[
-            f"- Earlier invocation, continued with `--resume`: `{e['command']}`, started "
-            f"{e['date_utc']} UTC, ran {e['wall_min']:.1f} min (stopped to reorder the "
-            f"plan, or at its deadline); the JSON held {e['runs_at_end']} runs when it "
-            f"ended (load median {e['load'].get('median', float('nan')):.1f})"
-            for e in header.get("earlier", [])
+    earlier = [
+        f"- Earlier invocation, continued with `--resume`: `{e['command']}`, started "
+        f"{e['date_utc']} UTC, ran {e['wall_min']:.1f} min (stopped to reorder the "
+        f"plan, or at its deadline); the JSON held {e['runs_at_end']} runs when it "
+        f"ended (load median {e['load'].get('median', float('nan')):.1f})"
+        for e in header.get("earlier", [])
+    ]
+    total_min = header["wall_min"] + sum(e["wall_min"] for e in header.get("earlier", []))
+    date = f"- Date (UTC): started {header['date_utc']}; " + (
+        f"finished after {header['wall_min']:.1f} min"
+        if header.get("finished")
+        else f"stopped at `--deadline-min` after {header['wall_min']:.1f} min with "
+        f"{len(runs)} of the {header['tasks']} runs in `PLAN` done; all invocations "
+        f"together: {total_min:.1f} min"
+    )
+    lines = header_lines(
+        "Optimizer quality benchmark",
+        header,
+        date=date,
+        setup=[
+            f"- Processes: {cfg['jobs']} side by side, "
+            f"torch.set_num_threads({cfg['torch_threads']})",
+            *earlier,
         ],
-        load_line(header.get("load", {}), m["nproc"]),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in header["versions"].items()),
-        f"- Simulation: {WORKERS} asynchronous workers in simulated time; durations "
-        "Exponential(mean 1), one sequence per (seed, function) shared by all methods; "
-        "noise-free objectives; every method at its library defaults.",
+        after=[
+            f"- Simulation: {WORKERS} asynchronous workers in simulated time; durations "
+            "Exponential(mean 1), one sequence per (seed, function) shared by all methods; "
+            "noise-free objectives; every method at its library defaults."
+        ],
+    )
+    lines += [
         "",
         "## What was run, and what was cut",
         "",
@@ -703,8 +534,59 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "minimum) after the whole budget; lower is better.",
         "",
     ]
-    cols = ["Method"] + [f"{f} ({budgets[f]})" for f in functions]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += _regret_table(final, functions, budgets)
+    lines += [
+        "",
+        "## Where the default searcher wins or loses",
+        "",
+        "Default searcher against each peer, paired by seed: wins-ties-losses in final "
+        "regret and a two-sided exact sign test. **win**/**loss**: p < 0.05; "
+        "'ahead/behind, n.s.': more wins/losses but not significant.",
+        "",
+    ]
+    lines += _peer_table(final, functions)
+    lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
+    lines += _variant_section(runs, final, functions)
+    lines += [
+        "",
+        "## Wall time per run",
+        "",
+        "Median wall seconds of one run (all its evaluations), by method and function. "
+        "Inflated by the machine's load (see above); compare within this table only.",
+        "",
+    ]
+    lines += table(
+        ["Method", *functions],
+        (
+            [label] + [_median_wall(runs, label, f) for f in functions]
+            for label in [DEFAULT, *PEERS, *[v for v in VARIANTS if v != DEFAULT]]
+            if label in final
+        ),
+    )
+    empty = [r.get("empty_asks", 0) for r in runs if r["method"] == "Ax Client (default)"]
+    if empty:
+        lines += [
+            "",
+            f"Ax Client alone returned no trial {sum(empty)} times over {len(empty)} runs "
+            "(it waits for data after its initial points); the simulated worker idled "
+            "until the next completion.",
+        ]
+    lines += reading(out, NOTES_FILE)
+    (out / f"{NAME}.md").write_text("\n".join(lines))
+
+
+Final = dict[str, dict[str, dict[int, float]]]
+
+
+def _median_wall(runs: list[dict[str, Any]], label: str, name: str) -> str:
+    """Median wall seconds of ``label``'s runs on ``name``, or "-"."""
+    w = [r["wall_s"] for r in runs if r["method"] == label and r["function"] == name]
+    return f"{pct(w, 50):.1f}" if w else "-"
+
+
+def _regret_table(final: Final, functions: Sequence[str], budgets: Mapping[str, int]) -> list[str]:
+    """Median [IQR] final regret, one row per method that ran."""
+    rows = []
     for label in [DEFAULT, *PEERS, *[v for v in VARIANTS if v != DEFAULT]]:
         if label not in final:
             continue
@@ -716,19 +598,14 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
                 if vals
                 else "-"
             )
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "## Where the default searcher wins or loses",
-        "",
-        "Default searcher against each peer, paired by seed: wins-ties-losses in final "
-        "regret and a two-sided exact sign test. **win**/**loss**: p < 0.05; "
-        "'ahead/behind, n.s.': more wins/losses but not significant.",
-        "",
-    ]
-    cols = ["Peer"] + functions + ["total W-T-L"]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        rows.append(row)
+    return table(["Method"] + [f"{f} ({budgets[f]})" for f in functions], rows)
+
+
+def _peer_table(final: Final, functions: Sequence[str]) -> list[str]:
+    """The default against each peer: a verdict per function and the total W-T-L."""
     ours = final.get(DEFAULT, {})
+    rows = []
     for peer in PEERS:
         if peer not in final:
             continue
@@ -740,16 +617,22 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
                 w, t, losses, _ = paired_counts(a, b)
                 tw, tt, tl = tw + w, tt + t, tl + losses
         row.append(f"{tw}-{tt}-{tl}")
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
-    # Variants.
+        rows.append(row)
+    return table(["Peer", *functions, "total W-T-L"], rows)
+
+
+def _variant_section(
+    runs: list[dict[str, Any]], final: Final, functions: Sequence[str]
+) -> list[str]:
+    """Searcher variants against the default (W-T-L) and their mean ranks."""
     vfuncs = [
         f
         for f in functions
         if any(r["function"] == f and r["method"] in VARIANTS[1:] for r in runs)
     ]
     ran = [v for v in VARIANTS if v in final]
-    lines += [
+    ours = final.get(DEFAULT, {})
+    lines = [
         "",
         "## Searcher variants (choice of defaults)",
         "",
@@ -758,10 +641,8 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "",
     ]
     cols = ["Variant"] + [f"{f} vs default" for f in vfuncs] + [f"{f} rank" for f in vfuncs]
-    cols += ["mean rank"]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     rank_tables = {f: mean_ranks(runs, ran, f) for f in vfuncs}
-    overall = {}
+    overall, rows = {}, []
     for v in ran:
         row = [v]
         for f in vfuncs:
@@ -770,7 +651,8 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         row += ["-" if np.isnan(r) else f"{r:.2f}" for r in rs]
         overall[v] = float(np.nanmean(rs)) if rs else float("nan")
         row.append(f"{overall[v]:.2f}")
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
+    lines += table([*cols, "mean rank"], rows)
     if overall:
         best = min(overall, key=lambda k: overall[k])
         lines += [
@@ -780,40 +662,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
             + f". Computed: lowest mean rank **{best}** ({overall[best]:.2f}); the default "
             f"has {overall.get(DEFAULT, float('nan')):.2f}.",
         ]
-    # Cost.
-    lines += [
-        "",
-        "## Wall time per run",
-        "",
-        "Median wall seconds of one run (all its evaluations), by method and function. "
-        "Inflated by the machine's load (see above); compare within this table only.",
-        "",
-    ]
-    cols = ["Method"] + functions
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for label in [DEFAULT, *PEERS, *[v for v in VARIANTS if v != DEFAULT]]:
-        if label not in final:
-            continue
-        row = [label]
-        for f in functions:
-            w = [r["wall_s"] for r in runs if r["method"] == label and r["function"] == f]
-            row.append(f"{pct(w, 50):.1f}" if w else "-")
-        lines.append("| " + " | ".join(row) + " |")
-    empty = [r.get("empty_asks", 0) for r in runs if r["method"] == "Ax Client (default)"]
-    if empty:
-        lines += [
-            "",
-            f"Ax Client alone returned no trial {sum(empty)} times over {len(empty)} runs "
-            "(it waits for data after its initial points); the simulated worker idled "
-            "until the next completion.",
-        ]
-    notes = out / NOTES_FILE
-    lines += ["", "## Reading", ""]
-    if notes.exists():
-        lines += [notes.read_text().strip(), ""]
-    else:
-        lines += [f"_none yet; written by hand in `{NOTES_FILE}`._", ""]
-    (out / f"{NAME}.md").write_text("\n".join(lines))
+    return lines
 
 
 def load_raw(path: Path) -> dict[str, Any]:
@@ -892,6 +741,23 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     )
 
 
+def _earlier(raw_path: Path, resume: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """With ``resume``: the runs already in the JSON, and its invocations so far."""
+    if not (resume and raw_path.exists()):
+        return [], []
+    previous = load_raw(raw_path)
+    runs, h = previous["runs"], previous["header"]
+    return runs, h.get("earlier", []) + [
+        {
+            "command": h["command"],
+            "date_utc": h["date_utc"],
+            "wall_min": h.get("wall_min"),
+            "runs_at_end": len(runs),
+            "load": h.get("load", {}),
+        }
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the grid and write JSON, Markdown and PNGs to ``--out``."""
     config, replot = parse_args(argv)
@@ -905,23 +771,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     torch.set_num_threads(config.torch_threads)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    load = LoadSampler()
-    runs: list[dict[str, Any]] = []
-    earlier: list[dict[str, Any]] = []
-    if config.resume and raw_path.exists():
-        previous = load_raw(raw_path)
-        runs = previous["runs"]
-        h = previous["header"]
-        earlier = h.get("earlier", []) + [
-            {
-                "command": h["command"],
-                "date_utc": h["date_utc"],
-                "wall_min": h.get("wall_min"),
-                "runs_at_end": len(runs),
-                "load": h.get("load", {}),
-            }
-        ]
+    runs, earlier = _earlier(raw_path, config.resume)
     done_keys = {(r["method"], r["function"], r["seed"]) for r in runs}
     tasks = [
         (label, name, seed, config.budgets[name])
@@ -933,38 +783,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         for seed in range(config.seeds)
         if (label, name, seed) not in done_keys
     ]
-    header: dict[str, Any] = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "machine": machine(),
-        "versions": versions(),
-        "config": asdict(config),
-        "loadavg_start": loadavg(),
-        "tasks": len(tasks) + len(runs),
-        "finished": False,
-        "earlier": earlier,
-    }
-
-    def dump() -> None:
-        header["wall_min"] = (time.perf_counter() - t0) / 60
-        header["load"] = load.summary()
-        raw_path.write_text(json.dumps({"header": header, "runs": runs}))
-
+    header = new_header(
+        config=asdict(config),
+        loadavg_start=loadavg(),
+        tasks=len(tasks) + len(runs),
+        finished=False,
+        earlier=earlier,
+    )
+    record = Recorder(raw_path, {"header": header, "runs": runs})
     print(f"{len(tasks)} runs to do ({len(runs)} kept)", flush=True)
     pending = deque(tasks)
-    with ProcessPoolExecutor(
-        max_workers=config.jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-        initargs=(config.torch_threads,),
-    ) as pool:
+    with worker_pool(config.jobs, config.torch_threads) as pool:
         in_flight: set[Any] = set()
         done = 0
         while pending or in_flight:
-            late = (
-                config.deadline_min is not None
-                and (time.perf_counter() - t0) / 60 > config.deadline_min
-            )
+            late = config.deadline_min is not None and record.minutes() > config.deadline_min
             while pending and not late and len(in_flight) < config.jobs:
                 in_flight.add(pool.submit(run_one, *pending.popleft()))
             if not in_flight:
@@ -977,16 +810,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(
                     f"[{done}/{len(tasks)}] seed {r['seed']} {r['function']:10s} "
                     f"{r['method']:40s} regret {r['final_regret']:.3e} ({r['wall_s']:.1f} s, "
-                    f"total {(time.perf_counter() - t0) / 60:.1f} min, load {loadavg()})",
+                    f"total {record.minutes():.1f} min, load {loadavg()})",
                     flush=True,
                 )
-                dump()
+                record.dump()
                 if done % 10 == 0:
                     report(json.loads(raw_path.read_text()), out)
     header["skipped"] = [list(t) for t in pending]
-    header["finished"] = not pending
-    header["load"] = load.stop()
-    dump()
+    record.finish(finished=not pending)
     report(json.loads(raw_path.read_text()), out)
     print(f"done in {header['wall_min']:.1f} min; results in {out}", flush=True)
 

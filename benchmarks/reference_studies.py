@@ -27,32 +27,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import (
-    LoadSampler,
+from harness import (
     Method,
     RandomMethod,
+    Recorder,
     SearcherMethod,
     SobolMethod,
-    date_line,
-    init_worker,
-    load_line,
+    header_lines,
     loadavg,
-    machine,
-    machine_line,
+    new_header,
     paired_counts,
+    pyplot,
     quiet,
+    reading,
+    save,
     simulate_async,
-    versions,
+    worker_pool,
 )
 
 NAME = "reference_studies"
@@ -191,11 +188,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def plot(runs: list[dict[str, Any]], out: Path, suffix: str = "") -> Path:
     """Best-so-far validation accuracy against evaluations, mean ± std over repeats."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     colors = {
         "BatchBOSearcher": "tab:blue",
@@ -225,33 +218,29 @@ def plot(runs: list[dict[str, Any]], out: Path, suffix: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("digits CNN, lr and weight decay: mean ± std over repeats")
-    fig.tight_layout()
-    path = out / f"{NAME}_best_so_far{suffix}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, out / f"{NAME}_best_so_far{suffix}.png")
 
 
 def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
     """Write ``reference_studies.md``."""
     header, runs = raw["header"], raw["runs"]
-    m, opts = header["machine"], header["opts"]
+    opts = header["opts"]
     s = summarise(runs)
-    lines = ["# Reference study protocol: digits CNN", ""]
+    lines = header_lines(
+        "Reference study protocol: digits CNN",
+        header,
+        setup=[f"- {opts['jobs']} processes, torch.set_num_threads({opts['torch_threads']}) each"],
+        after=[
+            f"- Protocol: dataset {opts['dataset']}; lr loguniform [1e-4, 0.3], weight decay "
+            f"loguniform [1e-6, 1e-2]; {INITIAL} Sobol + {BO_EVALS} BO evaluations, one at a "
+            f"time; {opts['repeats']} repeats (repeat r: seed r for search and training). "
+            f"Fixed: 2 conv layers, 16 channels, no dropout, Adam, batch 64, "
+            f"**{opts['epochs']} epochs** (the quickstart uses 8). Objective: last epoch's "
+            "validation accuracy (360 of the 1,797 images). Baseline: lr 0.01, weight decay "
+            "1e-4, trained with each repeat's seed."
+        ],
+    )
     lines += [
-        f"- Command: `{header['command']}`",
-        date_line(header),
-        machine_line(m),
-        f"- {opts['jobs']} processes, torch.set_num_threads({opts['torch_threads']}) each",
-        load_line(header.get("load", {}), m["nproc"]),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in header["versions"].items()),
-        f"- Protocol: dataset {opts['dataset']}; lr loguniform [1e-4, 0.3], weight decay "
-        f"loguniform [1e-6, 1e-2]; {INITIAL} Sobol + {BO_EVALS} BO evaluations, one at a "
-        f"time; {opts['repeats']} repeats (repeat r: seed r for search and training). "
-        f"Fixed: 2 conv layers, 16 channels, no dropout, Adam, batch 64, "
-        f"**{opts['epochs']} epochs** (the quickstart uses 8). Objective: last epoch's "
-        "validation accuracy (360 of the 1,797 images). Baseline: lr 0.01, weight decay "
-        "1e-4, trained with each repeat's seed.",
         "",
         "Reduced settings: the reference trains CIFAR-10 on a GPU; this machine has 2 "
         "shared CPU cores and no GPU, so the protocol runs on the digits CNN "
@@ -279,10 +268,7 @@ def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
             f"| hand-tuned baseline | {b['repeats']} | {b['best_mean']:.4f} ± "
             f"{b['best_std']:.4f} | - | - | - | - |"
         )
-    lines += ["", f"![{png.stem}]({png.name})", ""]
-    notes = out / f"{NAME}_notes.md"
-    if notes.exists():
-        lines += ["## Reading", "", notes.read_text().strip(), ""]
+    lines += ["", f"![{png.stem}]({png.name})", *reading(out, f"{NAME}_notes.md")]
     suffix = "" if opts["dataset"] == "digits" else f"_{opts['dataset']}"
     (out / f"{NAME}{suffix}.md").write_text("\n".join(lines))
 
@@ -324,33 +310,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     quiet()
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    load = LoadSampler()
-    header: dict[str, Any] = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "machine": machine(),
-        "versions": versions(),
-        "opts": opts,
-        "loadavg_start": loadavg(),
-        "finished": False,
-    }
+    header = new_header(opts=opts, loadavg_start=loadavg(), finished=False)
     runs: list[dict[str, Any]] = []
-
-    def dump() -> None:
-        header["wall_min"] = (time.perf_counter() - t0) / 60
-        header["load"] = load.summary()
-        raw_path.write_text(json.dumps({"header": header, "runs": runs}))
+    record = Recorder(raw_path, {"header": header, "runs": runs})
 
     tasks = [("baseline", r) for r in range(args.repeats)] + [
         (label, r) for r in range(args.repeats) for label in METHODS
     ]
-    with ProcessPoolExecutor(
-        max_workers=args.jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-        initargs=(args.torch_threads,),
-    ) as pool:
+    with worker_pool(args.jobs, args.torch_threads) as pool:
         futures = [pool.submit(run_one, label, r, opts) for label, r in tasks]
         for i, future in enumerate(as_completed(futures), 1):
             r = future.result()
@@ -360,10 +327,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{max(r['accuracies']):.4f} ({r['wall_s']:.0f} s, load {loadavg()})",
                 flush=True,
             )
-            dump()
-    header["finished"] = True
-    header["load"] = load.stop()
-    dump()
+            record.dump()
+    record.finish()
     raw = json.loads(raw_path.read_text())
     write_markdown(raw, out, plot(runs, out, name[len(NAME) :]))
     print(f"done in {header['wall_min']:.1f} min", flush=True)

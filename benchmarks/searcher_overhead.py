@@ -23,31 +23,27 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
-import shlex
-import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import (
-    LoadSampler,
+from harness import (
+    Recorder,
     SearcherMethod,
-    date_line,
     fmt,
-    init_worker,
-    load_line,
+    header_lines,
     loadavg,
-    machine,
-    machine_line,
+    new_header,
     pct,
+    pyplot,
     quiet,
+    reading,
+    save,
     simulate_async,
-    versions,
+    worker_pool,
     wtl,
 )
 
@@ -70,6 +66,8 @@ class BenchConfig:
         jobs: Processes for the long-study tail (the timing cells run alone).
         torch_threads: ``torch.set_num_threads`` in every process.
         out: Output folder.
+        strategies: ``batch_strategy`` values each timing cell is measured with
+            (``--sequential`` adds "sequential" beside "joint").
     """
 
     cells: tuple[tuple[int, int, int, int | None], ...] = ()
@@ -81,6 +79,7 @@ class BenchConfig:
     jobs: int = 2
     torch_threads: int = 1
     out: str = "benchmarks/results"
+    strategies: tuple[str, ...] = ("joint",)
 
 
 def default_cells(bound: int) -> tuple[tuple[int, int, int, int | None], ...]:
@@ -244,17 +243,18 @@ def tail_run(bound: int | None, seed: int, prefill: int, tail: int) -> dict[str,
 
 
 # --------------------------------------------------------------------- report
+def _strategy(row: dict[str, Any]) -> str:
+    """A timing row's ``batch_strategy`` (rows before the field existed: "joint")."""
+    return str(row.get("batch_strategy", "joint"))
+
+
 def _bound(b: int | None) -> str:
     return "all" if b is None else str(b)
 
 
 def plot(raw: dict[str, Any], out: Path) -> list[Path]:
     """Generation seconds against n (all vs bounded), q and d."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = raw["timing"]
 
     def med(sel: list[dict[str, Any]], key: str) -> float:
@@ -303,11 +303,7 @@ def plot(raw: dict[str, Any], out: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
     fig.suptitle("BatchGenerator.generate(q): wall seconds (median over repeats), Levy-d")
-    fig.tight_layout()
-    path = out / f"{NAME}_generation.png"
-    fig.savefig(path)
-    plt.close(fig)
-    paths = [path]
+    paths = [save(fig, out / f"{NAME}_generation.png")]
     tails = raw["tail"]
     if tails:
         fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
@@ -323,11 +319,7 @@ def plot(raw: dict[str, Any], out: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
         ax.set_title("Long-study tail on Hartmann6")
-        fig.tight_layout()
-        path = out / f"{NAME}_tail.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out / f"{NAME}_tail.png"))
     return paths
 
 
@@ -335,20 +327,19 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
     """Write ``searcher_overhead.md``."""
     header = raw["header"]
     cfg = header["config"]
-    m = header["machine"]
     n_cells = len(
         {(r["observations"], r["q"], r["d"], r["max_observations"]) for r in raw["timing"]}
     )
-    lines = ["# Searcher overhead benchmark", ""]
+    both = any(_strategy(r) != "joint" for r in raw["timing"])
+    lines = header_lines(
+        "Searcher overhead benchmark",
+        header,
+        setup=[
+            f"- torch.set_num_threads({cfg['torch_threads']}) in every process; timing cells "
+            f"one at a time in one worker process; long-study arms in {cfg['jobs']} processes"
+        ],
+    )
     lines += [
-        f"- Command: `{header['command']}`",
-        *([f"- {header['command_note']}"] if header.get("command_note") else []),
-        date_line(header),
-        machine_line(m),
-        f"- torch.set_num_threads({cfg['torch_threads']}) in every process; timing cells one "
-        f"at a time in one worker process; long-study arms in {cfg['jobs']} processes",
-        load_line(header.get("load", {}), m["nproc"]),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in header["versions"].items()),
         "",
         "## Reduced settings",
         "",
@@ -373,13 +364,15 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "(the same dict, each trial's encoded data cached) after one more result; "
         "median seconds.",
         "",
-        "| n | q | d | max_observations | fitted on | seconds | peak extra MiB | "
+        "| n | q | d | max_observations | "
+        + ("strategy | " if both else "")
+        + "fitted on | seconds | peak extra MiB | "
         "RSS before MiB | snapshot s, Ax | snapshot s, cached |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if both else ""),
     ]
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in raw["timing"]:
-        key = (r["observations"], r["q"], r["d"], r["max_observations"])
+        key = (r["observations"], r["q"], r["d"], r["max_observations"], _strategy(r))
         cells.setdefault(key, []).append(r)
     for key in sorted(cells, key=lambda k: (k[2] != 6, k[1] != 4, k[0], k[1], k[2], k[3] or 0)):
         rs = cells[key]
@@ -390,7 +383,9 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
             for k in ("snapshot_ax_s", "snapshot_s")
         ]
         lines.append(
-            f"| {key[0]} | {key[1]} | {key[2]} | {_bound(key[3])} | {rs[0]['num_fitted']} | "
+            f"| {key[0]} | {key[1]} | {key[2]} | {_bound(key[3])} | "
+            + (f"{key[4]} | " if both else "")
+            + f"{rs[0]['num_fitted']} | "
             f"{pct(secs, 50):.2f} [{min(secs):.2f}, {max(secs):.2f}] | "
             + (
                 f"{max(peaks):.0f} | {pct([r['rss_before_mib'] for r in rs], 50):.0f} | "
@@ -440,10 +435,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
                 + " |"
             )
         lines += [""] + [f"![{p.stem}]({p.name})" for p in plots[1:]]
-    notes = out / NOTES_FILE
-    lines += ["", "## Reading", ""]
-    lines += [notes.read_text().strip()] if notes.exists() else [f"_none yet; see `{NOTES_FILE}`._"]
-    lines.append("")
+    lines += reading(out, NOTES_FILE)
     (out / f"{NAME}.md").write_text("\n".join(lines))
 
 
@@ -466,11 +458,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--skip-tail", action="store_true", help="timing cells only")
     parser.add_argument("--skip-cells", action="store_true", help="long-study tail only")
+    parser.add_argument(
+        "--sequential", action="store_true", help="time every cell joint and sequential"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--replot", action="store_true")
     args = parser.parse_args(argv)
     bound = DEFAULT_MAX_OBSERVATIONS or 200
+    strategies = ("joint", "sequential") if args.sequential else ("joint",)
     if args.quick:
         return (
             BenchConfig(
@@ -482,6 +478,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
                 jobs=args.jobs,
                 torch_threads=args.torch_threads,
                 out=args.out,
+                strategies=strategies,
             ),
             args.replot,
         )
@@ -496,6 +493,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
             jobs=args.jobs,
             torch_threads=args.torch_threads,
             out=args.out,
+            strategies=strategies,
         ),
         args.replot,
     )
@@ -511,49 +509,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     quiet()
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    load = LoadSampler()
     from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
 
-    header: dict[str, Any] = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "machine": machine(),
-        "versions": versions(),
-        "config": asdict(config),
-        "bound": DEFAULT_MAX_OBSERVATIONS,
-        "finished": False,
-    }
+    header = new_header(config=asdict(config), bound=DEFAULT_MAX_OBSERVATIONS, finished=False)
     raw: dict[str, Any] = {"header": header, "timing": [], "tail": []}
-
-    def dump() -> None:
-        header["wall_min"] = (time.perf_counter() - t0) / 60
-        header["load"] = load.summary()
-        raw_path.write_text(json.dumps(raw))
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=1, mp_context=ctx, initializer=init_worker, initargs=(config.torch_threads,)
-    ) as pool:
+    record = Recorder(raw_path, raw)
+    with worker_pool(1, config.torch_threads) as pool:
         if config.cells:
             pool.submit(time_cell, 20, 1, 2, None, 99).result()  # warm-up, untimed
         for rep in range(config.repeats):
             for n, q, d, bound in config.cells:
-                r = pool.submit(time_cell, n, q, d, bound, rep).result()
-                raw["timing"].append(r)
-                print(
-                    f"n={n} q={q} d={d} bound={_bound(bound)} rep={rep}: {r['seconds']:.2f} s, "
-                    f"peak +{r['peak_extra_mib']} MiB (load {r['loadavg']})",
-                    flush=True,
-                )
-                dump()
+                for strategy in config.strategies:
+                    r = pool.submit(time_cell, n, q, d, bound, rep, strategy).result()
+                    raw["timing"].append(r)
+                    print(
+                        f"n={n} q={q} d={d} bound={_bound(bound)} {strategy} rep={rep}: "
+                        f"{r['seconds']:.2f} s, peak +{r['peak_extra_mib']} MiB "
+                        f"(load {r['loadavg']})",
+                        flush=True,
+                    )
+                    record.dump()
     if config.seeds:
-        with ProcessPoolExecutor(
-            max_workers=config.jobs,
-            mp_context=ctx,
-            initializer=init_worker,
-            initargs=(config.torch_threads,),
-        ) as pool:
+        with worker_pool(config.jobs, config.torch_threads) as pool:
             futures = [
                 pool.submit(tail_run, b, s, config.prefill, config.tail)
                 for s in range(config.seeds)
@@ -568,10 +545,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f"{np.median(t['gen_seconds']):.2f} s ({t['wall_s']:.0f} s)",
                     flush=True,
                 )
-                dump()
-    header["finished"] = True
-    header["load"] = load.stop()
-    dump()
+                record.dump()
+    record.finish()
     report(raw, out)
     print(f"done in {header['wall_min']:.1f} min", flush=True)
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from harness import machine as harness_machine
 from torch.nn import functional as F
 
 from distributed_bo.data.arrays import VisionArrays
@@ -209,18 +210,11 @@ def ray_trial(
         return [float(v) for v in df["images_per_second"]], [float("nan"), *cpu]
 
 
-def machine() -> str:
-    """CPU model, logical CPUs and GPU, for the report."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}"
+def machine_text() -> str:
+    """CPU model, logical CPUs and GPU, for the report (from :func:`harness.machine`)."""
+    m = harness_machine()
+    gpu = "no GPU" if m["gpu"] == "none" else m["gpu"]
+    return f"{m['cpu']}, {m['nproc']} logical CPUs, {gpu}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python "
         + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": machine_text(),
         "versions": (
             f"torch {torch.__version__}, ray {ray.__version__}, Python {platform.python_version()}"
         ),

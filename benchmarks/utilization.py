@@ -24,8 +24,6 @@ import argparse
 import hashlib
 import json
 import os
-import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -33,36 +31,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import LoadSampler, load_line, loadavg, machine, machine_line, quiet, versions
+from harness import (
+    Recorder,
+    hartmann6,
+    header_lines,
+    loadavg,
+    new_header,
+    pyplot,
+    quiet,
+    reading,
+    save,
+)
 
 NAME = "utilization"
 GPUS = 4
 RANDOM = "Random search (BasicVariantGenerator)"
-
-# Hartmann6 constants (Surjanovic & Bingham's Virtual Library of Simulation Experiments).
-_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-
-
-def hartmann6(x: Sequence[float]) -> float:
-    """Hartmann6 on [0, 1]^6 (minimum -3.32237)."""
-    x = np.asarray(x, dtype=float)
-    return float(-np.sum(_ALPHA * np.exp(-np.sum(_A * (x - _P) ** 2, axis=1))))
 
 
 def duration_of(config: dict[str, Any], lo: float, hi: float) -> float:
@@ -167,11 +150,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
 
 def plot(runs: list[dict[str, Any]], out: Path) -> Path:
     """Timeline per GPU slot for each run: bars are trials, white is idle."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(len(runs), 1, figsize=(12, 2.2 * len(runs)), dpi=100, sharex=True)
     axes = np.atleast_1d(axes)
     for ax, run in zip(axes, runs, strict=True):
@@ -198,35 +177,33 @@ def plot(runs: list[dict[str, Any]], out: Path) -> Path:
         ax.set_yticks(range(GPUS), [f"GPU {i}" for i in range(GPUS)])
     axes[-1].set_xlabel("seconds since Tuner.fit()")
     axes[-1].set_xlim(left=0)
-    fig.tight_layout()
-    path = out / f"{NAME}_timeline.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, out / f"{NAME}_timeline.png")
 
 
 def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
     """Write ``utilization.md``."""
     header = raw["header"]
-    m = header["machine"]
     cfg = header["config"]
     sums = {r["label"]: summarise(r) for r in raw["runs"]}
-    lines = ["# Utilization benchmark", ""]
+    lines = header_lines(
+        "Utilization benchmark",
+        header,
+        date=f"- Date (UTC): {header['date_utc']}; whole script {header['wall_min']:.1f} min",
+        setup=[
+            f"- Ray: local instance on 127.0.0.1, num_cpus={cfg['num_cpus']}, "
+            f"num_gpus={GPUS} (logical GPUs: Ray only accounts them, nothing runs on a GPU)"
+        ],
+        after=[
+            f"- Protocol: {cfg['trials']} trials per searcher, 1 GPU each, "
+            f"max_concurrent_trials={GPUS}, reuse_actors=True; trial durations uniform in "
+            f"[{cfg['min_s']:g}, {cfg['max_s']:g}] s from a hash of the config; "
+            f"TUNE_MAX_PENDING_TRIALS_PG={GPUS} as `distributed-bo run` sets it; "
+            f"torch.set_num_threads({cfg.get('torch_threads', 'default')}) in the driver, "
+            "where the searcher generates. Order of the "
+            "runs: " + " then ".join(r["label"] for r in raw["runs"]) + "."
+        ],
+    )
     lines += [
-        f"- Command: `{header['command']}`",
-        f"- Date (UTC): {header['date_utc']}; whole script {header['wall_min']:.1f} min",
-        machine_line(m),
-        f"- Ray: local instance on 127.0.0.1, num_cpus={cfg['num_cpus']}, "
-        f"num_gpus={GPUS} (logical GPUs: Ray only accounts them, nothing runs on a GPU)",
-        load_line(header.get("load", {}), m["nproc"]),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in header["versions"].items()),
-        f"- Protocol: {cfg['trials']} trials per searcher, 1 GPU each, "
-        f"max_concurrent_trials={GPUS}, reuse_actors=True; trial durations uniform in "
-        f"[{cfg['min_s']:g}, {cfg['max_s']:g}] s from a hash of the config; "
-        f"TUNE_MAX_PENDING_TRIALS_PG={GPUS} as `distributed-bo run` sets it; "
-        f"torch.set_num_threads({cfg.get('torch_threads', 'default')}) in the driver, where "
-        "the searcher generates. Order of the "
-        "runs: " + " then ".join(r["label"] for r in raw["runs"]) + ".",
         "",
         "Reduced settings: the issue does not fix a size. Real GPU trials take minutes; "
         f"these take {cfg['min_s']:g}-{cfg['max_s']:g} s so that both runs fit in a few "
@@ -272,10 +249,7 @@ def write_markdown(raw: dict[str, Any], out: Path, png: Path) -> None:
                 f"finished; random search: {rnd['all_gpus_busy_after_fit_s']:.2f} s, "
                 f"{rnd['started_before_first_end']})."
             )
-    lines += ["", f"![{png.stem}]({png.name})", ""]
-    notes = out / f"{NAME}_notes.md"
-    if notes.exists():
-        lines += ["## Reading", "", notes.read_text().strip(), ""]
+    lines += ["", f"![{png.stem}]({png.name})", *reading(out, f"{NAME}_notes.md")]
     (out / f"{NAME}.md").write_text("\n".join(lines))
 
 
@@ -305,8 +279,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     import torch
 
     # One torch thread for the searcher's generation thread in this driver: on this
-    # loaded 2-core machine two threads made a batch 10-15x slower (see
-    # results/searcher_quality.md); a GPU node has cores to spare.
+    # loaded 2-core machine two threads made a batch 10-15x slower (measured on
+    # 2026-11-25 by the retired searcher_quality benchmark); a GPU node has cores
+    # to spare.
     torch.set_num_threads(args.torch_threads)
     from ray.tune.search import BasicVariantGenerator
 
@@ -314,14 +289,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from distributed_bo.runner.cluster import loopback_only
 
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    load = LoadSampler()
-    header: dict[str, Any] = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "machine": machine(),
-        "versions": versions(),
-        "config": {
+    header = new_header(
+        config={
             "trials": args.trials,
             "min_s": args.min_s,
             "max_s": args.max_s,
@@ -329,8 +298,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "seed": args.seed,
             "torch_threads": args.torch_threads,
         },
-        "loadavg_start": loadavg(),
-    }
+        loadavg_start=loadavg(),
+    )
+    raw: dict[str, Any] = {"header": header, "runs": []}
+    record = Recorder(raw_path, raw)
     # As distributed-bo run does: let Tune have a placement group pending per slot.
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(GPUS)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -378,10 +349,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
     finally:
         ray.shutdown()
-    header["wall_min"] = (time.perf_counter() - t0) / 60
-    header["load"] = load.stop()
-    raw = {"header": header, "runs": runs, "summary": {r["label"]: summarise(r) for r in runs}}
-    raw_path.write_text(json.dumps(raw))
+    raw.update(runs=runs, summary={r["label"]: summarise(r) for r in runs})
+    record.finish()
     write_markdown(raw, out, plot(runs, out))
     print(f"done in {header['wall_min']:.1f} min", flush=True)
 

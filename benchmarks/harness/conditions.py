@@ -1,0 +1,213 @@
+"""Run conditions: machine, versions, load; worker processes; the raw JSON record.
+
+Other people's jobs share the benchmark machine, so every report records the load
+average sampled during the run beside the exact command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def machine() -> dict[str, str]:
+    """CPU count and model, RAM, GPU (or none), Python version, platform."""
+
+    def cpu_model() -> str:
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return platform.processor() or "unknown"
+
+    def ram() -> str:
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal"):
+                    return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+        except OSError:
+            pass
+        return "unknown"
+
+    try:
+        import torch
+
+        gpu = "none" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)
+    except Exception:  # the report must not fail on a broken CUDA install
+        gpu = "unknown"
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu_model(),
+        "ram": ram(),
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def loadavg() -> str:
+    """1/5/15-minute load averages: other processes on the machine skew the timings."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a benchmark depends on, plus the project's commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("distributed-bo", "ray", "ax-platform", "botorch", "gpytorch", "torch", "optuna"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "distributed_bo"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        out["distributed-bo commit"] = commit + (" (+ uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        out["distributed-bo commit"] = "unknown"
+    return out
+
+
+class LoadSampler:
+    """Samples the 1-minute load average every ``period_s`` seconds on a daemon thread."""
+
+    def __init__(self, period_s: float = 30.0) -> None:
+        self.period_s = period_s
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="LoadSampler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.samples.append(os.getloadavg()[0])
+            except OSError:
+                return
+            if self._stop.wait(self.period_s):
+                return
+
+    def summary(self) -> dict[str, float]:
+        """Median, min and max of the samples so far (1-minute load average)."""
+        if not self.samples:
+            return {}
+        s = np.asarray(self.samples)
+        return {
+            "samples": len(s),
+            "median": float(np.median(s)),
+            "min": float(s.min()),
+            "max": float(s.max()),
+        }
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; return :meth:`summary`."""
+        self._stop.set()
+        return self.summary()
+
+
+def quiet() -> None:
+    """Silence Ax, BoTorch, Ray and Optuna below WARNING (benchmark output stays readable)."""
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    from ax.utils.common.logger import set_ax_logger_levels
+
+    set_ax_logger_levels(logging.WARNING)
+    for name in ("ax", "botorch", "distributed_bo", "optuna", "ray"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    except ImportError:
+        pass
+
+
+def init_worker(torch_threads: int) -> None:
+    """Initializer of benchmark worker processes: quiet logs, fixed torch threads."""
+    quiet()
+    import torch
+
+    torch.set_num_threads(torch_threads)
+
+
+def worker_pool(jobs: int, torch_threads: int) -> ProcessPoolExecutor:
+    """``jobs`` spawned processes, each quiet and with ``torch_threads`` torch threads."""
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(torch_threads,),
+    )
+
+
+def command_line() -> str:
+    """The command that started this process, as a reader would type it."""
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def new_header(**fields: Any) -> dict[str, Any]:
+    """A run's header: command, UTC start date, machine, versions, then ``fields``."""
+    return {
+        "command": command_line(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "machine": machine(),
+        "versions": versions(),
+        **fields,
+    }
+
+
+class Recorder:
+    """Keeps a run's raw record (``{"header": ..., ...}``) on disk as results arrive.
+
+    Every :meth:`dump` stamps the header with the minutes since construction
+    (``wall_min``) and the load sampled so far (``load``), then rewrites ``path``.
+    """
+
+    def __init__(self, path: Path, raw: dict[str, Any]) -> None:
+        self.path, self.raw = path, raw
+        self.t0 = time.perf_counter()
+        self.load = LoadSampler()
+
+    def minutes(self) -> float:
+        """Wall minutes since the run started."""
+        return (time.perf_counter() - self.t0) / 60
+
+    def dump(self) -> None:
+        """Stamp wall time and load into the header; rewrite the JSON file."""
+        header = self.raw["header"]
+        header["wall_min"] = self.minutes()
+        header["load"] = self.load.summary()
+        self.path.write_text(json.dumps(self.raw))
+
+    def finish(self, finished: bool = True) -> None:
+        """Stop sampling the load; mark the header finished (or not); dump."""
+        self.load.stop()
+        self.raw["header"]["finished"] = finished
+        self.dump()

@@ -1,0 +1,103 @@
+"""The one Markdown writer: the report header (command, date, machine, load,
+versions), tables, and the hand-written reading appended from a notes file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def machine_line(m: Mapping[str, str]) -> str:
+    """One Markdown line naming the machine that :func:`machine` described."""
+    return (
+        f"- Machine: nproc={m['nproc']}, CPU {m['cpu']}, RAM {m['ram']}, GPU: {m['gpu']}; "
+        f"Python {m['python']}"
+    )
+
+
+def date_line(header: Mapping[str, Any]) -> str:
+    """One Markdown line: when a run started, and after how long it finished or stopped."""
+    wall = f"{header['wall_min']:.1f} min"
+    done = f"finished after {wall}" if header.get("finished") else f"**partial** after {wall}"
+    return f"- Date (UTC): started {header['date_utc']}; {done}"
+
+
+def load_line(summary: Mapping[str, float], nproc: str) -> str:
+    """One Markdown line describing the load average sampled during a run."""
+    if not summary:
+        return "- Load: not sampled"
+    line = (
+        f"- Load during the run (1-minute load average sampled every 30 s, "
+        f"{summary['samples']} samples): median {summary['median']:.1f}, range "
+        f"{summary['min']:.1f}-{summary['max']:.1f} on {nproc} cores"
+    )
+    try:
+        loaded = summary["median"] > float(nproc)
+    except ValueError:
+        loaded = True
+    if loaded:
+        return line + (
+            f"; above {nproc}, other processes competed for the CPU and wall-clock "
+            "numbers are inflated"
+        )
+    return line + f"; median at most {nproc}: the CPU was not oversubscribed"
+
+
+def versions_line(versions: Mapping[str, str]) -> str:
+    """One Markdown line listing the package versions :func:`harness.versions` found."""
+    return "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())
+
+
+def header_lines(
+    title: str,
+    header: Mapping[str, Any],
+    *,
+    date: str | None = None,
+    setup: Sequence[str] = (),
+    after: Sequence[str] = (),
+) -> list[str]:
+    """The top of every report, from a header that :func:`harness.new_header` began.
+
+    Args:
+        title: The report's title (without ``#``).
+        header: ``command``, ``date_utc``, ``wall_min``, ``machine``, ``versions``,
+            ``load`` (optional) and ``command_note`` (optional).
+        date: The date line, if not :func:`date_line`'s.
+        setup: Lines between the machine and the load (processes, threads...).
+        after: Lines after the versions (the protocol).
+
+    Returns:
+        Markdown lines: title, command, date, machine, setup, load, versions, after.
+    """
+    m = header["machine"]
+    note = [f"- {header['command_note']}"] if header.get("command_note") else []
+    return [
+        f"# {title}",
+        "",
+        f"- Command: `{header['command']}`",
+        *note,
+        date if date is not None else date_line(header),
+        machine_line(m),
+        *setup,
+        load_line(header.get("load", {}), m["nproc"]),
+        versions_line(header["versions"]),
+        *after,
+    ]
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table: header row, separator, one line per row."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def reading(out: Path, notes_file: str) -> list[str]:
+    """The "Reading" section: ``out/notes_file`` verbatim (hand-written and dated)."""
+    notes = out / notes_file
+    text = (
+        notes.read_text().strip()
+        if notes.exists()
+        else (f"_none yet; written by hand in `{notes_file}`._")
+    )
+    return ["", "## Reading", "", text, ""]

@@ -1,0 +1,269 @@
+"""The methods every benchmark compares, behind one ask/tell interface (minimisation).
+
+Ours: ``BatchBOSearcher`` driven as Tune drives it (:class:`SearcherMethod`), and its
+``BatchGenerator`` making q points per acquisition optimisation
+(:class:`QBatchMethod`). Peers: random search, Ax's scrambled Sobol sequence, Optuna
+samplers (TPE, GP) and Ax's ``Client`` alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+
+class Method:
+    """Ask/tell interface every compared method implements (minimisation)."""
+
+    def ask(self, trial_id: str) -> dict[str, Any] | None:
+        """Return the next config for ``trial_id``, or ``None`` if none can be given now."""
+        raise NotImplementedError
+
+    def tell(self, trial_id: str, value: float) -> None:
+        """Report the objective ``value`` of ``trial_id`` (minimised)."""
+        raise NotImplementedError
+
+    def close(self) -> dict[str, Any]:
+        """Release resources; return method-specific measurements."""
+        return {}
+
+
+class SearcherMethod(Method):
+    """``BatchBOSearcher`` standalone, driven as Tune drives it (``num_samples`` = budget).
+
+    A ``None`` from ``suggest()`` is followed by ``wait_ready()`` and another
+    ``suggest()``, so the worker gets its point as soon as it is generated.
+    """
+
+    def __init__(
+        self, space: Mapping[str, Any], seed: int, budget: int, workers: int, **kwargs: Any
+    ) -> None:
+        from distributed_bo import BatchBOSearcher
+
+        self.searcher = BatchBOSearcher(
+            space=space, metric="value", mode="min", max_concurrent=workers, seed=seed, **kwargs
+        )
+        self.searcher.set_search_properties(None, None, {}, num_samples=budget)
+        self.latencies: list[float] = []
+        self.waits: list[float] = []
+        self.tell_waits: list[float] = []
+        self.none_returns = 0
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        waited = 0.0
+        for _ in range(1000):
+            start = time.perf_counter()
+            config = self.searcher.suggest(trial_id)
+            self.latencies.append(time.perf_counter() - start)
+            if config is not None:
+                self.waits.append(waited)
+                return config
+            self.none_returns += 1
+            start = time.perf_counter()
+            if not self.searcher.wait_ready(timeout=600):
+                raise RuntimeError("searcher: wait_ready timed out after 600 s")
+            waited += time.perf_counter() - start
+        raise RuntimeError("searcher: suggest() kept returning None after wait_ready()")
+
+    def tell(self, trial_id: str, value: float) -> None:
+        self.searcher.on_trial_complete(trial_id, {"value": value})
+        # Generation finishes before the next completion (it takes no simulated
+        # time): with ``prefetch``, the spare for the next freed slot is then
+        # always ready, and runs do not depend on thread timing.
+        start = time.perf_counter()
+        if not self.searcher.wait_ready(timeout=600):
+            raise RuntimeError("searcher: wait_ready timed out after 600 s")
+        self.tell_waits.append(time.perf_counter() - start)
+
+    def close(self) -> dict[str, Any]:
+        stats = [asdict(s) for s in self.searcher.generation_stats]
+        self.searcher.close()
+        return {
+            "suggest_latency_s": self.latencies,
+            "wait_s": self.waits,
+            "tell_wait_s": self.tell_waits,
+            "none_returns": self.none_returns,
+            "generation_stats": stats,
+        }
+
+
+class RandomMethod(Method):
+    """Independent samples of the Ray Tune domains with a seeded numpy RNG."""
+
+    def __init__(self, space: Mapping[str, Any], seed: int) -> None:
+        self.space = dict(space)
+        self.rng = np.random.default_rng([seed, 1])
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        return {k: _plain(d.sample(random_state=self.rng)) for k, d in self.space.items()}
+
+    def tell(self, trial_id: str, value: float) -> None:
+        pass
+
+
+class SobolMethod(Method):
+    """Ax's scrambled Sobol sequence, through the searcher's ``BatchGenerator``."""
+
+    def __init__(self, space: Mapping[str, Any], seed: int, budget: int) -> None:
+        from distributed_bo.search.generator import BatchGenerator
+        from distributed_bo.search.space import map_space
+
+        self.space = map_space(space)
+        self.gen = BatchGenerator(
+            space=self.space,
+            metric="value",
+            mode="min",
+            acquisition="qLogNEI",
+            batch_strategy="joint",
+            num_initial=budget + 1,  # never leaves the Sobol phase
+            seed=seed,
+        )
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        (index,) = self.gen.generate(1)
+        return self.space.to_config(self.gen.parameters(index))
+
+    def tell(self, trial_id: str, value: float) -> None:
+        pass
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar -> Python scalar."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class QBatchMethod(Method):
+    """The searcher's ``BatchGenerator`` making q points per acquisition optimisation.
+
+    When a worker frees and no generated point is waiting, one call makes
+    ``q`` points (Sobol until ``num_initial`` trials have data, as the searcher
+    does), conditioned on every running or queued point.
+    """
+
+    def __init__(
+        self, space: Mapping[str, Any], seed: int, budget: int, q: int, batch_strategy: str
+    ) -> None:
+        from distributed_bo.search.generator import BatchGenerator
+        from distributed_bo.search.searcher import DEFAULT_ACQUISITION
+        from distributed_bo.search.space import map_space
+
+        self.space = map_space(space)
+        self.gen = BatchGenerator(
+            space=self.space,
+            metric="value",
+            mode="min",
+            acquisition=DEFAULT_ACQUISITION,
+            batch_strategy=batch_strategy,
+            num_initial=max(5, 2 * self.space.dim),
+            seed=seed,
+        )
+        self.q, self.budget, self.made = q, budget, 0
+        self.queue: deque[int] = deque()
+        self.index_of: dict[str, int] = {}
+        self.stats: list[dict[str, Any]] = []
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        if not self.queue:
+            new = self.gen.generate(min(self.q, self.budget - self.made))
+            self.made += len(new)
+            self.queue.extend(new)
+            if self.gen.last_stats is not None:
+                self.stats.append(asdict(self.gen.last_stats))
+        index = self.queue.popleft()
+        self.gen.mark_running(index)
+        self.index_of[trial_id] = index
+        return self.space.to_config(self.gen.parameters(index))
+
+    def tell(self, trial_id: str, value: float) -> None:
+        self.gen.complete(self.index_of[trial_id], value)
+
+    def close(self) -> dict[str, Any]:
+        return {"generation_stats": self.stats}
+
+
+def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
+    """Ray Tune domains -> Optuna distributions (uniform/loguniform, randint, choice)."""
+    import optuna
+    from ray.tune.search import sample
+
+    dists = {}
+    for key, domain in space.items():
+        if isinstance(domain, sample.Float):
+            log = isinstance(domain.get_sampler(), sample.LogUniform)
+            dists[key] = optuna.distributions.FloatDistribution(domain.lower, domain.upper, log=log)
+        elif isinstance(domain, sample.Integer):
+            # Ray's randint excludes its upper bound; Optuna's includes it.
+            dists[key] = optuna.distributions.IntDistribution(domain.lower, domain.upper - 1)
+        elif isinstance(domain, sample.Categorical):
+            dists[key] = optuna.distributions.CategoricalDistribution(domain.categories)
+        else:
+            raise TypeError(f"optuna_distributions: {key}: unsupported domain {domain!r}")
+    return dists
+
+
+class OptunaMethod(Method):
+    """An Optuna sampler driven ask/tell with the other workers' trials still running."""
+
+    def __init__(self, space: Mapping[str, Any], seed: int, sampler: str) -> None:
+        import optuna
+
+        self.dists = optuna_distributions(space)
+        samplers = {
+            "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        }
+        self.study = optuna.create_study(direction="minimize", sampler=samplers[sampler]())
+        self.trials: dict[str, Any] = {}
+
+    def ask(self, trial_id: str) -> dict[str, Any]:
+        trial = self.study.ask(self.dists)
+        self.trials[trial_id] = trial
+        return dict(trial.params)
+
+    def tell(self, trial_id: str, value: float) -> None:
+        self.study.tell(self.trials.pop(trial_id), value)
+
+
+class AxClientMethod(Method):
+    """Ax's ``Client`` with its default generation strategy, one trial per free worker.
+
+    ``get_next_trials(max_trials=1)`` may give nothing while Ax waits for data
+    after its initial points; the worker then idles until the next completion.
+    """
+
+    def __init__(self, space: Mapping[str, Any], seed: int) -> None:
+        from ax.api import Client
+
+        from distributed_bo.search.space import map_space
+
+        self.space = map_space(space)
+        self.client = Client(random_seed=seed)
+        self.client.configure_experiment(parameters=self.space.ax_parameters, name="ax_alone")
+        self.client.configure_optimization(objective="-value")
+        self.index_of: dict[str, int] = {}
+        self.gen_seconds: list[float] = []
+        self.empty_asks = 0
+
+    def ask(self, trial_id: str) -> dict[str, Any] | None:
+        start = time.perf_counter()
+        trials = self.client.get_next_trials(max_trials=1)
+        self.gen_seconds.append(time.perf_counter() - start)
+        if not trials:
+            self.empty_asks += 1
+            return None
+        ((index, params),) = trials.items()
+        self.index_of[trial_id] = index
+        return self.space.to_config(params)
+
+    def tell(self, trial_id: str, value: float) -> None:
+        self.client.complete_trial(
+            trial_index=self.index_of.pop(trial_id), raw_data={"value": value}
+        )
+
+    def close(self) -> dict[str, Any]:
+        return {"ax_gen_seconds": self.gen_seconds, "empty_asks": self.empty_asks}
