@@ -1,7 +1,11 @@
 """The one validator set: the spec, the searcher settings and the trainables' configs.
 
-Each raises :class:`~distributed_bo.exceptions.SpecError` with a one-line message
-``"<field path>: got <value!r>; <what is allowed>"``.
+The ``check_*`` functions, :func:`require_mapping`, :func:`coerce_like` and
+:func:`fail` raise :class:`~distributed_bo.exceptions.SpecError` with a one-line
+message ``"<field path>: got <value!r>; <what is allowed>"``. The helpers that
+build message text (:func:`describe`, :func:`join`, :func:`did_you_mean`,
+:func:`one_of`) return strings and check nothing; :func:`is_integer` and
+:func:`is_real` return booleans (type guards).
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ def did_you_mean(word: str, options: Collection[str]) -> str:
 
 
 def one_of(options: Sequence[str]) -> str:
-    """Quote and join ``options``: ``"'a', 'b' or 'c'"``."""
+    """Message text listing ``options``, quoted: ``"'a', 'b' or 'c'"`` (checks nothing).
+
+    The check is :func:`check_literal`; a trainable's config uses
+    :func:`distributed_bo.trainables._config.choice_check`.
+    """
     quoted = [repr(o) for o in options]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec import StudySpec
-from distributed_bo.spec.schema import SchedulerSpec
+from distributed_bo.spec import SchedulerSpec, StudySpec
 
 
 def with_scheduler(minimal: dict[str, Any], epochs: int | None = 8, **section: Any) -> dict:
