@@ -1,0 +1,36 @@
+"""The chaos soak test (``tests/soak/chaos.py --quick``): random driver kills and node
+losses, then every trial of the budget accounted for exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHAOS = Path(__file__).resolve().parent / "chaos.py"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_quick_chaos_loses_and_duplicates_no_trial(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [sys.executable, str(CHAOS), "--quick", "--out", str(out), "--work", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        timeout=1700,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    report = json.loads((out / "chaos.json").read_text())
+    total = report["totals"]["total"]
+    assert total["faults"] == 3  # --quick: 2 driver kills + 1 node removal
+    assert total["survived"] == total["faults"]
+    assert total["finished"] is True
+    assert total["trials_lost"] == 0
+    assert total["rows_missing"] == 0
+    assert total["trials_duplicated"] == 0
+    assert total["agree"] is True
+    assert (out / "chaos.md").read_text().startswith("# ")
