@@ -7,3 +7,4 @@
 from distributed_bo.testing.optimizer import FAST_OPTIMIZER, fast_optimizer
 
 __all__ = ["FAST_OPTIMIZER", "fast_optimizer"]
+from distributed_bo.testing.counting import counter as counter  # the counting trainable
