@@ -44,13 +44,12 @@ from harness import (
     loadavg,
     new_header,
     paired_counts,
-    pyplot,
     quiet,
     reading,
-    save,
     simulate_async,
     worker_pool,
 )
+from harness.plots import pyplot, save
 
 NAME = "reference_studies"
 INITIAL, BO_EVALS, REPEATS = 5, 20, 10
