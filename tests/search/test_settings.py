@@ -89,3 +89,16 @@ def test_frozen_hashable_and_picklable():
     assert hash(s) == hash(SearcherSettings(optimizer_options={"num_restarts": 2}))
     assert pickle.loads(pickle.dumps(s)) == s
     assert dataclasses.replace(s, batch_size=3).batch_size == 3
+
+
+def test_importing_settings_pulls_in_neither_ray_nor_the_spec():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, distributed_bo.search.settings; "
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'ray' "
+        "or m.startswith('distributed_bo.spec')]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
