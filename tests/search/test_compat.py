@@ -84,9 +84,7 @@ def test_settings_object_or_keywords_not_both():
     assert BatchBOSearcher(acquisition="qUCB", batch_size=2).settings == settings
     with pytest.raises(SpecError, match=r"^settings: got settings= and batch_size=; pass each"):
         BatchBOSearcher(settings=settings, batch_size=2)
-    with pytest.raises(
-        SpecError, match=r"^settings: got \{'batch_size': 2\}; pass a Searcher"
-    ):
+    with pytest.raises(SpecError, match=r"^settings: got \{'batch_size': 2\}; pass a Searcher"):
         BatchBOSearcher(settings={"batch_size": 2})
     with pytest.raises(SpecError, match=r"^batch_size: got 0; use an integer >= 1"):
         BatchBOSearcher(batch_size=0)
