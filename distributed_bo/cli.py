@@ -160,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from distributed_bo.spec import load_spec
+    # The lifecycle API (distributed_bo's __all__), which a notebook calls the same way.
+    from distributed_bo import load_spec
 
     if args.command == "validate":
         spec = load_spec(args.spec, overrides=args.overrides)
@@ -168,7 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "run":
         spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
-        from distributed_bo.runner.study import run_study
+        from distributed_bo import run_study
 
         _configure_ax_logging(args.debug)
         result = run_study(
@@ -181,7 +182,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_summary(result.experiment_dir)
         return 0
     if args.command == "resume":
-        from distributed_bo.runner.study import resume_study
+        from distributed_bo import resume_study
 
         _configure_ax_logging(args.debug)
         result = resume_study(
@@ -196,7 +197,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_summary(args.experiment_dir, top=args.top)
         return 0
     if args.command == "report":
-        from distributed_bo.report import write_report
+        from distributed_bo import write_report
 
         _configure_ax_logging(args.debug)
         done = write_report(args.experiment_dir, out=args.out, model=not args.no_model)
@@ -305,7 +306,7 @@ def _job_table(rows: list[JobRow]) -> str:
 
 
 def _print_summary(experiment_dir: str, *, top: int = 10) -> None:
-    from distributed_bo.runner.show import render_summary
+    from distributed_bo import render_summary
 
     print(render_summary(experiment_dir, top=top))
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from distributed_bo.exceptions import SpecError
+from distributed_bo.experiment.layout import REPORT_FILE
 from distributed_bo.report.data import busy_fraction, load_study, peak_concurrency, timeline
 from distributed_bo.report.effects import Effects, ax_effects
 from distributed_bo.report.html import render_html
@@ -16,8 +17,6 @@ from distributed_bo.report.plots import (
     sensitivity_png,
     timeline_png,
 )
-
-REPORT_FILE = "report.html"
 
 
 @dataclass(frozen=True, kw_only=True)

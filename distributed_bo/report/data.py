@@ -1,7 +1,7 @@
 """What a report shows, read from an experiment directory and derived from its rows.
 
 Everything here is plain Python over the rows of ``trials.parquet`` (see
-:mod:`distributed_bo.runner.results`): best-so-far series, the searched parameters,
+:mod:`distributed_bo.experiment.rows`): best-so-far series, the searched parameters,
 and the assignment of trials to worker lanes for the timeline.
 """
 
@@ -11,10 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from distributed_bo.exceptions import ExperimentNotFoundError
-from distributed_bo.runner.results import TRIALS_FILE, read_trials
-from distributed_bo.runner.storage import StorageDir
+from distributed_bo.experiment import read_experiment
+from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finite
+from distributed_bo.experiment.rows import best_row as best_of
+from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.spec import StudySpec
+from distributed_bo.types import Mode, Row
 
 #: A row's start times: its first start, and its latest (after restarts).
 _TIMES = ("start_time", "last_start_time")
@@ -39,7 +41,7 @@ class Param:
     @property
     def column(self) -> str:
         """The row key holding this parameter's value."""
-        return f"config/{self.path}"
+        return f"{CONFIG_PREFIX}{self.path}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +57,7 @@ class Study:
 
     exp: StorageDir
     spec: StudySpec
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     params: tuple[Param, ...]
 
     @property
@@ -64,7 +66,7 @@ class Study:
         return self.spec.objective.metric
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """``"min"`` or ``"max"``."""
         return self.spec.objective.mode
 
@@ -89,24 +91,14 @@ class Bar:
 
 
 def load_study(experiment_dir: str) -> Study:
-    """Read an experiment directory.
+    """Read an experiment directory for the report (its trainable is not imported).
 
     Raises:
         ExperimentNotFoundError: If it holds no study, or its files are corrupt.
     """
-    from distributed_bo.runner.study import load_study_spec
-
-    exp = StorageDir.open(experiment_dir)
-    spec = load_study_spec(exp)
-    try:
-        rows = read_trials(exp)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "
-            f"{err}); restore it, or `distributed-bo resume` the study to rewrite it"
-        ) from err
-    rows.sort(key=_trial_order)
-    return Study(exp=exp, spec=spec, rows=rows, params=searched_params(spec))
+    read = read_experiment(experiment_dir)
+    rows = sorted(read.rows, key=_trial_order)
+    return Study(exp=read.exp, spec=read.spec, rows=rows, params=searched_params(read.spec))
 
 
 def searched_params(spec: StudySpec) -> tuple[Param, ...]:
@@ -130,15 +122,7 @@ def searched_params(spec: StudySpec) -> tuple[Param, ...]:
     return tuple(out)
 
 
-def objective(row: dict[str, Any]) -> float | None:
-    """The row's final metric if it COMPLETED with a finite value, else ``None``."""
-    value = row.get("metric")
-    if row.get("status") != "COMPLETED" or not _finite(value):
-        return None
-    return float(value)
-
-
-def trial_label(row: dict[str, Any]) -> str:
+def trial_label(row: Row) -> str:
     """The number a person knows a trial by: its Ax index, else its Tune id."""
     index = row.get("ax_index")
     return str(index) if index is not None else str(row.get("trial_id", "?"))
@@ -155,22 +139,18 @@ def best_so_far(values: list[float | None], mode: str) -> list[float | None]:
     return out
 
 
-def best_row(study: Study) -> dict[str, Any] | None:
+def best_row(study: Study) -> Row | None:
     """The COMPLETED row with the best metric, or ``None``."""
-    done = [r for r in study.rows if objective(r) is not None]
-    if not done:
-        return None
-    pick = min if study.mode == "min" else max
-    return pick(done, key=lambda r: objective(r))
+    return best_of(study.rows, study.mode)
 
 
-def time_origin(rows: list[dict[str, Any]]) -> float | None:
+def time_origin(rows: list[Row]) -> float | None:
     """Unix time the first trial started, or ``None`` if no row has a start time."""
-    starts = [r["start_time"] for r in rows if _finite(r.get("start_time"))]
+    starts = [r["start_time"] for r in rows if is_finite(r.get("start_time"))]
     return min(starts) if starts else None
 
 
-def timeline(rows: list[dict[str, Any]]) -> tuple[list[str], list[Bar]]:
+def timeline(rows: list[Row]) -> tuple[list[str], list[Bar]]:
     """Assign trials to lanes: one per GPU where rows record it, else worker slots.
 
     Rows that record their ``gpu`` are grouped by node and GPU; other rows by node.
@@ -189,18 +169,18 @@ def timeline(rows: list[dict[str, Any]]) -> tuple[list[str], list[Bar]]:
     if t0 is None:
         return [], []
     latest = max(
-        [r[k] for r in rows for k in (*_TIMES, "end_time") if _finite(r.get(k))], default=t0
+        [r[k] for r in rows for k in (*_TIMES, "end_time") if is_finite(r.get(k))], default=t0
     )
-    groups: dict[tuple[str, str], list[tuple[float, float, dict[str, Any]]]] = {}
+    groups: dict[tuple[str, str], list[tuple[float, float, Row]]] = {}
     for r in rows:
-        if not _finite(r.get("start_time")):
+        if not is_finite(r.get("start_time")):
             continue
         start = float(r["start_time"])
-        if _finite(r.get("last_start_time")):
+        if is_finite(r.get("last_start_time")):
             start = max(start, float(r["last_start_time"]))
-        if _finite(r.get("end_time")):
+        if is_finite(r.get("end_time")):
             end = float(r["end_time"])
-        elif _finite(r.get("wall_time_s")):
+        elif is_finite(r.get("wall_time_s")):
             end = start + float(r["wall_time_s"])
         else:
             end = latest
@@ -255,21 +235,17 @@ def peak_concurrency(bars: list[Bar]) -> int:
     return peak
 
 
-def _group(row: dict[str, Any]) -> tuple[str, str]:
+def _group(row: Row) -> tuple[str, str]:
     """(node, GPU ids) of a row; the GPU ids are empty for a CPU trial."""
     gpu = row.get("gpu")
     text = "" if gpu is None else str(gpu).strip("[]").replace(" ", "")
     return (str(row.get("node") or "?"), text)
 
 
-def _trial_order(row: dict[str, Any]) -> tuple[float, float]:
+def _trial_order(row: Row) -> tuple[float, float]:
     index = row.get("ax_index")
     start = row.get("start_time")
     return (
         float(index) if index is not None else math.inf,
-        float(start) if _finite(start) else math.inf,
+        float(start) if is_finite(start) else math.inf,
     )
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from distributed_bo.experiment.layout import AX_FILE
 from distributed_bo.report.data import Study
-from distributed_bo.runner.results import AX_FILE
+from distributed_bo.types import TrialStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def ax_effects(study: Study, *, min_completed: int = 3) -> Effects:
         study: The study.
         min_completed: Fewest completed trials worth fitting a model to.
     """
-    done = [r for r in study.rows if r.get("status") == "COMPLETED"]
+    done = [r for r in study.rows if r.get("status") == TrialStatus.COMPLETED]
     if len(done) < min_completed:
         return Effects(
             unavailable=f"{len(done)} completed trial(s); Ax's model needs at least {min_completed}"

@@ -13,8 +13,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from distributed_bo.report.data import Study, best_row, objective, trial_label
+from distributed_bo.experiment.rows import objective
+from distributed_bo.report.data import Study, best_row, trial_label
 from distributed_bo.report.effects import Effects
+from distributed_bo.types import TrialStatus
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
@@ -160,8 +162,8 @@ def _trial_table(study: Study) -> str:
 
 
 def _failures(study: Study) -> str:
-    failed = [r for r in study.rows if r.get("status") == "FAILED"]
-    retried = [r for r in study.rows if r.get("status") != "FAILED" and r.get("restarts")]
+    failed = [r for r in study.rows if r.get("status") == TrialStatus.FAILED]
+    retried = [r for r in study.rows if r.get("status") != TrialStatus.FAILED and r.get("restarts")]
     if not failed and not retried:
         return '<p class="muted">No trial failed.</p>'
     out = ['<table class="trials"><thead><tr><th>trial</th><th>status</th><th>restarts</th>']

@@ -10,16 +10,17 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
+from distributed_bo.experiment.rows import objective
 from distributed_bo.report.data import (
     Bar,
     Param,
     Study,
     best_row,
     best_so_far,
-    objective,
     time_origin,
 )
 from distributed_bo.report.effects import Effects
+from distributed_bo.types import TrialStatus
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 
 #: Colour of each status on the timeline; any other status is grey.
 STATUS_COLORS = {
-    "COMPLETED": "#4c72b0",
-    "FAILED": "#c44e52",
-    "EARLY_STOPPED": "#dd8452",
-    "RUNNING": "#55a868",
+    TrialStatus.COMPLETED: "#4c72b0",
+    TrialStatus.FAILED: "#c44e52",
+    TrialStatus.EARLY_STOPPED: "#dd8452",
+    TrialStatus.RUNNING: "#55a868",
 }
 OTHER_COLOR = "#999999"
 BEST_COLOR = "#c44e52"
@@ -43,7 +44,8 @@ def best_so_far_png(study: Study) -> bytes:
     values = [objective(r) for r in study.rows]
     xs = list(range(1, len(study.rows) + 1))
     done = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
-    failed = [x for x, r in zip(xs, study.rows, strict=True) if r.get("status") == "FAILED"]
+    statuses = [r.get("status") for r in study.rows]
+    failed = [x for x, s in zip(xs, statuses, strict=True) if s == TrialStatus.FAILED]
     running = best_so_far(values, study.mode)
     if done:
         by_trial.scatter(

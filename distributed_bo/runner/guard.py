@@ -16,8 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-#: Result key carrying the reason a trial failed in user code.
-TRIAL_ERROR_KEY = "trial_error"
+from distributed_bo.types import TRIAL_ERROR_KEY as TRIAL_ERROR_KEY  # importable here, as before
 
 
 def guard_trainable(fn: Callable[..., Any]) -> Callable[..., Any]:

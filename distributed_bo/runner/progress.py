@@ -10,7 +10,9 @@ from typing import Any, TextIO
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
+from distributed_bo.experiment.rows import best_metric, is_finished
 from distributed_bo.runner.results import ResultsWriter
+from distributed_bo.types import TrialStatus
 
 
 class ProgressPrinter(Callback):
@@ -38,15 +40,15 @@ class ProgressPrinter(Callback):
 
     def _line(self, text: str) -> None:
         rows = self._writer.rows.values()
-        done = sum(r["status"] in ("COMPLETED", "FAILED", "EARLY_STOPPED") for r in rows)
-        running = sum(r["status"] == "RUNNING" for r in rows)
-        failed = sum(r["status"] == "FAILED" for r in rows)
-        best = best_metric(list(rows), self._writer._mode)
+        done = sum(is_finished(r) for r in rows)
+        running = sum(r["status"] == TrialStatus.RUNNING for r in rows)
+        failed = sum(r["status"] == TrialStatus.FAILED for r in rows)
+        best = best_metric(rows, self._writer.mode)
         elapsed = time.monotonic() - self._start
         best_text = "-" if best is None else f"{best:.6g}"
         print(
             f"[{done:>3}/{self._total}] {elapsed:7.1f}s  running {running}  failed {failed}  "
-            f"best {self._writer._metric}={best_text}  | {text}",
+            f"best {self._writer.metric}={best_text}  | {text}",
             file=self._stream,
             flush=True,
         )
@@ -66,20 +68,6 @@ class ProgressPrinter(Callback):
         """Print a failed trial and its reason."""
         row = self._writer.rows.get(trial.trial_id, {})
         self._line(f"{trial.trial_id} failed: {row.get('error', '')}")
-
-
-def best_metric(rows: list[dict[str, Any]], mode: str) -> float | None:
-    """Best final metric among COMPLETED rows."""
-    values = [
-        r["metric"]
-        for r in rows
-        if r.get("status") == "COMPLETED"
-        and r.get("metric") is not None
-        and math.isfinite(r["metric"])
-    ]
-    if not values:
-        return None
-    return min(values) if mode == "min" else max(values)
 
 
 class StudyStopper(Stopper):
@@ -125,8 +113,8 @@ class StudyStopper(Stopper):
     def stop_all(self) -> bool:
         """True once the failure fraction exceeds the limit."""
         rows = self._writer.rows.values()
-        finished = [r for r in rows if r["status"] in ("COMPLETED", "FAILED", "EARLY_STOPPED")]
-        failed = sum(r["status"] == "FAILED" for r in finished)
+        finished = [r for r in rows if is_finished(r)]
+        failed = sum(r["status"] == TrialStatus.FAILED for r in finished)
         if len(finished) >= self._min_finished and failed / len(finished) > self._max_fraction:
             self.triggered = (
                 f"{failed} of {len(finished)} finished trials failed, more than "

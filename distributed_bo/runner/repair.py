@@ -24,7 +24,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from distributed_bo.runner.storage import StorageDir
+from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished
+from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.types import Row, TrialStatus
 
 _CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
 
@@ -53,7 +55,7 @@ class SnapshotRepair:
 def repair_snapshot(
     exp: StorageDir,
     state_name: str,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     *,
     metric: str,
     checkpoint_frequency: int,
@@ -86,9 +88,9 @@ def repair_snapshot(
             continue
         row = by_id.get(trial_id)
         meta = None
-        if row is not None and row.get("status") in ("COMPLETED", "EARLY_STOPPED", "FAILED"):
+        if row is not None and is_finished(row):
             meta = _finish(entry[1], row, raw, metric)
-            raw["status"] = "ERROR" if row["status"] == "FAILED" else "TERMINATED"
+            raw["status"] = "ERROR" if row["status"] == TrialStatus.FAILED else "TERMINATED"
             finished.append(trial_id)
         else:
             decoded = _loads_with_cloudpickle(entry[0])
@@ -124,10 +126,10 @@ def _metadata(meta_json: str) -> Any:
     return _TrainingRunMetadata.from_json_state(meta_json)
 
 
-def _finish(meta_json: str, row: dict[str, Any], raw: dict[str, Any], metric: str) -> str:
+def _finish(meta_json: str, row: Row, raw: dict[str, Any], metric: str) -> str:
     """Run metadata whose last result is the row's (metric, iterations, done); nothing stale."""
     meta = _metadata(meta_json)
-    prefix = "config/"
+    prefix = CONFIG_PREFIX
     last: dict[str, Any] = {
         "trial_id": raw["trial_id"],
         "training_iteration": int(row.get("iterations") or 0),

@@ -1,16 +1,10 @@
-"""How a result row is written: ``trials.parquet`` plus the Ax experiment JSON.
+"""How a result row is written: ``trials.parquet`` plus the Ax and searcher JSON.
 
 :class:`ResultsWriter` is a Ray Tune ``Callback``. It keeps one row per trial and
 rewrites ``trials.parquet`` in the experiment directory whenever a trial starts,
 finishes or fails. Each write goes to a temporary file that is then moved over
-the old one, so a crash at any moment leaves the previous complete file.
-
-Columns: ``trial_id``, ``ax_index``, ``status`` (``RUNNING``, ``COMPLETED``,
-``FAILED``, ``EARLY_STOPPED``), ``config/<name>`` per parameter, ``metric``
-(final), ``best_metric``, ``iterations``, ``wall_time_s``, ``start_time`` and
-``end_time`` (Unix seconds), ``last_start_time`` (the latest (re)start; absent in
-files written before it was added), ``node``, ``gpu``, ``device``, ``restarts``,
-``error`` and ``is_baseline``.
+the old one, so a crash at any moment leaves the previous complete file. The
+columns are :class:`distributed_bo.experiment.rows.TrialRow`'s.
 """
 
 from __future__ import annotations
@@ -23,15 +17,11 @@ from typing import Any
 
 from ray.tune import Callback
 
-from distributed_bo.runner.storage import StorageDir
+from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE
+from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, write_trials
+from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.search.space import flatten
-
-TRIALS_FILE = "trials.parquet"
-AX_FILE = "ax_experiment.json"
-#: The searcher's state, saved on every trial event; fresher than Tune's own copy,
-#: which is only written with Tune's periodic experiment snapshots.
-SEARCHER_FILE = "searcher_state.json"
-TERMINAL = ("COMPLETED", "FAILED", "EARLY_STOPPED")
+from distributed_bo.types import TRIAL_ERROR_KEY, Row, TrialStatus
 
 
 class ResultsWriter(Callback):
@@ -57,12 +47,16 @@ class ResultsWriter(Callback):
         rows: list[dict[str, Any]] | None = None,
     ) -> None:
         self._storage = storage
-        self._metric = metric
-        self._mode = mode
+        self.metric = metric
+        self.mode = mode
         self._searcher = searcher
         self._baseline = dict(baseline or {})
-        self.rows: dict[str, dict[str, Any]] = {r["trial_id"]: dict(r) for r in rows or []}
+        self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
         self._staging_checked = False
+
+    def attach_searcher(self, searcher: Any) -> None:
+        """Use ``searcher`` from now on (on resume: the one Tune restored)."""
+        self._searcher = searcher
 
     # ---------------------------------------------------------------- events
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
@@ -97,7 +91,7 @@ class ResultsWriter(Callback):
         if self._finished(trial):
             return
         row = self._row(trial)
-        row["status"] = "RUNNING"
+        row["status"] = TrialStatus.RUNNING
         row.setdefault("start_time", time.time())
         row["last_start_time"] = time.time()  # differs from start_time after a restart
         self.write(with_searcher=True)
@@ -122,20 +116,18 @@ class ResultsWriter(Callback):
         last = trial.last_result or {}
         self._update_from_result(row, last)
         value = row.get("metric")
-        if last.get("trial_error"):
-            row["status"] = "FAILED"
-            row["error"] = str(last["trial_error"])
+        if last.get(TRIAL_ERROR_KEY):
+            row["status"] = TrialStatus.FAILED
+            row["error"] = str(last[TRIAL_ERROR_KEY])
         elif value is None or not math.isfinite(value):
-            row["status"] = "FAILED"
+            row["status"] = TrialStatus.FAILED
             row["error"] = row.get("error") or (
-                f"reported no {self._metric!r}"
-                if value is None
-                else f"{self._metric} was {value!r}"
+                f"reported no {self.metric!r}" if value is None else f"{self.metric} was {value!r}"
             )
         elif self._searcher is not None and self._searcher.is_early_stopped(trial.trial_id):
-            row["status"] = "EARLY_STOPPED"
+            row["status"] = TrialStatus.EARLY_STOPPED
         else:
-            row["status"] = "COMPLETED"
+            row["status"] = TrialStatus.COMPLETED
         row["end_time"] = time.time()
         self.write(with_ax=True, with_searcher=True)
 
@@ -145,7 +137,7 @@ class ResultsWriter(Callback):
             return
         row = self._row(trial)
         self._update_from_result(row, trial.last_result or {})
-        row["status"] = "FAILED"
+        row["status"] = TrialStatus.FAILED
         row["error"] = _error_text(trial)
         row["end_time"] = time.time()
         self.write(with_ax=True, with_searcher=True)
@@ -167,22 +159,22 @@ class ResultsWriter(Callback):
     # ----------------------------------------------------------------- rows
     def finished_ids(self) -> set[str]:
         """Trial ids whose rows are already terminal."""
-        return {tid for tid, r in self.rows.items() if r.get("status") in TERMINAL}
+        return {tid for tid, r in self.rows.items() if is_finished(r)}
 
     def _finished(self, trial: Any) -> bool:
         # After a driver crash Tune may restart a trial that had already finished
         # (its state lagged ours); its row, and its result, stay as they were.
         row = self.rows.get(trial.trial_id)
-        return row is not None and row.get("status") in TERMINAL
+        return row is not None and is_finished(row)
 
-    def _row(self, trial: Any) -> dict[str, Any]:
+    def _row(self, trial: Any) -> Row:
         row = self.rows.get(trial.trial_id)
         if row is None:
-            row = {"trial_id": trial.trial_id, "status": "PENDING", "restarts": 0}
+            row = {"trial_id": trial.trial_id, "status": TrialStatus.PENDING, "restarts": 0}
             self.rows[trial.trial_id] = row
         config = flatten(trial.config or {})
         for key, value in config.items():
-            row[f"config/{key}"] = _scalar(value)
+            row[f"{CONFIG_PREFIX}{key}"] = _scalar(value)
         if self._baseline:
             row["is_baseline"] = all(config.get(k) == v for k, v in self._baseline.items())
         if self._searcher is not None and row.get("ax_index") is None:
@@ -190,10 +182,10 @@ class ResultsWriter(Callback):
         row["restarts"] = max(int(row.get("restarts") or 0), int(trial.num_failures))
         return row
 
-    def _update_from_result(self, row: dict[str, Any], result: Mapping[str, Any]) -> None:
+    def _update_from_result(self, row: Row, result: Mapping[str, Any]) -> None:
         if not result:
             return
-        value = result.get(self._metric)
+        value = result.get(self.metric)
         if value is not None and not isinstance(value, bool):
             try:
                 value = float(value)
@@ -202,7 +194,7 @@ class ResultsWriter(Callback):
             row["metric"] = value
             best = row.get("best_metric")
             if math.isfinite(value) and (
-                best is None or (value < best if self._mode == "min" else value > best)
+                best is None or (value < best if self.mode == "min" else value > best)
             ):
                 row["best_metric"] = value
         row["iterations"] = int(result.get("training_iteration") or 0)
@@ -228,38 +220,6 @@ class ResultsWriter(Callback):
             if with_ax:
                 self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
         write_trials(self._storage, list(self.rows.values()))
-
-
-def write_trials(storage: StorageDir, rows: list[dict[str, Any]]) -> None:
-    """Write rows as ``trials.parquet`` atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = sorted({k for r in rows for k in r}, key=_column_order)
-    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    storage.write_bytes(TRIALS_FILE, sink.getvalue().to_pybytes())
-
-
-def read_trials(storage: StorageDir) -> list[dict[str, Any]]:
-    """Read ``trials.parquet`` rows (empty if it does not exist yet)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    data = storage.read_bytes(TRIALS_FILE)
-    if data is None:
-        return []
-    return pq.read_table(pa.BufferReader(data)).to_pylist()
-
-
-_FIRST = ["trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline"]
-
-
-def _column_order(name: str) -> tuple[int, str]:
-    if name in _FIRST:
-        return (0, f"{_FIRST.index(name):02d}")
-    return (1 if name.startswith("config/") else 2, name)
 
 
 def _scalar(value: Any) -> Any:

@@ -1,44 +1,42 @@
-"""The study runner: a job spec becomes a ``tune.Tuner`` with the batch searcher.
+"""The study lifecycle: run a study from its spec, or resume one from its directory.
 
-``run_study`` builds the Tuner (the spec's scheduler, ``tune.with_resources``, actor
-reuse, storage, failure and checkpoint configs), writes ``spec.yaml`` into the
-experiment directory first, and keeps ``trials.parquet`` current while it runs.
-``resume_study`` continues a study from its directory after any crash.
+``run_study`` builds the Tuner (:mod:`distributed_bo.runner.tuner`), writes
+``spec.yaml`` into the experiment directory first, and keeps ``trials.parquet``
+current while it runs. ``resume_study`` continues a study from its directory after
+any crash (:mod:`distributed_bo.runner.restore`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import yaml
-
 from distributed_bo.exceptions import (
     ClusterError,
     ExperimentExistsError,
     ExperimentNotFoundError,
-    SpecError,
     StudyFailedError,
 )
+from distributed_bo.experiment.layout import SPEC_FILE, TUNER_FILE
+from distributed_bo.experiment.rows import best_row
+from distributed_bo.experiment.spec_file import read_spec, write_spec
+from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.cluster import connect, max_gpus_per_node
-from distributed_bo.runner.guard import guard_trainable
-from distributed_bo.runner.progress import ProgressPrinter, StudyStopper, best_metric
-from distributed_bo.runner.repair import SnapshotRepair, repair_snapshot
-from distributed_bo.runner.results import SEARCHER_FILE, TERMINAL, ResultsWriter, read_trials
-from distributed_bo.runner.storage import StorageDir
-from distributed_bo.search.searcher import BatchBOSearcher
+from distributed_bo.runner.progress import ProgressPrinter, StudyStopper
+from distributed_bo.runner.restore import ResumePlan, plan_resume, prepare_restore, repair_text
+from distributed_bo.runner.results import ResultsWriter
+from distributed_bo.runner.tuner import (
+    build_trainable,
+    new_tuner,
+    restore_tuner,
+    set_tune_environment,
+)
+from distributed_bo.runner.wiring import build_searcher, resume_searcher
 from distributed_bo.search.space import flatten
 from distributed_bo.spec import StudySpec
-
-logger = logging.getLogger(__name__)
-
-SPEC_FILE = "spec.yaml"
-#: Seconds between Ray Tune's experiment snapshots (Tune's "auto" is >= 10 s). Short,
-#: so that after a driver crash few trials are unknown to Tune's state.
-TUNE_SNAPSHOT_S = "2"
+from distributed_bo.types import Row, TrialStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,8 +50,8 @@ class StudyResult:
     """
 
     experiment_dir: str
-    rows: list[dict[str, Any]]
-    best: dict[str, Any] | None
+    rows: list[Row]
+    best: Row | None
 
 
 def run_study(
@@ -64,29 +62,35 @@ def run_study(
     progress: TextIO | None = sys.stderr,
     worker_logs: bool = False,
 ) -> StudyResult:
-    """Run a study from a validated spec.
+    """Run a study from a validated spec, to the end of its budget.
 
     Args:
-        spec: The study.
-        address: A Ray cluster to join; ``None`` starts a local Ray on 127.0.0.1.
-        storage: Overrides ``spec.storage``.
+        spec: The study, e.g. from :func:`distributed_bo.load_spec`.
+        address: A Ray cluster to join; ``None`` starts a local Ray on 127.0.0.1
+            (or joins ``RAY_ADDRESS``).
+        storage: Overrides ``spec.storage``; the directory is ``STORAGE/NAME``.
         progress: Stream for live progress lines; ``None`` for silence.
         worker_logs: Stream the trials' own output to this process.
 
+    Returns:
+        The experiment directory, every trial's row, and the best row.
+
     Raises:
-        ExperimentExistsError: If the experiment directory already holds a study.
+        ExperimentExistsError: If the experiment directory already holds a study;
+            call :func:`resume_study` on it instead.
         ClusterError: If Ray cannot be reached or no node fits a trial.
-        StudyFailedError: If the failure-rate limit stopped the study.
+        StudyFailedError: If the failure-rate limit stopped the study, or no
+            trial completed.
     """
     exp = StorageDir.open(storage or spec.storage, spec.name)
-    if exp.exists(SPEC_FILE) or exp.exists("tuner.pkl"):
+    if exp.exists(SPEC_FILE) or exp.exists(TUNER_FILE):
         raise ExperimentExistsError(
             f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
             f"with `distributed-bo resume {exp.uri}` or choose another name"
         )
     started = _connect_and_check(spec, address, worker_logs)
     try:
-        return _fit(spec, exp, progress=progress, restore=False)
+        return _fit(spec, exp, progress=progress, resume=None)
     finally:
         _shutdown(started)
 
@@ -98,69 +102,53 @@ def resume_study(
     progress: TextIO | None = sys.stderr,
     worker_logs: bool = False,
 ) -> StudyResult:
-    """Continue a study from its experiment directory.
+    """Continue a study from its experiment directory, to the end of its budget.
 
     Finished trials stay finished, running ones continue from their last
     checkpoint, and the searcher continues from its saved state.
 
+    Args:
+        experiment_dir: The directory :func:`run_study` wrote (``STORAGE/NAME``).
+        address: As for :func:`run_study`.
+        progress: As for :func:`run_study`.
+        worker_logs: As for :func:`run_study`.
+
+    Returns:
+        As :func:`run_study`, over the trials of every run.
+
     Raises:
-        ExperimentNotFoundError: If the directory holds no readable study.
+        ExperimentNotFoundError: If the directory holds no readable study, or the
+            study never started (then :func:`run_study` it again).
+        TrainableError: If the spec's trainable cannot be imported here.
+        ClusterError: As for :func:`run_study`.
+        StudyFailedError: As for :func:`run_study`.
     """
     exp = StorageDir.open(experiment_dir)
     spec = load_study_spec(exp)
-    if not exp.exists("tuner.pkl"):
+    if not exp.exists(TUNER_FILE):
         raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri} has no Ray Tune state (tuner.pkl) yet; the study "
-            "never started, so `run` it again"
+            f"experiment_dir: {exp.uri} has no Ray Tune state ({TUNER_FILE}) yet; the "
+            "study never started, so `run` it again"
         )
-    tune_trials = _prepare_restore(exp)  # validates Tune's state before Ray starts
+    tune_trials = prepare_restore(exp)  # validates Tune's state before Ray starts
     started = _connect_and_check(spec, address, worker_logs)
     try:
-        repair = repair_snapshot(
-            exp,
-            _newest_snapshot(exp),
-            read_trials(exp),
-            metric=spec.objective.metric,
-            checkpoint_frequency=spec.checkpoint.frequency,
-        )
-    except BaseException:
-        _shutdown(started)
-        raise
-    if repair and progress is not None:
-        print(_repair_text(repair), file=progress, flush=True)
-    try:
-        return _fit(
-            spec,
-            exp,
-            progress=progress,
-            restore=True,
-            tune_trials=tune_trials,
-            unfinished_configs=repair.unfinished,
-        )
+        plan = plan_resume(exp, spec, tune_trials)
+        if plan.repair and progress is not None:
+            print(repair_text(plan.repair), file=progress, flush=True)
+        return _fit(spec, exp, progress=progress, resume=plan)
     finally:
         _shutdown(started)
 
 
 def load_study_spec(exp: StorageDir) -> StudySpec:
-    """Read the ``spec.yaml`` a study wrote into its directory.
+    """Read the ``spec.yaml`` of a study to run: its trainable is imported and checked.
 
     Raises:
         ExperimentNotFoundError: If it is missing or unreadable.
+        TrainableError: If the trainable cannot be imported here.
     """
-    data = exp.read_bytes(SPEC_FILE)
-    if data is None:
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri} holds no {SPEC_FILE}; pass the directory that "
-            "`distributed-bo run` created (STORAGE/NAME)"
-        )
-    try:
-        raw = yaml.safe_load(data.decode())
-        return StudySpec.from_dict(raw)
-    except (yaml.YAMLError, UnicodeDecodeError, SpecError) as err:
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri}/{SPEC_FILE} is corrupt ({err}); restore it or "
-            "start a new study"
-        ) from err
+    return read_spec(exp, import_trainable=True)
 
 
 def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) -> bool:
@@ -208,255 +196,70 @@ def _shutdown(started: bool) -> None:
 
 
 def _fit(
-    spec: StudySpec,
-    exp: StorageDir,
-    *,
-    progress: TextIO | None,
-    restore: bool,
-    tune_trials: dict[str, str] | None = None,
-    unfinished_configs: dict[str, dict[str, Any]] | None = None,
-):
-    import os
-
-    from ray import tune
-
-    from distributed_bo.runner.schedulers import build_scheduler
-    from distributed_bo.trainables import resolve_trainable
-
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", TUNE_SNAPSHOT_S)
-    # ``Tuner.restore`` drops the ConcurrencyLimiter that tells Tune how many trials
-    # may be pending at once, and Tune then defaults to 1 for custom searchers.
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(spec.budget.max_concurrent)
-    # A result without the metric (or a trial that never reports it) must fail that
-    # trial with a reason, not abort the whole study as Tune's strict check does.
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    metric, mode = spec.objective.metric, spec.objective.mode
-    baseline = [spec.baseline] if spec.baseline else []
-    searcher = BatchBOSearcher(
-        acquisition=spec.searcher.acquisition,
-        batch_strategy=spec.searcher.batch_strategy,
-        batch_size=spec.searcher.batch_size,
-        num_initial=spec.searcher.num_initial,
-        max_observations=spec.searcher.max_observations,
-        prefetch=spec.searcher.prefetch,
-        seed=spec.seed,
-        parameter_constraints=list(spec.searcher.parameter_constraints),
-        points_to_evaluate=baseline,
-        stopped_trials=spec.searcher.stopped_trials,
-        time_attr=spec.scheduler.time_attr,
-    )
-    rows = None
-    tune_trials = tune_trials or {}
-    if restore:
-        # Rows of trials that never finished and that Tune never recorded are
-        # dropped: their Ax trials are re-run under new Tune trial ids.
-        rows = [
-            r for r in read_trials(exp) if r["status"] in TERMINAL or r["trial_id"] in tune_trials
-        ]
+    spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, resume: ResumePlan | None
+) -> StudyResult:
+    set_tune_environment(spec)
+    searcher = build_searcher(spec)
     writer = ResultsWriter(
         storage=exp,
-        metric=metric,
-        mode=mode,
+        metric=spec.objective.metric,
+        mode=spec.objective.mode,
         searcher=searcher,
         baseline=flatten(spec.baseline) if spec.baseline else None,
-        rows=rows,
+        rows=resume.rows if resume else None,
     )
     stopper = StudyStopper(
         writer=writer,
         max_fraction=spec.max_failure_fraction,
         finished=writer.finished_ids(),
-        metric=metric,
+        metric=spec.objective.metric,
     )
     callbacks: list[Any] = [writer]
     if progress is not None:
         callbacks.append(
             ProgressPrinter(writer=writer, total=spec.budget.num_trials, stream=progress)
         )
-    constants = dict(spec.trial_constants())
-    constants.setdefault("checkpoint_frequency", spec.checkpoint.frequency)
-    trainable = tune.with_resources(
-        _with_study_data(resolve_trainable(spec.trainable.name), constants),
-        {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
-    )
-    param_space = dict(spec.param_space())
-    param_space.update({k: v for k, v in constants.items() if k not in param_space})
-    run_config = tune.RunConfig(
-        name=exp.name,
-        storage_path=exp.storage_path,
-        storage_filesystem=exp.tune_filesystem,
-        failure_config=tune.FailureConfig(max_failures=spec.retries),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.num_to_keep),
-        callbacks=callbacks,
-        stop=stopper,
-        verbose=0,
-    )
-    if restore:
-        tuner = tune.Tuner.restore(
-            exp.uri if exp.is_local else exp.path,
-            storage_filesystem=exp.tune_filesystem,
-            trainable=trainable,
-            param_space=param_space,
-            resume_unfinished=True,
-            resume_errored=False,
-            restart_errored=False,
+    trainable, param_space = build_trainable(spec)
+    if resume is not None:
+        tuner, searcher = restore_tuner(
+            exp, trainable=trainable, param_space=param_space, callbacks=callbacks, stopper=stopper
         )
-        # ``Tuner.restore`` keeps the pickled RunConfig; give it this run's callbacks.
-        tuner._local_tuner._run_config.callbacks = callbacks
-        tuner._local_tuner._run_config.stop = stopper
-        searcher = tuner._local_tuner._tune_config.search_alg
-        searcher.set_resume_info(
-            tune_trials=set(tune_trials),
-            finished=_outcomes(rows or []),
-            unfinished_configs=unfinished_configs,
+        resume_searcher(
+            searcher,
+            tune_trials=set(resume.tune_trials),
+            rows=resume.rows,
+            unfinished_configs=resume.unfinished_configs,
         )
-        writer._searcher = searcher
+        writer.attach_searcher(searcher)
     else:
         # Written once the trainable's data loaded, so a failed setup leaves nothing.
-        exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
-        tuner = tune.Tuner(
-            trainable,
+        write_spec(exp, spec)
+        tuner = new_tuner(
+            spec,
+            exp,
+            trainable=trainable,
             param_space=param_space,
-            tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                scheduler=build_scheduler(
-                    spec.scheduler,
-                    full_length=spec.scheduler.full_length(spec.trainable.config),
-                    listener=searcher,
-                ),
-                metric=metric,
-                mode=mode,
-                num_samples=spec.budget.num_trials,
-                max_concurrent_trials=spec.budget.max_concurrent,
-                reuse_actors=True,
-            ),
-            run_config=run_config,
+            searcher=searcher,
+            callbacks=callbacks,
+            stopper=stopper,
         )
     tuner.fit()
     if hasattr(searcher, "close"):
         searcher.close()
-    rows = list(writer.rows.values())
+    return _result(spec, exp, list(writer.rows.values()), stopper)
+
+
+def _result(
+    spec: StudySpec, exp: StorageDir, rows: list[Row], stopper: StudyStopper
+) -> StudyResult:
+    """The study's result, or the error that says why it failed."""
     if stopper.triggered:
         raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
-    if rows and not any(r.get("status") == "COMPLETED" for r in rows):
+    if rows and not any(r.get("status") == TrialStatus.COMPLETED for r in rows):
         first = next((r.get("error") for r in rows if r.get("error")), "unknown")
         raise StudyFailedError(
             f"trainable: no trial completed ({len(rows)} failed; first reason: {first}); "
             f"results are in {exp.uri}"
         )
-    return StudyResult(experiment_dir=exp.uri, rows=rows, best=_best_row(rows, mode))
-
-
-def _with_study_data(fn: Any, constants: dict[str, Any]) -> Any:
-    """Load a trainable's data once per study and share it through the object store.
-
-    A trainable that defines ``fn.study_setup(constants) -> dict`` gets that dict's
-    values as keyword arguments, put into Ray's object store once by
-    ``tune.with_parameters`` (zero-copy reads for trials on the same node).
-    """
-    from ray import tune
-
-    _ship_user_module(fn)
-    setup = getattr(fn, "study_setup", None)
-    guarded = guard_trainable(fn)
-    if setup is None:
-        return guarded
-    return tune.with_parameters(guarded, **setup(constants))
-
-
-def _outcomes(rows: list[dict[str, Any]]) -> dict[str, tuple[str, Any]]:
-    """Finished rows as searcher events: ``("complete", value)`` or ``("fail", reason)``."""
-    out: dict[str, tuple[str, Any]] = {}
-    for r in rows:
-        if r["status"] == "COMPLETED" and r.get("metric") is not None:
-            out[r["trial_id"]] = ("complete", float(r["metric"]))
-        elif r["status"] == "FAILED":
-            out[r["trial_id"]] = ("fail", r.get("error") or "failed")
-        elif r["status"] == "EARLY_STOPPED":
-            out[r["trial_id"]] = ("early_stop", None)
-    return out
-
-
-def _ship_user_module(fn: Any) -> None:
-    """Pickle a user's trainable module by value, so workers need not import it.
-
-    A ``module:function`` from the user's working directory imports in the driver
-    but not necessarily in Ray workers (other directories, other nodes). Installed
-    packages and this package are still pickled by reference.
-    """
-    import sys
-    import sysconfig
-
-    import ray.cloudpickle
-
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    path = getattr(module, "__file__", None)
-    if module is None or path is None or module.__name__.startswith("distributed_bo"):
-        return
-    site = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    if not any(path.startswith(p) for p in site) and "." not in module.__name__:
-        ray.cloudpickle.register_pickle_by_value(module)
-
-
-def _prepare_restore(exp: StorageDir) -> dict[str, str]:
-    """Read Tune's last snapshot and put our fresher searcher state in its place.
-
-    Returns:
-        Trial id to status, for every trial in Tune's last experiment snapshot.
-
-    Raises:
-        ExperimentNotFoundError: If Tune's experiment state is missing or corrupt.
-    """
-    import json
-
-    names = exp.list()
-    states = _snapshots(names)
-    if not states:
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri} has no Ray Tune experiment state; it is not a "
-            "study directory, or it was damaged"
-        )
-    try:
-        data = json.loads((exp.read_bytes(states[-1]) or b"").decode())
-        trials = {}
-        for entry in data["trial_data"]:
-            trial = json.loads(entry[0])
-            trials[trial["trial_id"]] = trial["status"]
-    except (ValueError, KeyError, TypeError, IndexError) as err:
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri}/{states[-1]} is corrupt ({err}); the study cannot "
-            "be resumed"
-        ) from err
-    ours = exp.read_bytes(SEARCHER_FILE)
-    tune_copies = sorted(n for n in names if n.startswith("searcher-state-"))
-    if ours is not None and tune_copies:
-        exp.write_bytes(tune_copies[-1], ours)
-    return trials
-
-
-def _snapshots(names: list[str]) -> list[str]:
-    return sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
-
-
-def _newest_snapshot(exp: StorageDir) -> str:
-    return _snapshots(exp.list())[-1]
-
-
-def _repair_text(repair: SnapshotRepair) -> str:
-    """One line on what a resume corrected in Tune's lagging snapshot."""
-    parts = []
-    if repair.finished:
-        parts.append(f"{len(repair.finished)} finished trial(s) kept finished")
-    if repair.moved:
-        parts.append(
-            f"{len(repair.moved)} trial(s) continue from their newest checkpoint on storage"
-        )
-    if repair.from_scratch:
-        parts.append(f"{len(repair.from_scratch)} trial(s) start over (no checkpoint left)")
-    return "resume: Tune's last snapshot lagged trials.parquet; " + ", ".join(parts)
-
-
-def _best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
-    best = best_metric(rows, mode)
-    if best is None:
-        return None
-    return next(r for r in rows if r.get("status") == "COMPLETED" and r.get("metric") == best)
+    best = best_row(rows, spec.objective.mode)
+    return StudyResult(experiment_dir=exp.uri, rows=rows, best=best)

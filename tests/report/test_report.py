@@ -19,8 +19,8 @@ from distributed_bo import StudyFailedError
 from distributed_bo.cli import main
 from distributed_bo.report import write_report
 from distributed_bo.report.data import load_study, peak_concurrency, timeline
-from distributed_bo.runner.results import write_trials
-from distributed_bo.runner.storage import StorageDir
+from distributed_bo.experiment.rows import write_trials
+from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.spec import StudySpec
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from distributed_bo.runner.storage import StorageDir
+from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.search.generator import BatchGenerator
 
 pytest.importorskip("moto.server", reason="moto[server] is in the test extra")

@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from distributed_bo.runner.progress import best_metric
-from distributed_bo.runner.results import read_trials
-from distributed_bo.runner.storage import StorageDir
-from distributed_bo.runner.study import load_study_spec
+from distributed_bo.experiment import read_experiment
+from distributed_bo.experiment.rows import CONFIG_PREFIX, objective, status_counts
+from distributed_bo.types import Row, TrialStatus
 
 
 def render_summary(experiment_dir: str, *, top: int = 20) -> str:
-    """A plain-text summary of a study, for the terminal.
+    """A plain-text summary of a study, for the terminal (needs neither Ray nor the trainable).
 
     Args:
         experiment_dir: The experiment directory (path or URI).
         top: Rows of the trial table, best first.
 
+    Returns:
+        The summary: counts, the trial table best first, the best configuration,
+        the gain over the baseline, and the failures.
+
     Raises:
         ExperimentNotFoundError: If the directory holds no study.
     """
-    exp = StorageDir.open(experiment_dir)
-    spec = load_study_spec(exp)
-    rows = read_trials(exp)
-    metric, mode = spec.objective.metric, spec.objective.mode
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    study = read_experiment(experiment_dir)
+    spec, rows, exp = study.spec, study.rows, study.exp
+    metric, mode = study.metric, study.mode
+    counts = status_counts(rows)
     status = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "no trials"
     lines = [
         f"study {spec.name}: {len(rows)}/{spec.budget.num_trials} trials ({status})",
         f"objective: {mode} {metric}    dir: {exp.uri}",
         "",
     ]
-    params = sorted({k for r in rows for k in r if k.startswith("config/")})
+    params = sorted({k for r in rows for k in r if k.startswith(CONFIG_PREFIX)})
     searched = [p for p in params if _varies(rows, p)] or params
     ranked = sorted(rows, key=lambda r: _sort_key(r, mode))
-    header = ["trial", "status", metric, "iters", "time_s", *(p[7:] for p in searched)]
+    header = ["trial", "status", metric, "iters", "time_s", *(_name(p) for p in searched)]
     table = [
         [
             str(r.get("ax_index", r["trial_id"])),
@@ -50,31 +49,36 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
         for r in ranked[:top]
     ]
     lines.extend(_table(header, table))
-    best = best_metric(rows, mode)
-    if best is not None:
-        row = next(r for r in ranked if r.get("metric") == best)
-        config = {p[7:]: row.get(p) for p in searched}
+    row = study.best_row()
+    if row is not None:
+        best = float(row["metric"])
         lines += ["", f"best {metric} = {best:.6g} (trial {row.get('ax_index')})"]
-        lines += [f"  {k} = {_fmt(v)}" for k, v in config.items()]
-        base = [r for r in rows if r.get("is_baseline") and r.get("status") == "COMPLETED"]
+        lines += [f"  {_name(p)} = {_fmt(row.get(p))}" for p in searched]
+        base = [
+            r for r in rows if r.get("is_baseline") and r.get("status") == TrialStatus.COMPLETED
+        ]
         if base and base[0].get("metric") is not None:
             b = base[0]["metric"]
             gain = (best - b) if mode == "max" else (b - best)
             lines.append(f"baseline {metric} = {b:.6g}; improvement = {gain:+.6g}")
-    failed = [r for r in rows if r["status"] == "FAILED"]
+    failed = [r for r in rows if r["status"] == TrialStatus.FAILED]
     if failed:
         lines += ["", "failures:"]
         lines += [f"  trial {r.get('ax_index')}: {r.get('error') or '?'}" for r in failed[:top]]
     return "\n".join(lines)
 
 
-def _varies(rows: list[dict[str, Any]], key: str) -> bool:
+def _name(column: str) -> str:
+    return column[len(CONFIG_PREFIX) :]
+
+
+def _varies(rows: list[Row], key: str) -> bool:
     return len({repr(r.get(key)) for r in rows}) > 1
 
 
-def _sort_key(row: dict[str, Any], mode: str) -> tuple[int, float]:
-    value = row.get("metric")
-    if row.get("status") != "COMPLETED" or value is None or not math.isfinite(value):
+def _sort_key(row: Row, mode: str) -> tuple[int, float]:
+    value = objective(row)
+    if value is None:
         return (1, 0.0)
     return (0, value if mode == "min" else -value)
 

@@ -1,0 +1,66 @@
+"""One experiment directory, read whole: its spec and its rows, for ``show`` and ``report``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from distributed_bo.exceptions import ExperimentNotFoundError
+from distributed_bo.experiment.layout import TRIALS_FILE
+from distributed_bo.experiment.rows import best_row, read_trials
+from distributed_bo.experiment.spec_file import read_spec
+from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.types import Mode, Row
+
+if TYPE_CHECKING:
+    from distributed_bo.spec import StudySpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Experiment:
+    """An experiment directory as read from storage.
+
+    Attributes:
+        exp: The directory.
+        spec: The study's spec, from ``spec.yaml`` (its trainable not imported).
+        rows: One dict per trial, in file order.
+    """
+
+    exp: StorageDir
+    spec: StudySpec
+    rows: list[Row]
+
+    @property
+    def metric(self) -> str:
+        """The objective's key."""
+        return self.spec.objective.metric
+
+    @property
+    def mode(self) -> Mode:
+        """``"min"`` or ``"max"``."""
+        return self.spec.objective.mode
+
+    def best_row(self) -> Row | None:
+        """The COMPLETED row with the best metric, or ``None``."""
+        return best_row(self.rows, self.mode)
+
+
+def read_experiment(experiment_dir: str) -> Experiment:
+    """Read an experiment directory's spec and rows; needs neither Ray nor the trainable.
+
+    Args:
+        experiment_dir: The directory (``STORAGE/NAME``), a path or a URI.
+
+    Raises:
+        ExperimentNotFoundError: If it holds no study, or its files are corrupt.
+    """
+    exp = StorageDir.open(experiment_dir)
+    spec = read_spec(exp)
+    try:
+        rows = read_trials(exp)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "
+            f"{err}); restore it, or `distributed-bo resume` the study to rewrite it"
+        ) from err
+    return Experiment(exp=exp, spec=spec, rows=rows)

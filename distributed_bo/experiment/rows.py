@@ -1,0 +1,134 @@
+"""The trial-row schema of ``trials.parquet``: reading, writing, and the best row.
+
+A row is a plain dict (:data:`distributed_bo.types.Row`) with the columns of
+:class:`TrialRow` plus one ``config/<path>`` column per parameter. Rows written
+before a column was added lack it (``last_start_time``, ``device``), so readers
+use ``row.get``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from distributed_bo.experiment.layout import TRIALS_FILE
+from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.types import TERMINAL, Mode, Row, TrialStatus
+
+#: Prefix of the per-parameter columns (``config/optim/lr``).
+CONFIG_PREFIX = "config/"
+
+
+class TrialRow(TypedDict, total=False):
+    """The fixed columns of a trial row (the ``config/<path>`` columns come beside).
+
+    Attributes:
+        trial_id: Ray Tune's trial id.
+        ax_index: The Ax trial index (the trial number people see).
+        status: A :class:`~distributed_bo.types.TrialStatus` name.
+        metric: The final reported objective.
+        best_metric: The best objective the trial reported.
+        is_baseline: Whether this is the spec's baseline trial.
+        iterations: Training iterations reported.
+        wall_time_s: Tune's ``time_total_s`` at the last report, seconds.
+        start_time: Unix seconds of the first start.
+        last_start_time: Unix seconds of the latest (re)start.
+        end_time: Unix seconds it finished.
+        node: The node it ran on.
+        gpu: The GPU ids it ran on (JSON text).
+        device: The device it reported training on.
+        restarts: Times Tune restarted it after its worker died.
+        error: Why it failed (one line), or the last restart's reason.
+    """
+
+    trial_id: str
+    ax_index: int | None
+    status: str
+    metric: float | None
+    best_metric: float | None
+    is_baseline: bool
+    iterations: int
+    wall_time_s: float
+    start_time: float
+    last_start_time: float
+    end_time: float
+    node: str
+    gpu: Any
+    device: str
+    restarts: int
+    error: str
+
+
+#: Columns written first, in this order; then the ``config/`` columns, then the rest.
+_FIRST = ("trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline")
+
+
+def write_trials(storage: StorageDir, rows: list[Row]) -> None:
+    """Write ``rows`` as ``trials.parquet`` atomically (a crash leaves the old file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = sorted({k for r in rows for k in r}, key=_column_order)
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    storage.write_bytes(TRIALS_FILE, sink.getvalue().to_pybytes())
+
+
+def read_trials(storage: StorageDir) -> list[Row]:
+    """Read the rows of ``trials.parquet`` (empty if it does not exist yet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = storage.read_bytes(TRIALS_FILE)
+    if data is None:
+        return []
+    return pq.read_table(pa.BufferReader(data)).to_pylist()
+
+
+def is_finished(row: Row) -> bool:
+    """Whether the row's trial finished (COMPLETED, FAILED or EARLY_STOPPED)."""
+    return row.get("status") in TERMINAL
+
+
+def objective(row: Row) -> float | None:
+    """The row's final metric if it COMPLETED with a finite value, else ``None``."""
+    value = row.get("metric")
+    if row.get("status") != TrialStatus.COMPLETED or not is_finite(value):
+        return None
+    return float(value)
+
+
+def best_row(rows: Iterable[Row], mode: Mode | str) -> Row | None:
+    """The COMPLETED row with the best finite metric (the first of ties), or ``None``."""
+    done = [r for r in rows if objective(r) is not None]
+    if not done:
+        return None
+    pick = min if mode == "min" else max
+    return pick(done, key=lambda r: float(r["metric"]))
+
+
+def best_metric(rows: Iterable[Row], mode: Mode | str) -> float | None:
+    """The best final metric among COMPLETED rows, or ``None``."""
+    row = best_row(rows, mode)
+    return None if row is None else float(row["metric"])
+
+
+def status_counts(rows: Iterable[Row]) -> dict[str, int]:
+    """Number of rows per status."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts
+
+
+def is_finite(value: Any) -> bool:
+    """Whether ``value`` is a finite number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _column_order(name: str) -> tuple[int, str]:
+    if name in _FIRST:
+        return (0, f"{_FIRST.index(name):02d}")
+    return (1 if name.startswith(CONFIG_PREFIX) else 2, name)

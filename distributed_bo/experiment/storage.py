@@ -1,0 +1,124 @@
+"""An experiment directory on a local path or any ``pyarrow.fs`` URI (s3://, gs://, ...)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from distributed_bo.exceptions import SpecError
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageDir:
+    """One experiment directory.
+
+    Attributes:
+        uri: What Ray Tune gets as ``storage_path`` joined with the study name: an
+            absolute local path, or a URI.
+        fs: The ``pyarrow.fs.FileSystem``.
+        path: The directory's path inside ``fs``.
+    """
+
+    uri: str
+    fs: Any
+    path: str
+
+    @classmethod
+    def open(cls, storage: str, name: str | None = None) -> StorageDir:
+        """Resolve ``storage`` (plus an optional study ``name``) to a directory.
+
+        Raises:
+            SpecError: If ``storage`` is not a path or a URI pyarrow understands.
+        """
+        import pyarrow.fs as pafs
+
+        if "://" not in storage:
+            base = os.path.abspath(os.path.expanduser(storage))
+            uri = os.path.join(base, name) if name else base
+            return cls(uri=uri, fs=pafs.LocalFileSystem(), path=uri)
+        try:
+            fs, base = pafs.FileSystem.from_uri(storage)
+        except (pafs.ArrowInvalid, ValueError, OSError) as err:  # type: ignore[attr-defined]
+            raise SpecError(
+                f"storage: got {storage!r}, which pyarrow.fs cannot open ({err}); use a "
+                "local path or a URI such as s3://bucket/prefix"
+            ) from err
+        # Options such as ``?endpoint_override=host:port&scheme=http`` stay at the end.
+        where, _, query = storage.partition("?")
+        path = f"{base.rstrip('/')}/{name}" if name else base.rstrip("/")
+        uri = f"{where.rstrip('/')}/{name}" if name else where.rstrip("/")
+        return cls(uri=f"{uri}?{query}" if query else uri, fs=fs, path=path)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the directory is on the local filesystem."""
+        return "://" not in self.uri
+
+    @property
+    def storage_path(self) -> str:
+        """The parent directory, as Ray Tune's ``RunConfig.storage_path``.
+
+        A local path, or for a URI the path inside :attr:`fs`, which Tune must then
+        get as ``storage_filesystem`` (URI options are not passed on by Tune).
+        """
+        return self.path.rstrip("/").rsplit("/", 1)[0]
+
+    @property
+    def tune_filesystem(self) -> Any:
+        """What Tune gets as ``storage_filesystem``: ``None`` locally, else :attr:`fs`."""
+        return None if self.is_local else self.fs
+
+    @property
+    def name(self) -> str:
+        """The directory's own name (the study name)."""
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def _join(self, rel: str) -> str:
+        return f"{self.path}/{rel}"
+
+    def exists(self, rel: str = "") -> bool:
+        """Whether ``rel`` (or the directory itself) exists."""
+        import pyarrow.fs as pafs
+
+        info = self.fs.get_file_info(self._join(rel) if rel else self.path)
+        return info.type != pafs.FileType.NotFound
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """Contents of ``rel``, or ``None`` if it does not exist."""
+        if not self.exists(rel):
+            return None
+        with self.fs.open_input_stream(self._join(rel)) as f:
+            return f.read()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write ``rel`` atomically: a temporary file, then a rename.
+
+        Object stores have no rename; there an upload (single or multipart) only
+        becomes visible, whole, when it completes.
+        """
+        import pyarrow.fs as pafs
+
+        self.fs.create_dir(self.path, recursive=True)
+        final = self._join(rel)
+        if not isinstance(self.fs, pafs.LocalFileSystem):
+            with self.fs.open_output_stream(final) as f:
+                f.write(data)
+            return
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+
+    def list(self, rel: str = "") -> list[str]:
+        """Names directly inside the directory (or its subdirectory ``rel``)."""
+        import pyarrow.fs as pafs
+
+        if not self.exists(rel):
+            return []
+        where = self._join(rel) if rel else self.path
+        infos = self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
+        return [i.base_name for i in infos]

@@ -1,0 +1,90 @@
+"""experiment/rows.py: the row schema, parquet round trip, best_row and the statuses."""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow.parquet as pq
+import pytest
+
+from distributed_bo.experiment import StorageDir, best_metric, best_row, read_trials, write_trials
+from distributed_bo.experiment.layout import TRIALS_FILE, tune_searcher_copies, tune_snapshots
+from distributed_bo.experiment.rows import TrialRow, is_finished, objective, status_counts
+from distributed_bo.types import TERMINAL, TrialStatus
+
+
+def _row(tid, status, metric=None, **extra):
+    return {"trial_id": tid, "status": status, "metric": metric, **extra}
+
+
+ROWS = [
+    _row("a", TrialStatus.COMPLETED, 3.0, ax_index=0),
+    _row("b", TrialStatus.COMPLETED, 1.0, ax_index=1),
+    _row("c", TrialStatus.FAILED, -9.0, ax_index=2, error="boom"),  # never the best
+    _row("d", TrialStatus.EARLY_STOPPED, -5.0, ax_index=3),  # never the best
+    _row("e", TrialStatus.COMPLETED, math.nan, ax_index=4),  # not finite
+    _row("f", TrialStatus.COMPLETED, 1.0, ax_index=5),  # ties with b, comes later
+    _row("g", TrialStatus.RUNNING, 0.5, ax_index=6),
+]
+
+
+@pytest.mark.parametrize(("mode", "tid", "value"), [("min", "b", 1.0), ("max", "a", 3.0)])
+def test_best_row_is_the_first_best_completed_finite_row(mode, tid, value):
+    assert best_row(ROWS, mode)["trial_id"] == tid
+    assert best_metric(ROWS, mode) == value
+
+
+def test_best_row_of_no_completed_row_is_none():
+    rows = [r for r in ROWS if r["status"] != TrialStatus.COMPLETED]
+    assert best_row(rows, "min") is None and best_metric(rows, "max") is None
+    assert best_row([], "min") is None
+
+
+def test_objective_and_finished():
+    assert [objective(r) for r in ROWS] == [3.0, 1.0, None, None, None, 1.0, None]
+    assert [is_finished(r) for r in ROWS] == [True] * 6 + [False]
+    assert status_counts(ROWS) == {"COMPLETED": 4, "FAILED": 1, "EARLY_STOPPED": 1, "RUNNING": 1}
+
+
+def test_statuses_are_plain_strings_in_the_file(tmp_path):
+    exp = StorageDir.open(str(tmp_path), "study")
+    write_trials(exp, ROWS)
+    table = pq.read_table(tmp_path / "study" / TRIALS_FILE)
+    assert table.schema.field("status").type == "string"
+    back = read_trials(exp)
+    assert [r["status"] for r in back] == [str(r["status"]) for r in ROWS]
+    assert type(back[0]["status"]) is str and back[0]["status"] == TrialStatus.COMPLETED
+    # the fixed columns first, in their order; then the rest, sorted
+    assert table.column_names[:4] == ["trial_id", "ax_index", "status", "metric"]
+    assert table.column_names[4:] == ["error"]
+    assert best_row(back, "min")["trial_id"] == "b"
+
+
+def test_missing_file_reads_as_no_rows(tmp_path):
+    assert read_trials(StorageDir.open(str(tmp_path), "nothing")) == []
+
+
+def test_schema_and_enum_cover_every_status_the_writer_uses():
+    assert set(TrialStatus) == {"PENDING", "RUNNING", "COMPLETED", "FAILED", "EARLY_STOPPED"}
+    assert TERMINAL == {"COMPLETED", "FAILED", "EARLY_STOPPED"}
+    assert [s.is_terminal for s in TrialStatus] == [False, False, True, True, True]
+    assert {"trial_id", "ax_index", "status", "metric", "error"} <= set(TrialRow.__annotations__)
+
+
+def test_tune_file_names_sorted_oldest_first():
+    names = [
+        "experiment_state-2026-01-02.json",
+        "searcher-state-2026-01-02.pkl",
+        "experiment_state-2026-01-01.json",
+        "experiment_state-x.json.tmp",
+        "searcher-state-2026-01-01.pkl",
+        "trials.parquet",
+    ]
+    assert tune_snapshots(names) == [
+        "experiment_state-2026-01-01.json",
+        "experiment_state-2026-01-02.json",
+    ]
+    assert tune_searcher_copies(names) == [
+        "searcher-state-2026-01-01.pkl",
+        "searcher-state-2026-01-02.pkl",
+    ]
