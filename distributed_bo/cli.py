@@ -14,7 +14,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from distributed_bo.exceptions import DistributedBOError
 
@@ -31,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and Ray logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_study_commands(sub)
+    _add_cluster_commands(sub)
+    return parser
 
+
+def _add_study_commands(sub: Any) -> None:
+    """``run``, ``validate``, ``resume``, ``show`` and ``report``."""
     run = sub.add_parser("run", help="run a study from a job spec (YAML)")
     run.add_argument("spec", metavar="JOB.yaml")
     run.add_argument(
@@ -70,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-model", action="store_true", help="skip Ax's model-based effect analyses"
     )
 
+
+def _add_cluster_commands(sub: Any) -> None:
+    """``submit`` and ``jobs`` (a Ray cluster's job API)."""
     address = argparse.ArgumentParser(add_help=False)
     address.add_argument(
         "--address",
@@ -120,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("submission_id", metavar="ID")
         if name == "logs":
             action.add_argument("--follow", action="store_true", help="stream until it ends")
-    return parser
 
 
 def entry() -> None:

@@ -95,18 +95,18 @@ def is_finished(row: Row) -> bool:
 def objective(row: Row) -> float | None:
     """The row's final metric if it COMPLETED with a finite value, else ``None``."""
     value = row.get("metric")
-    if row.get("status") != TrialStatus.COMPLETED or not is_finite(value):
+    if row.get("status") != TrialStatus.COMPLETED or value is None or not is_finite(value):
         return None
     return float(value)
 
 
 def best_row(rows: Iterable[Row], mode: Mode | str) -> Row | None:
     """The COMPLETED row with the best finite metric (the first of ties), or ``None``."""
-    done = [r for r in rows if objective(r) is not None]
+    done = [(value, r) for r in rows if (value := objective(r)) is not None]
     if not done:
         return None
     pick = min if mode == "min" else max
-    return pick(done, key=lambda r: float(r["metric"]))
+    return pick(done, key=lambda pair: pair[0])[1]
 
 
 def best_metric(rows: Iterable[Row], mode: Mode | str) -> float | None:

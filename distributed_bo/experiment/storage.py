@@ -40,7 +40,7 @@ class StorageDir:
             return cls(uri=uri, fs=pafs.LocalFileSystem(), path=uri)
         try:
             fs, base = pafs.FileSystem.from_uri(storage)
-        except (pafs.ArrowInvalid, ValueError, OSError) as err:  # type: ignore[attr-defined]
+        except (pafs.ArrowInvalid, ValueError, OSError) as err:
             raise SpecError(
                 f"storage: got {storage!r}, which pyarrow.fs cannot open ({err}); use a "
                 "local path or a URI such as s3://bucket/prefix"

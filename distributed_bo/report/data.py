@@ -173,18 +173,9 @@ def timeline(rows: list[Row]) -> tuple[list[str], list[Bar]]:
     )
     groups: dict[tuple[str, str], list[tuple[float, float, Row]]] = {}
     for r in rows:
-        if not is_finite(r.get("start_time")):
-            continue
-        start = float(r["start_time"])
-        if is_finite(r.get("last_start_time")):
-            start = max(start, float(r["last_start_time"]))
-        if is_finite(r.get("end_time")):
-            end = float(r["end_time"])
-        elif is_finite(r.get("wall_time_s")):
-            end = start + float(r["wall_time_s"])
-        else:
-            end = latest
-        groups.setdefault(_group(r), []).append((start, max(end, start), r))
+        if is_finite(r.get("start_time")):
+            start, end = _span(r, latest)
+            groups.setdefault(_group(r), []).append((start, end, r))
     labels: list[str] = []
     bars: list[Bar] = []
     for group in sorted(groups):
@@ -235,6 +226,20 @@ def peak_concurrency(bars: list[Bar]) -> int:
     return peak
 
 
+def _span(row: Row, latest: float) -> tuple[float, float]:
+    """(start, end) of a row with a start time, as :func:`timeline` draws it."""
+    start = float(row["start_time"])
+    if is_finite(row.get("last_start_time")):
+        start = max(start, float(row["last_start_time"]))
+    if is_finite(row.get("end_time")):
+        end = float(row["end_time"])
+    elif is_finite(row.get("wall_time_s")):
+        end = start + float(row["wall_time_s"])
+    else:
+        end = latest
+    return start, max(end, start)
+
+
 def _group(row: Row) -> tuple[str, str]:
     """(node, GPU ids) of a row; the GPU ids are empty for a CPU trial."""
     gpu = row.get("gpu")
@@ -247,5 +252,5 @@ def _trial_order(row: Row) -> tuple[float, float]:
     start = row.get("start_time")
     return (
         float(index) if index is not None else math.inf,
-        float(start) if is_finite(start) else math.inf,
+        float(start) if start is not None and is_finite(start) else math.inf,
     )

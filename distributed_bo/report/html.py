@@ -107,8 +107,8 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         config = ", ".join(f"{p.path}={_fmt(best.get(p.column))}" for p in study.params)
         items.append(("best", f"{_fmt(objective(best))} (trial {trial_label(best)}): {config}"))
         base = next((r for r in study.rows if r.get("is_baseline")), None)
-        if base is not None and objective(base) is not None:
-            b, v = objective(base), objective(best)
+        b, v = (None, None) if base is None else (objective(base), objective(best))
+        if b is not None and v is not None:
             gain = (v - b) if study.mode == "max" else (b - v)
             items.append(("baseline", f"{_fmt(b)}; improvement {gain:+.4g}"))
     rows = "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in items)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: Colour of each status on the timeline; any other status is grey.
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     TrialStatus.COMPLETED: "#4c72b0",
     TrialStatus.FAILED: "#c44e52",
     TrialStatus.EARLY_STOPPED: "#dd8452",
@@ -72,22 +72,7 @@ def best_so_far_png(study: Study) -> bytes:
     by_trial.set_xlabel("trial (in the order proposed)")
     by_trial.set_ylabel(f"{study.metric} ({study.mode})")
     by_trial.set_title("best so far vs trials")
-    t0 = time_origin(study.rows)
-    timed = sorted(
-        (r["end_time"] - t0, objective(r))
-        for r in study.rows
-        if t0 is not None and objective(r) is not None and _num(r.get("end_time"))
-    )
-    if timed:
-        minutes = [t / 60 for t, _ in timed]
-        best = best_so_far([v for _, v in timed], study.mode)
-        by_time.scatter(minutes, [v for _, v in timed], s=18, color="#4c72b0", alpha=0.6)
-        by_time.step(minutes, best, where="post", color=BEST_COLOR, lw=2)
-        by_time.set_xlim(left=0)
-    else:
-        _empty(by_time, "no completed trial with an end time")
-    by_time.set_xlabel("wall-clock since the first trial started (min)")
-    by_time.set_title("best so far vs wall-clock")
+    _best_by_time(by_time, study)
     baseline = _baseline(study)
     for ax in (by_trial, by_time):
         if baseline is not None:
@@ -150,6 +135,7 @@ def parallel_coordinates_png(study: Study) -> bytes:
         ys = [scale(r.get(p.column)) for p, (scale, _) in zip(params, axes, strict=True)]
         value = objective(r)
         xs = list(range(len(params)))
+        color: Any
         if value is not None:
             ys.append((value - lo) / (hi - lo) if hi > lo else 0.5)
             xs.append(len(params))
@@ -204,6 +190,27 @@ def sensitivity_png(effects: Effects) -> bytes:
 
 
 # ------------------------------------------------------------------ helpers
+def _best_by_time(ax: Axes, study: Study) -> None:
+    """The right panel of :func:`best_so_far_png`: best so far against wall-clock."""
+    t0 = time_origin(study.rows)
+    timed = sorted(
+        (r["end_time"] - t0, value)
+        for r in study.rows
+        if t0 is not None and (value := objective(r)) is not None and _num(r.get("end_time"))
+    )
+    if timed:
+        minutes = [t / 60 for t, _ in timed]
+        running = best_so_far([v for _, v in timed], study.mode)
+        best = [b for b in running if b is not None]  # every value is one: nothing dropped
+        ax.scatter(minutes, [v for _, v in timed], s=18, color="#4c72b0", alpha=0.6)
+        ax.step(minutes, best, where="post", color=BEST_COLOR, lw=2)
+        ax.set_xlim(left=0)
+    else:
+        _empty(ax, "no completed trial with an end time")
+    ax.set_xlabel("wall-clock since the first trial started (min)")
+    ax.set_title("best so far vs wall-clock")
+
+
 def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
     points = [
         (r.get(p.column), objective(r)) for r in study.rows if objective(r) is not None
@@ -224,7 +231,8 @@ def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
             ax.plot(xs, s.mean, color="#55a868", lw=1.8, label="Ax model")
             ax.fill_between(xs, lo, hi, color="#55a868", alpha=0.2)
     if points:
-        ax.scatter([pos(x) for x, _ in points], [y for _, y in points], s=14, color="#4c72b0")
+        ys = [float(y) for _, y in points if y is not None]
+        ax.scatter([pos(x) for x, _ in points], ys, s=14, color="#4c72b0")
     if cats:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=7)
     elif p.log_scale:

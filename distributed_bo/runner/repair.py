@@ -73,7 +73,7 @@ def repair_snapshot(
     Returns:
         What was changed; the file is rewritten (atomically) only if anything was.
     """
-    from ray.tune.utils.serialization import TuneFunctionEncoder, _loads_with_cloudpickle
+    from ray.tune.utils.serialization import _loads_with_cloudpickle
 
     data = json.loads((exp.read_bytes(state_name) or b"").decode())
     by_id = {r["trial_id"]: r for r in rows}
@@ -101,23 +101,28 @@ def repair_snapshot(
                 scratch.append(trial_id)
             elif moved_to is not None:
                 moved[trial_id] = moved_to
-                # New checkpoints are numbered on from the one the trial continues from;
-                # otherwise they would take (and ``num_to_keep`` then delete) its name.
-                index = int(_CHECKPOINT.match(moved_to).group(1))  # type: ignore[union-attr]
-                storage.current_checkpoint_index = max(storage.current_checkpoint_index, index + 1)
-                raw["storage"] = json.loads(json.dumps(storage, cls=TuneFunctionEncoder))
+                raw["storage"] = _number_on_from(storage, moved_to)
         if meta is not None:
             entry[0] = json.dumps(raw, indent=2)
             entry[1] = meta
     repair = SnapshotRepair(
-        finished=tuple(finished),
-        moved=moved,
-        from_scratch=tuple(scratch),
-        unfinished=unfinished,
+        finished=tuple(finished), moved=moved, from_scratch=tuple(scratch), unfinished=unfinished
     )
     if repair:
         exp.write_bytes(state_name, json.dumps(data).encode())
     return repair
+
+
+def _number_on_from(storage: Any, checkpoint: str) -> Any:
+    """The trial's storage as JSON, with new checkpoints numbered on from ``checkpoint``.
+
+    Otherwise they would take (and ``num_to_keep`` then delete) its name.
+    """
+    from ray.tune.utils.serialization import TuneFunctionEncoder
+
+    index = int(_CHECKPOINT.match(checkpoint).group(1))  # type: ignore[union-attr]
+    storage.current_checkpoint_index = max(storage.current_checkpoint_index, index + 1)
+    return json.loads(json.dumps(storage, cls=TuneFunctionEncoder))
 
 
 def _metadata(meta_json: str) -> Any:

@@ -183,7 +183,8 @@ def _local_gpu_count() -> int | None:
     try:
         from ray._private.accelerators import get_accelerator_manager_for_resource
 
-        return int(get_accelerator_manager_for_resource("GPU").get_current_node_num_accelerators())
+        manager = get_accelerator_manager_for_resource("GPU")
+        return None if manager is None else int(manager.get_current_node_num_accelerators())
     except Exception:  # a private Ray API; the check after connecting still applies
         return None
 

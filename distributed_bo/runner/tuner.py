@@ -126,7 +126,7 @@ def restore_tuner(
     # RunConfig pickled in tuner.pkl (its callbacks hold the last run's rows and a
     # stream) and takes no new one, and it exposes no accessor for the restored
     # search algorithm. These three lines are the only reach into Tune's internals.
-    local = tuner._local_tuner
+    local: Any = tuner._local_tuner
     local._run_config.callbacks = callbacks
     local._run_config.stop = stopper
     return tuner, local._tune_config.search_alg
