@@ -40,14 +40,7 @@ def _add_study_commands(sub: Any) -> None:
     """``run``, ``validate``, ``resume``, ``show`` and ``report``."""
     run = sub.add_parser("run", help="run a study from a job spec (YAML)")
     run.add_argument("spec", metavar="JOB.yaml")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec field, e.g. --set budget.num_trials=8 (repeatable)",
-    )
+    _add_overrides(run, "override a spec field, e.g. --set budget.num_trials=8 (repeatable)")
     run.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or local)")
     run.add_argument("--storage", help="override the spec's storage (path or URI)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
@@ -77,6 +70,12 @@ def _add_study_commands(sub: Any) -> None:
     )
 
 
+def _add_overrides(command: argparse.ArgumentParser, text: str) -> None:
+    command.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=text
+    )
+
+
 def _add_cluster_commands(sub: Any) -> None:
     """``submit`` and ``jobs`` (a Ray cluster's job API)."""
     address = argparse.ArgumentParser(add_help=False)
@@ -90,14 +89,7 @@ def _add_cluster_commands(sub: Any) -> None:
         "submit", parents=[address], help="submit a study to a running Ray cluster as a Ray job"
     )
     submit.add_argument("spec", metavar="JOB.yaml")
-    submit.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec field before submitting (repeatable)",
-    )
+    _add_overrides(submit, "override a spec field before submitting (repeatable)")
     submit.add_argument(
         "--storage",
         help="where results go, as the head node sees it: a URI (s3://, gs://) or a path; "
@@ -175,32 +167,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec, overrides=args.overrides)
         print(f"ok: {spec.name} ({len(spec.param_space())} top-level parameters)")
         return 0
-    if args.command == "run":
-        spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
-        from distributed_bo import run_study
-
-        _configure_ax_logging(args.debug)
-        result = run_study(
-            spec,
-            address=args.address,
-            storage=args.storage,
-            progress=None if args.quiet else sys.stderr,
-            worker_logs=args.debug,
-        )
-        _print_summary(result.experiment_dir)
-        return 0
-    if args.command == "resume":
-        from distributed_bo import resume_study
-
-        _configure_ax_logging(args.debug)
-        result = resume_study(
-            args.experiment_dir,
-            address=args.address,
-            progress=None if args.quiet else sys.stderr,
-            worker_logs=args.debug,
-        )
-        _print_summary(result.experiment_dir)
-        return 0
+    if args.command in ("run", "resume"):
+        return _run_or_resume(args)
     if args.command == "show":
         _print_summary(args.experiment_dir, top=args.top)
         return 0
@@ -218,6 +186,29 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "jobs":
         return _jobs(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees it
+
+
+def _run_or_resume(args: argparse.Namespace) -> int:
+    options = {
+        "address": args.address,
+        "progress": None if args.quiet else sys.stderr,
+        "worker_logs": args.debug,
+    }
+    if args.command == "run":
+        from distributed_bo import load_spec
+
+        spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
+        from distributed_bo import run_study
+
+        _configure_ax_logging(args.debug)
+        result = run_study(spec, storage=args.storage, **options)
+    else:
+        from distributed_bo import resume_study
+
+        _configure_ax_logging(args.debug)
+        result = resume_study(args.experiment_dir, **options)
+    _print_summary(result.experiment_dir)
+    return 0
 
 
 def _submit(args: argparse.Namespace, spec: StudySpec) -> int:

@@ -11,12 +11,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from distributed_bo.experiment import read_experiment
+from distributed_bo.experiment import Experiment, read_experiment
 from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finite
 from distributed_bo.experiment.rows import best_row as best_of
-from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.spec import StudySpec
-from distributed_bo.types import Mode, Row
+from distributed_bo.types import Row
 
 #: A row's start times: its first start, and its latest (after restarts).
 _TIMES = ("start_time", "last_start_time")
@@ -45,8 +44,8 @@ class Param:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Study:
-    """One experiment directory, read.
+class Study(Experiment):
+    """One experiment directory, read for the report.
 
     Attributes:
         exp: The directory.
@@ -55,20 +54,7 @@ class Study:
         params: The searched parameters, in the spec's order.
     """
 
-    exp: StorageDir
-    spec: StudySpec
-    rows: list[Row]
     params: tuple[Param, ...]
-
-    @property
-    def metric(self) -> str:
-        """The objective's key."""
-        return self.spec.objective.metric
-
-    @property
-    def mode(self) -> Mode:
-        """``"min"`` or ``"max"``."""
-        return self.spec.objective.mode
 
 
 @dataclass(frozen=True, kw_only=True)
