@@ -62,7 +62,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import hartmann6, pyplot, save
+from harness import (
+    LoadSampler,
+    hartmann6,
+    header_lines,
+    loadavg,
+    new_header,
+    pyplot,
+    save,
+)
 
 WORKERS = 4
 MAX_T = 9
@@ -485,6 +493,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+TITLE = "Early stopping: ASHA + BO vs FIFO + BO vs ASHA + random"
+
+
+def _header_lines(meta: dict[str, Any]) -> list[str]:
+    """The report's header: the harness's, or for runs saved before it, their own lines."""
+    minutes = meta.get("total_minutes", math.nan)
+    if "header" in meta:
+        return header_lines(
+            TITLE,
+            {**meta["header"], "command": meta["command"]},
+            date=f"- Date (UTC): {meta['header']['date_utc']}; whole run {minutes:.0f} min",
+        )
+    m = meta["machine"]  # runs of 2026-11-25/26 recorded the machine in this form
+    return [
+        f"# {TITLE}",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Date: {meta['date']}  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores, shared with other work (load average "
+        f"{m['load_avg_at_start'][0]:.1f} at start), no GPU. Whole run: {minutes:.0f} minutes.",
+    ]
+
+
 def write_report(meta: dict[str, Any], records: list[RunRecord], out: Path) -> dict:
     problems = [PROBLEMS[p] for p in meta["settings"]["problems"]]
     summary = {p.name: summarise(p, records) for p in problems}
@@ -495,13 +526,7 @@ def write_report(meta: dict[str, Any], records: list[RunRecord], out: Path) -> d
     )
     seeds = sorted({r.seed for r in records})
     lines = [
-        "# Early stopping: ASHA + BO vs FIFO + BO vs ASHA + random",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Date: {meta['date']}  ",
-        f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, shared with "
-        f"other work (load average {meta['machine']['load_avg_at_start'][0]:.1f} at start), "
-        f"no GPU. Whole run: {meta.get('total_minutes', math.nan):.0f} minutes.",
+        *_header_lines(meta),
         "",
         f"{WORKERS} workers, simulated: one epoch = one time unit on every worker; a fixed "
         f"budget of time units per study (per problem, below); seeds {seeds}. ASHA "
@@ -600,6 +625,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "header": new_header(loadavg_start=loadavg()),
         "settings": {
             "problems": args.problems,
             "workers": WORKERS,
@@ -617,6 +643,7 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     started = time.time()
+    load = LoadSampler()
     records: list[RunRecord] = []
     # Seeds outermost, so that a run cut short still has every arm on the same seeds.
     for seed in args.seeds:
@@ -631,6 +658,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 meta["total_minutes"] = (time.time() - started) / 60
+                meta["header"].update(wall_min=meta["total_minutes"], load=load.summary())
                 partial.write_text(json.dumps({**meta, "runs": [asdict(r) for r in records]}))
     _report_from_saved(args.out)
 
