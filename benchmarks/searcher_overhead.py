@@ -255,7 +255,7 @@ def _bound(b: int | None) -> str:
 def plot(raw: dict[str, Any], out: Path) -> list[Path]:
     """Generation seconds against n (all vs bounded), q and d."""
     plt = pyplot()
-    rows = raw["timing"]
+    rows = [r for r in raw["timing"] if _strategy(r) == "joint"]  # the plot is joint only
 
     def med(sel: list[dict[str, Any]], key: str) -> float:
         return pct([r[key] for r in sel], 50)
