@@ -25,8 +25,12 @@ def test_quick_chaos_loses_and_duplicates_no_trial(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     report = json.loads((out / "chaos.json").read_text())
-    total = report["totals"]["total"]
-    assert total["faults"] == 3  # --quick: 2 driver kills + 1 node removal
+    totals = report["totals"]
+    total = totals["total"]
+    # --quick: 2 driver kills, always made; 1 node removal, made unless the 8-trial
+    # study finished before its planned moment.
+    assert totals["driver"]["faults"] == 2
+    assert total["faults"] in (2, 3)
     assert total["survived"] == total["faults"]
     assert total["finished"] is True
     assert total["trials_lost"] == 0
