@@ -14,9 +14,14 @@ from typing import Any
 from distributed_bo.experiment import Experiment, read_experiment
 from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finite
 from distributed_bo.experiment.rows import best_row as best_of
+from distributed_bo.search.space import AX_SEP, NESTED_SEP
 from distributed_bo.spec import StudySpec
+from distributed_bo.spec._frozen import thaw
+from distributed_bo.spec.domains import DomainSpec
 from distributed_bo.types import Row
 
+_LOG_TYPES = ("loguniform", "lograndint", "qloguniform", "qlograndint")
+_INT_TYPES = ("randint", "lograndint", "qrandint", "qlograndint")
 #: A row's start times: its first start, and its latest (after restarts).
 _TIMES = ("start_time", "last_start_time")
 
@@ -34,8 +39,8 @@ class Param:
 
     path: str
     ax_name: str
-    log_scale: bool
-    categories: tuple[Any, ...] | None
+    log_scale: bool = False
+    categories: tuple[Any, ...] | None = None
 
     @property
     def column(self) -> str:
@@ -88,24 +93,39 @@ def load_study(experiment_dir: str) -> Study:
 
 
 def searched_params(spec: StudySpec) -> tuple[Param, ...]:
-    """The spec's searched parameters (constants excluded)."""
-    from distributed_bo.search.space import map_space
+    """The spec's searched parameters (constants excluded), read from its domains.
 
-    out = []
-    for p in map_space(spec.param_space()).parameters:
-        cfg = p.ax_config
-        unordered = getattr(cfg, "values", None) is not None and not getattr(
-            cfg, "is_ordered", True
-        )
-        out.append(
-            Param(
-                path=p.path,
-                ax_name=p.ax_name,
-                log_scale=getattr(cfg, "scaling", None) == "log",
-                categories=tuple(cfg.values) if unordered else None,
-            )
-        )
-    return tuple(out)
+    The same parameters, names and scales that :func:`distributed_bo.search.space.map_space`
+    gives the searcher (a test checks it for every domain type), without building Ray
+    Tune domains, so that a report imports no Ray Tune.
+    """
+    params = (_param(d) for d in spec.parsed_space().domains.values())
+    return tuple(p for p in params if p is not None)
+
+
+def _param(d: DomainSpec) -> Param | None:
+    """``d`` as the searcher sees it, or ``None`` if it collapses to one value."""
+    ax_name = d.name.replace(NESTED_SEP, AX_SEP)
+    if d.type == "choice":
+        values = list(thaw(d.values))
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numbers:  # an ordered choice; one distinct number is a constant
+            ints = all(isinstance(v, int) for v in values)
+            distinct = {int(v) if ints else float(v) for v in values}
+            return None if len(distinct) < 2 else Param(path=d.name, ax_name=ax_name)
+        if len(values) < 2:
+            return None
+        if all(isinstance(v, str) for v in values) and len(set(values)) == len(values):
+            return Param(path=d.name, ax_name=ax_name, categories=tuple(values))
+        labels = tuple(str(i) for i in range(len(values)))  # searched over indices
+        return Param(path=d.name, ax_name=ax_name, categories=labels)
+    lower, upper, q = float(d.lower or 0), float(d.upper or 0), d.q
+    if q is not None and q != 1:  # multiples of q: a stepped range or an ordered choice
+        count = math.floor(upper / q + 1e-9) - math.ceil(lower / q - 1e-9) + 1
+        return None if count < 2 else Param(path=d.name, ax_name=ax_name)
+    if d.type in _INT_TYPES and int(upper) - 1 <= int(lower):  # Ray's upper is exclusive
+        return None
+    return Param(path=d.name, ax_name=ax_name, log_scale=d.type in _LOG_TYPES)
 
 
 def trial_label(row: Row) -> str:

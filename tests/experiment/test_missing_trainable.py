@@ -2,7 +2,7 @@
 
 A real study runs with a ``module:function`` trainable from a temporary directory on
 ``sys.path``; then the module is deleted. ``show`` and ``report`` must still print
-the table and write the report (not call the spec corrupt), ``show`` without
+the table and write the report (not call the spec corrupt), both without
 importing Ray Tune, and ``resume``, which must run the trainable, must name it.
 """
 
@@ -88,13 +88,14 @@ def test_show_prints_the_table_without_the_module_or_ray_tune(orphaned, tmp_path
 
 
 @pytest.mark.parametrize("model", [True, False])
-def test_report_is_written_without_the_module(orphaned, tmp_path, model):
+def test_report_is_written_without_the_module_or_ray_tune(orphaned, tmp_path, model):
     out = tmp_path / "page.html"
     args = ["report", orphaned, "--out", str(out)] + ([] if model else ["--no-model"])
     proc = _cli(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "corrupt" not in proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0] == str(out)
+    assert "ray.tune imported: False" in proc.stdout
     page = out.read_text()
     assert "orphan" in page and "<table" in page
     assert (tmp_path / "page_timeline.png").stat().st_size > 0

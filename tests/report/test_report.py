@@ -17,10 +17,10 @@ import pytest
 
 from distributed_bo import StudyFailedError
 from distributed_bo.cli import main
-from distributed_bo.report import write_report
-from distributed_bo.report.data import load_study, peak_concurrency, timeline
 from distributed_bo.experiment.rows import write_trials
 from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.report import write_report
+from distributed_bo.report.data import load_study, peak_concurrency, timeline
 from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.spec import StudySpec
 
@@ -280,3 +280,69 @@ def test_report_renders_in_headless_chromium(finished, tmp_path):
     rgb = (pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
     assert len(np.unique(rgb, axis=0)) > 200  # text, lines and colours, not a blank page
     assert (rgb < 200).any(axis=1).mean() > 0.02  # a real share of the page is drawn on
+
+
+def _params_via_tune(spec):
+    """The searched parameters as the searcher maps them (Ray Tune domains -> Ax)."""
+    from distributed_bo.report.data import Param
+    from distributed_bo.search.space import map_space
+
+    out = []
+    for p in map_space(spec.param_space()).parameters:
+        cfg = p.ax_config
+        unordered = getattr(cfg, "values", None) is not None and not getattr(
+            cfg, "is_ordered", True
+        )
+        out.append(
+            Param(
+                path=p.path,
+                ax_name=p.ax_name,
+                log_scale=getattr(cfg, "scaling", None) == "log",
+                categories=tuple(cfg.values) if unordered else None,
+            )
+        )
+    return tuple(out)
+
+
+EVERY_DOMAIN = {
+    "u": {"type": "uniform", "lower": -1.0, "upper": 1.0},
+    "lu": {"type": "loguniform", "lower": 1e-4, "upper": 1.0},
+    "qu": {"type": "quniform", "lower": 0.0, "upper": 1.0, "q": 0.25},
+    "qu1": {"type": "quniform", "lower": 0.0, "upper": 4.0, "q": 1.0},
+    "qlu": {"type": "qloguniform", "lower": 0.5, "upper": 4.0, "q": 0.5},
+    "qlu1": {"type": "qloguniform", "lower": 1.0, "upper": 8.0, "q": 1.0},
+    "ri": {"type": "randint", "lower": 1, "upper": 5},
+    "ri_one": {"type": "randint", "lower": 3, "upper": 4},  # one value: a constant
+    "lri": {"type": "lograndint", "lower": 1, "upper": 64},
+    "qri": {"type": "qrandint", "lower": 2, "upper": 10, "q": 2},
+    "qri1": {"type": "qrandint", "lower": 1, "upper": 6, "q": 1},
+    "qlri": {"type": "qlograndint", "lower": 2, "upper": 16, "q": 2},
+    "c_num": {"type": "choice", "values": [3, 1, 2]},
+    "c_float": {"type": "choice", "values": [0.5, 1, 2.5]},
+    "c_str": {"type": "choice", "values": ["relu", "gelu", "tanh"]},
+    "c_other": {"type": "choice", "values": [True, False, None]},
+    "c_one": {"type": "choice", "values": ["only"]},
+    "nested": {"lr": {"type": "loguniform", "lower": 1e-3, "upper": 1.0}, "k": 7},
+    "constant": 3,
+}
+
+
+def test_report_params_match_the_searchers_mapping_without_ray_tune():
+    from distributed_bo.report.data import searched_params
+
+    spec = StudySpec.from_dict(
+        {
+            "name": "domains",
+            "objective": {"metric": "value", "mode": "min"},
+            "trainable": {"name": "missing_module:fn"},
+            "space": EVERY_DOMAIN,
+            "budget": {"num_trials": 4, "max_concurrent": 1},
+        },
+        import_trainable=False,
+    )
+    ours = searched_params(spec)
+    assert ours == _params_via_tune(spec)
+    paths = [p.path for p in ours]
+    assert "nested/lr" in paths and not {"ri_one", "c_one", "constant"} & set(paths)
+    assert {p.path for p in ours if p.log_scale} == {"lu", "qlu1", "lri", "nested/lr"}
+    assert next(p for p in ours if p.path == "c_other").categories == ("0", "1", "2")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from distributed_bo.runner.repair import repair_snapshot
 from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.runner.repair import repair_snapshot
 from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.spec import StudySpec
 
