@@ -38,10 +38,10 @@ BATCH_STRATEGIES: tuple[str, ...] = get_args(BatchStrategy)
 #: See :mod:`distributed_bo.search.stopped`.
 STOPPED_TRIAL_POLICIES: tuple[str, ...] = get_args(StoppedTrialPolicy)
 
-#: Default acquisition. ``benchmarks/results/searcher_quality.md`` ranked qUCB best on
-#: two noise-free functions (5 seeds), but ``optimizer_quality.md`` (10 paired seeds)
-#: found them tied (Branin 4-1-5, Hartmann6 5-1-4); qLogNEI stays, as it also handles
-#: the noisy metrics that real training reports.
+#: Default acquisition. In ``benchmarks/results/optimizer_quality.md`` (10 paired
+#: seeds, 4 async workers) qLogEI and qUCB, generating on demand, tie with the default
+#: on Branin and Hartmann6 (qUCB against it: 4-1-5 and 6-2-2 W-T-L, n.s.); qLogNEI
+#: stays, as it also handles the noisy metrics that real training reports.
 DEFAULT_ACQUISITION: AcquisitionName = "qLogNEI"
 DEFAULT_BATCH_STRATEGY: BatchStrategy = "joint"
 #: Chosen by ``benchmarks/early_stopping.py``; see :mod:`distributed_bo.search.stopped`.
