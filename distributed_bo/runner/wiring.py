@@ -1,38 +1,32 @@
 """Where the runner builds the searcher from the spec, and tells a restored one what happened.
 
-The two calls here are the only places the runner passes searcher settings and
-resume information by hand; they are kept together and small on purpose.
+The spec's ``searcher:`` section is the searcher's
+:class:`~distributed_bo.search.settings.SearcherSettings`, passed whole; a resume
+hands over the finished rows as typed events (:mod:`distributed_bo.search.events`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from distributed_bo.search.events import Complete, EarlyStop, Fail, Finished
 from distributed_bo.search.searcher import BatchBOSearcher
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row, TrialStatus
 
 
 def build_searcher(spec: StudySpec) -> BatchBOSearcher:
-    """The study's searcher, from the spec's ``searcher:`` section, seed and baseline."""
-    baseline = [spec.baseline] if spec.baseline else []
+    """The study's searcher: the spec's ``searcher:`` section, seed, baseline and time axis."""
     return BatchBOSearcher(
-        acquisition=spec.searcher.acquisition,
-        batch_strategy=spec.searcher.batch_strategy,
-        batch_size=spec.searcher.batch_size,
-        num_initial=spec.searcher.num_initial,
-        max_observations=spec.searcher.max_observations,
-        prefetch=spec.searcher.prefetch,
+        settings=spec.searcher,
         seed=spec.seed,
-        parameter_constraints=list(spec.searcher.parameter_constraints),
-        points_to_evaluate=baseline,
-        stopped_trials=spec.searcher.stopped_trials,
+        points_to_evaluate=[spec.baseline] if spec.baseline else [],
         time_attr=spec.scheduler.time_attr,
     )
 
 
 def resume_searcher(
-    searcher: Any,
+    searcher: BatchBOSearcher,
     *,
     tune_trials: set[str],
     rows: list[Row],
@@ -41,19 +35,20 @@ def resume_searcher(
     """Tell the searcher Tune restored which trials Tune knows and how rows ended."""
     searcher.set_resume_info(
         tune_trials=tune_trials,
-        finished=_outcomes(rows),
+        finished=finished_events(rows),
         unfinished_configs=unfinished_configs,
     )
 
 
-def _outcomes(rows: list[Row]) -> dict[str, tuple[str, Any]]:
-    """Finished rows as searcher events: ``("complete", value)`` or ``("fail", reason)``."""
-    out: dict[str, tuple[str, Any]] = {}
+def finished_events(rows: list[Row]) -> dict[str, Finished]:
+    """The finished rows of ``trials.parquet`` as searcher events, by trial id."""
+    out: dict[str, Finished] = {}
     for r in rows:
+        tid = r["trial_id"]
         if r["status"] == TrialStatus.COMPLETED and r.get("metric") is not None:
-            out[r["trial_id"]] = ("complete", float(r["metric"]))
+            out[tid] = Complete(trial_id=tid, value=float(r["metric"]))
         elif r["status"] == TrialStatus.FAILED:
-            out[r["trial_id"]] = ("fail", r.get("error") or "failed")
+            out[tid] = Fail(trial_id=tid, reason=r.get("error") or "failed")
         elif r["status"] == TrialStatus.EARLY_STOPPED:
-            out[r["trial_id"]] = ("early_stop", None)
+            out[tid] = EarlyStop(trial_id=tid)
     return out

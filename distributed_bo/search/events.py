@@ -20,9 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from distributed_bo.exceptions import SearcherStateError
-
-#: The result key under which a trial that raised reports its error (one line).
-TRIAL_ERROR_KEY = "trial_error"
+from distributed_bo.types import TRIAL_ERROR_KEY
 
 
 class _Event:
