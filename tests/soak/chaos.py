@@ -75,6 +75,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from distributed_bo.experiment.layout import TRIALS_FILE
+from distributed_bo.types import TrialStatus
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 TRAINABLE = "distributed_bo.testing.counting:counter"
@@ -170,17 +173,17 @@ def read_rows(exp: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     for attempt in range(5):
-        if not (exp / "trials.parquet").exists():
+        if not (exp / TRIALS_FILE).exists():
             return []
         try:
-            return pq.read_table(exp / "trials.parquet").to_pylist()
+            return pq.read_table(exp / TRIALS_FILE).to_pylist()
         except (OSError, ValueError):
             time.sleep(0.05 * (attempt + 1))
     return []
 
 
 def completed_rows(exp: Path) -> int:
-    return sum(r.get("status") == "COMPLETED" for r in read_rows(exp))
+    return sum(r.get("status") == TrialStatus.COMPLETED for r in read_rows(exp))
 
 
 def pkey(x0: Any, x1: Any) -> tuple[float, float] | None:
@@ -206,7 +209,7 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
     # trials.parquet
     statuses = Counter(r["status"] for r in rows)
     ids = Counter(r["trial_id"] for r in rows)
-    done_rows = [r for r in rows if r["status"] == "COMPLETED"]
+    done_rows = [r for r in rows if r["status"] == TrialStatus.COMPLETED]
     ax_in_rows = Counter(r["ax_index"] for r in done_rows if r["ax_index"] is not None)
     check("parquet", f"{budget} rows", len(rows) == budget, f"{len(rows)} rows")
     check(
@@ -221,7 +224,12 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
         sorted(r["ax_index"] for r in rows if r["ax_index"] is not None) == list(range(budget)),
         f"ax_index: {sorted((r['ax_index'] for r in rows), key=lambda v: (v is None, v or 0))}",
     )
-    check("parquet", "all COMPLETED", set(statuses) == {"COMPLETED"}, dict(statuses).__repr__())
+    check(
+        "parquet",
+        "all COMPLETED",
+        set(statuses) == {TrialStatus.COMPLETED},
+        dict(statuses).__repr__(),
+    )
     check(
         "parquet",
         f"every row {steps} iterations (one more when restored after the last step)",
@@ -374,7 +382,7 @@ def analyse(exp: Path, markers: Path, budget: int, steps: int) -> dict[str, Any]
     # Rows that did not complete, with Tune's own error file (error.txt in the trial dir).
     failed = []
     for r in rows:
-        if r["status"] == "COMPLETED":
+        if r["status"] == TrialStatus.COMPLETED:
             continue
         files = sorted(exp.glob(f"*_{r['trial_id']}_*/error.txt"))
         failed.append(
@@ -646,7 +654,7 @@ def resume_inputs(exp: Path) -> dict[str, Any]:
         state = None
     if state is not None:
         known = set(state.get("ax_of", {}))
-        done = {r["trial_id"] for r in rows if r["status"] == "COMPLETED"}
+        done = {r["trial_id"] for r in rows if r["status"] == TrialStatus.COMPLETED}
         out["rows_unknown_to_searcher_state"] = sorted(
             r["trial_id"] for r in rows if r["trial_id"] not in known
         )
@@ -989,7 +997,7 @@ def ax_of(analysis: dict[str, Any] | None, trial_id: str) -> str:
 
 
 def running_text(f: dict[str, Any], analysis: dict[str, Any] | None) -> str:
-    done = f["rows_at_kill"].get("COMPLETED", 0)
+    done = f["rows_at_kill"].get(TrialStatus.COMPLETED, 0)
     parts = [
         f"ax {ax_of(analysis, a['trial_id'])} @ e{a['epoch']}"
         + (f" (from ckpt {a['resumed_from']})" if a["resumed_from"] else "")
