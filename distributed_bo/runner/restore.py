@@ -1,7 +1,10 @@
 """Getting an experiment directory ready for ``resume``, before and after Ray starts.
 
-Before: Tune's last snapshot is read (and checked), and our fresher searcher state
-is put in the place of Tune's copy. After: the snapshot is repaired to match
+Before: Tune's last snapshot is read (and checked), our fresher searcher state is
+checked (it parses, its version is known, its parameters are the spec's), and only
+then put in the place of Tune's copy; a state that fails the check is never copied.
+If ``searcher_state.json`` fails and ``searcher_state.prev.json`` (the state saved
+before it) passes, that one is used, with a warning. After: the snapshot is repaired to match
 ``trials.parquet`` (:mod:`distributed_bo.runner.repair`), and the rows the resumed
 run keeps are chosen.
 """
@@ -9,16 +12,40 @@ run keeps are chosen.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from distributed_bo.exceptions import ExperimentNotFoundError
+from distributed_bo.exceptions import ExperimentNotFoundError, SearcherStateError
 from distributed_bo.experiment.layout import SEARCHER_FILE, tune_searcher_copies, tune_snapshots
 from distributed_bo.experiment.rows import is_finished, read_trials
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.repair import SnapshotRepair, repair_snapshot
+from distributed_bo.search.restore import check_state
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row
+
+#: The searcher state saved before ``searcher_state.json``: the fallback on resume.
+PREV_SEARCHER_FILE = "searcher_state.prev.json"
+#: Keys every saved searcher state has (:meth:`BatchBOSearcher.get_state`).
+_STATE_KEYS = ("version", "metric", "mode", "parameters", "ax", "ax_of", "ready", "live")
+_STATE_FIX = (
+    "restore the file from a backup, or run the study again under a new name; "
+    "resume changed nothing"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreStart:
+    """What :func:`prepare_restore` found before Ray starts.
+
+    Attributes:
+        tune_trials: Trial id to status, for every trial in Tune's last snapshot.
+        warnings: One line each, for the user (e.g. the previous state was used).
+    """
+
+    tune_trials: dict[str, str]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,17 +67,50 @@ class ResumePlan:
     repair: SnapshotRepair = field(default_factory=SnapshotRepair)
 
 
-def prepare_restore(exp: StorageDir) -> dict[str, str]:
-    """Read Tune's last snapshot and put our fresher searcher state in its place.
+def prepare_restore(exp: StorageDir, spec: StudySpec) -> RestoreStart:
+    """Read Tune's last snapshot, check our searcher state, and put it in Tune's place.
+
+    Nothing is written unless every check passed.
 
     Returns:
-        Trial id to status, for every trial in Tune's last experiment snapshot.
+        Tune's trials, and any warning for the user.
 
     Raises:
         ExperimentNotFoundError: If Tune's experiment state is missing or corrupt.
+        SearcherStateError: If the saved searcher state (and the one before it) is
+            corrupt, truncated, of an unknown version, or of another search space.
     """
     names = exp.list()
-    states = tune_snapshots(names)
+    trials = _tune_trials(exp, tune_snapshots(names))
+    params = spec_parameters(spec)
+    tune_copies = tune_searcher_copies(names)
+    ours = exp.read_bytes(SEARCHER_FILE)
+    warnings: list[str] = []
+    if ours is None:
+        if tune_copies:  # Tune restores from its own copy: it must pass too
+            check_searcher_state(exp.read_bytes(tune_copies[-1]), exp.uri, tune_copies[-1], params)
+        return RestoreStart(tune_trials=trials)
+    try:
+        check_searcher_state(ours, exp.uri, SEARCHER_FILE, params)
+    except SearcherStateError as err:
+        prev = exp.read_bytes(PREV_SEARCHER_FILE)
+        if prev is None:
+            raise
+        try:
+            check_searcher_state(prev, exp.uri, PREV_SEARCHER_FILE, params)
+        except SearcherStateError:
+            raise err from None
+        warnings.append(
+            f"warning: {err}; resuming from {PREV_SEARCHER_FILE}, the state saved before it"
+        )
+        ours = prev
+    if tune_copies:
+        exp.write_bytes(tune_copies[-1], ours)
+    return RestoreStart(tune_trials=trials, warnings=tuple(warnings))
+
+
+def _tune_trials(exp: StorageDir, states: list[str]) -> dict[str, str]:
+    """Trial id to status in Tune's newest experiment snapshot."""
     if not states:
         raise ExperimentNotFoundError(
             f"experiment_dir: {exp.uri} has no Ray Tune experiment state; it is not a "
@@ -67,11 +127,52 @@ def prepare_restore(exp: StorageDir) -> dict[str, str]:
             f"experiment_dir: {exp.uri}/{states[-1]} is corrupt ({err}); the study cannot "
             "be resumed"
         ) from err
-    ours = exp.read_bytes(SEARCHER_FILE)
-    tune_copies = tune_searcher_copies(names)
-    if ours is not None and tune_copies:
-        exp.write_bytes(tune_copies[-1], ours)
     return trials
+
+
+def spec_parameters(spec: StudySpec) -> list[str]:
+    """The Ax names of the spec's searched parameters, as a saved state lists them."""
+    from distributed_bo.search.space import map_space
+
+    return [p.ax_name for p in map_space(spec.param_space()).parameters]
+
+
+def check_searcher_state(
+    data: bytes | None, uri: str, name: str, parameters: list[str]
+) -> dict[str, Any]:
+    """Parse and check one saved searcher state, read from ``uri/name``.
+
+    Returns:
+        The state.
+
+    Raises:
+        SearcherStateError: One line: which file, what is wrong, and the fix.
+    """
+    where = f"{uri}/{name}"
+    if data is None:
+        raise SearcherStateError(f"searcher state: {where} is missing; {_STATE_FIX}")
+    try:
+        state = json.loads(data.decode())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise SearcherStateError(
+            f"searcher state: {where} is not valid JSON ({err}): it is corrupt or "
+            f"truncated; {_STATE_FIX}"
+        ) from err
+    missing = [k for k in _STATE_KEYS if not isinstance(state, Mapping) or k not in state]
+    if missing:
+        raise SearcherStateError(
+            f"searcher state: {where} lacks {', '.join(missing)}: it is not a saved "
+            f"searcher state, or it is truncated; {_STATE_FIX}"
+        )
+    try:
+        check_state(state, parameters)
+    except SearcherStateError as err:
+        detail = str(err).removeprefix("searcher state: ")
+        raise SearcherStateError(
+            f"searcher state: {where}: {detail}; resume it with the spec it was saved "
+            f"with, or {_STATE_FIX}"
+        ) from err
+    return dict(state)
 
 
 def plan_resume(exp: StorageDir, spec: StudySpec, tune_trials: dict[str, str]) -> ResumePlan:

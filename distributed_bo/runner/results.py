@@ -20,6 +20,7 @@ from ray.tune import Callback
 from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE
 from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, write_trials
 from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.runner.restore import PREV_SEARCHER_FILE
 from distributed_bo.search.space import flatten
 from distributed_bo.types import TRIAL_ERROR_KEY, Row, TrialStatus
 
@@ -53,6 +54,7 @@ class ResultsWriter(Callback):
         self._baseline = dict(baseline or {})
         self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
         self._staging_checked = False
+        self._saved_state: bytes | None = None
 
     def attach_searcher(self, searcher: Any) -> None:
         """Use ``searcher`` from now on (on resume: the one Tune restored)."""
@@ -81,7 +83,7 @@ class ResultsWriter(Callback):
             self._storage.path
         ):
             return  # never the case with Ray 2.60, but then these are the real files
-        for name in (SEARCHER_FILE, AX_FILE):
+        for name in (SEARCHER_FILE, PREV_SEARCHER_FILE, AX_FILE):
             path = os.path.join(staging, name)
             if os.path.exists(path):
                 os.remove(path)
@@ -210,13 +212,19 @@ class ResultsWriter(Callback):
         """Rewrite ``trials.parquet`` (and the Ax and searcher JSON) atomically.
 
         The searcher state is written before ``trials.parquet``, so any trial that a
-        row records is also known to the saved searcher.
+        row records is also known to the saved searcher. The state this writer saved
+        before is kept as ``searcher_state.prev.json``, so a resume whose current
+        state is damaged falls back to it.
         """
         searcher = self._searcher
         if (with_ax or with_searcher) and searcher is not None and searcher.ax_client is not None:
             state = searcher.get_state()
             if with_searcher:
-                self._storage.write_bytes(SEARCHER_FILE, json.dumps(state).encode())
+                data = json.dumps(state).encode()
+                if self._saved_state is not None:
+                    self._storage.write_bytes(PREV_SEARCHER_FILE, self._saved_state)
+                self._storage.write_bytes(SEARCHER_FILE, data)
+                self._saved_state = data
             if with_ax:
                 self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
         write_trials(self._storage, list(self.rows.values()))

@@ -119,6 +119,9 @@ def resume_study(
     Raises:
         ExperimentNotFoundError: If the directory holds no readable study, or the
             study never started (then :func:`run_study` it again).
+        SearcherStateError: If the saved searcher state (and the one saved before
+            it) is corrupt, truncated, of another version or another space; nothing
+            on storage is changed.
         TrainableError: If the spec's trainable cannot be imported here.
         ClusterError: As for :func:`run_study`.
         StudyFailedError: As for :func:`run_study`.
@@ -130,10 +133,14 @@ def resume_study(
             f"experiment_dir: {exp.uri} has no Ray Tune state ({TUNER_FILE}) yet; the "
             "study never started, so `run` it again"
         )
-    tune_trials = prepare_restore(exp)  # validates Tune's state before Ray starts
+    # Checks Tune's state and the searcher's before Ray starts; writes only if both pass.
+    start = prepare_restore(exp, spec)
+    if progress is not None:
+        for line in start.warnings:
+            print(line, file=progress, flush=True)
     started = _connect_and_check(spec, address, worker_logs)
     try:
-        plan = plan_resume(exp, spec, tune_trials)
+        plan = plan_resume(exp, spec, start.tune_trials)
         if plan.repair and progress is not None:
             print(repair_text(plan.repair), file=progress, flush=True)
         return _fit(spec, exp, progress=progress, resume=plan)
