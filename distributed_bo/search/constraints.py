@@ -8,7 +8,10 @@ forms: ``side (<= | >=) side``, each side a sum of terms ``[c *] name``,
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NoReturn
 
 from distributed_bo.exceptions import SpecError
@@ -19,6 +22,27 @@ _TOKEN = re.compile(
     r"|(?P<op><=|>=|[+\-*]))"
 )
 _FIX = "write a linear inequality such as 'x0 + 2*x1 <= 1.5'"
+
+
+@dataclass(frozen=True)
+class LinearConstraint:
+    """A parsed constraint, moved to the form ``sum(coefficients[n] * n) <= bound``.
+
+    Attributes:
+        text: The constraint as written.
+        coefficients: The coefficient of each parameter, in order of first
+            appearance (a name written twice has its terms summed).
+        bound: The constant right-hand side.
+
+    """
+
+    text: str
+    coefficients: Mapping[str, float]
+    bound: float
+
+    def slack(self, values: Mapping[str, float]) -> float:
+        """``bound - lhs(values)``: >= 0 where ``values`` satisfy the constraint."""
+        return self.bound - sum(c * float(values[n]) for n, c in self.coefficients.items())
 
 
 def constraint_names(text: str, path: str) -> tuple[str, ...]:
@@ -35,17 +59,43 @@ def constraint_names(text: str, path: str) -> tuple[str, ...]:
         SpecError: If ``text`` is not a linear inequality of parameter names.
 
     """
+    return tuple(parse_constraint(text, path).coefficients)
+
+
+def parse_constraint(text: str, path: str) -> LinearConstraint:
+    """Parse ``text`` into ``sum(c * name) <= bound`` (a ``>=`` is negated).
+
+    Args:
+        text: The constraint, e.g. ``"x0 + 2*x1 >= 1.5"``.
+        path: Its field path, for the message.
+
+    Raises:
+        SpecError: If ``text`` is not a linear inequality of parameter names, or a
+            coefficient is not finite.
+
+    """
     tokens = _tokenize(text, path)
     comparators = [i for i, (kind, value) in enumerate(tokens) if value in ("<=", ">=")]
     if len(comparators) != 1:
         _fail(text, path, "it needs exactly one '<=' or '>='")
     split = comparators[0]
     names: list[str] = []
-    for side in (tokens[:split], tokens[split + 1 :]):
-        _parse_side(side, text, path, names)
+    left = _parse_side(tokens[:split], text, path, names)
+    right = _parse_side(tokens[split + 1 :], text, path, names)
     if not names:
         _fail(text, path, "it names no parameter")
-    return tuple(dict.fromkeys(names))
+    sign = 1.0 if tokens[split][1] == "<=" else -1.0
+    coefficients = dict.fromkeys(names, 0.0)
+    constant = 0.0
+    for factor, terms in ((sign, left), (-sign, right)):
+        for coefficient, name in terms:
+            if name is None:
+                constant -= factor * coefficient
+            else:
+                coefficients[name] += factor * coefficient
+    if not all(math.isfinite(c) for c in (*coefficients.values(), constant)):
+        _fail(text, path, "a coefficient is too large to be a finite number")
+    return LinearConstraint(text=text, coefficients=coefficients, bound=constant)
 
 
 def _tokenize(text: str, path: str) -> list[tuple[str, str]]:
@@ -63,13 +113,22 @@ def _tokenize(text: str, path: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def _parse_side(tokens: list[tuple[str, str]], text: str, path: str, names: list[str]) -> None:
-    """Parse ``[sign] term (sign term)*`` with ``term := c | name | c * name | name * c``."""
+def _parse_side(
+    tokens: list[tuple[str, str]], text: str, path: str, names: list[str]
+) -> list[tuple[float, str | None]]:
+    """Parse ``[sign] term (sign term)*`` with ``term := c | name | c * name | name * c``.
+
+    Returns:
+        ``(signed coefficient, name)`` per term; the name is ``None`` for a constant.
+    """
     if not tokens:
         _fail(text, path, "one side of the inequality is empty")
+    terms: list[tuple[float, str | None]] = []
     i = 0
     while i < len(tokens):
+        sign = 1.0
         while i < len(tokens) and tokens[i][1] in ("+", "-"):
+            sign = -sign if tokens[i][1] == "-" else sign
             i += 1
         if i >= len(tokens) or tokens[i][0] not in ("num", "name"):
             _fail(text, path, "expected a number or a parameter name")
@@ -84,8 +143,11 @@ def _parse_side(tokens: list[tuple[str, str]], text: str, path: str, names: list
         if len(term_names) > 1:
             _fail(text, path, "a product of two parameters is not linear")
         names.extend(term_names)
+        coefficient = sign * math.prod(float(value) for kind, value in term if kind == "num")
+        terms.append((coefficient, term_names[0] if term_names else None))
         if i < len(tokens) and tokens[i][1] not in ("+", "-"):
             _fail(text, path, f"expected '+' or '-' before {tokens[i][1]!r}")
+    return terms
 
 
 def _fail(text: str, path: str, reason: str) -> NoReturn:

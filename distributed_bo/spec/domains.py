@@ -21,6 +21,7 @@ YAML                                             Ray Tune
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -69,6 +70,10 @@ _QUANTIZED = frozenset({"quniform", "qloguniform", "qrandint", "qlograndint"})
 _EXCLUSIVE_UPPER = frozenset({"randint", "lograndint"})
 # Integer bounds stay exact as float64, which the Gaussian-process model works in.
 _MAX_INT = 2**53
+#: Most values one choice may list; the searcher's own cap on a quantised log
+#: domain's values (``search.space.MAX_CHOICES``) is the same. Ax one-hot encodes
+#: an unordered choice, so each value is a dimension of the GP.
+MAX_CHOICE_VALUES = 10_000
 
 # type -> (required keys, optional keys), ``type`` itself aside.
 _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -186,10 +191,18 @@ class DomainSpec:
             fail(path, values, "use a non-empty list, e.g. [8, 16, 32]")
         if not values:
             fail(path, [], "give at least one value")
+        if len(values) > MAX_CHOICE_VALUES:
+            raise SpecError(
+                f"{path}: got {len(values):,} values; give at most {MAX_CHOICE_VALUES:,} "
+                "(search a range domain instead)"
+            )
         values = freeze(tuple(values), path)
         object.__setattr__(self, "values", values)
+        seen: set[Any] = set()
+        unhashable: list[Any] = []
         for i, value in enumerate(values):
-            if any(_same(value, earlier) for earlier in values[:i]):
+            _check_choice_value(value, f"{path}[{i}]")
+            if _seen_before(value, seen, unhashable):
                 fail(
                     path,
                     thaw(values),
@@ -324,6 +337,45 @@ class DomainSpec:
         above = value >= upper if self.type in _EXCLUSIVE_UPPER else value > upper
         if value < lower or above or (q is not None and not _is_multiple(value, q)):
             fail(path, value, f"use {number} in {where}")
+
+
+def _check_choice_value(value: Any, path: str, *, top: bool = True) -> None:
+    """A choice value is not null and holds no NaN or infinity, however nested.
+
+    A null value cannot be told apart from a missing one in a trial's config, Ax's
+    parameters and ``trials.parquet``; NaN is not equal to itself, so a suggested
+    NaN could never be matched back to its choice. Inside a structured value
+    (``{dropout: null}``) null is data and allowed. Values of mixed types
+    (``[1, 'a', true]``) are allowed too: the searcher maps such a choice onto
+    indices, which Ax accepts as an unordered string choice.
+    """
+    if value is None and top:
+        fail(path, value, "a choice value cannot be null; write the string 'none' instead")
+    if isinstance(value, float) and not math.isfinite(value):
+        fail(path, value, "a choice value must be finite (not NaN or infinity)")
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_choice_value(item, f"{path}[{i}]", top=False)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_choice_value(item, f"{path}.{key}", top=False)
+
+
+def _seen_before(value: Any, seen: set[Any], unhashable: list[Any]) -> bool:
+    """Whether ``value`` equals (per :func:`_same`) one seen before; then record it.
+
+    Hashable values are looked up in ``seen`` by ``(kind, value)`` (numbers share a
+    kind, so ``1`` and ``1.0`` meet, as in :func:`_same`), so a long choice is
+    checked in linear time; only unhashable values are compared pairwise.
+    """
+    key = ("number", value) if is_real(value) else (type(value), value)
+    try:
+        found = key in seen
+        seen.add(key)
+    except TypeError:
+        found = any(_same(value, earlier) for earlier in unhashable)
+        unhashable.append(value)
+    return found
 
 
 def _same(a: Any, b: Any) -> bool:

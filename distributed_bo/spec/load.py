@@ -34,6 +34,72 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+#: The most YAML nodes a document may hold once its aliases are expanded. A real
+#: spec holds a few hundred; choices of up to 10,000 values fit. Aliases are allowed
+#: (merge keys ``<<: *defaults`` and plain ``*name`` reuse alike), but a document
+#: whose aliases expand past this ("billion laughs": 9 aliases of 9 aliases of ...)
+#: is refused before any Python object is built, since the validator then walks
+#: every expanded copy.
+MAX_EXPANDED_NODES = 100_000
+
+
+class _AliasBombError(yaml.YAMLError):
+    """The document's aliases expand past :data:`MAX_EXPANDED_NODES`."""
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Count the nodes of ``root`` with every alias expanded, stopping past the cap.
+
+    Shared nodes (aliases) are counted once per use, but each is walked once
+    (memoised), so the count is fast however large the expansion.
+
+    An alias to a node that contains it (a cycle) counts once; the validator
+    refuses it later, naming the field.
+
+    Raises:
+        _AliasBombError: If the count passes :data:`MAX_EXPANDED_NODES`.
+
+    """
+    sizes: dict[int, int] = {}
+    walking: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in walking:  # a cycle: the validator names the field that contains itself
+            return 0
+        walking.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        walking.discard(key)
+        if total > MAX_EXPANDED_NODES:
+            raise _AliasBombError(
+                f"its aliases expand to more than {MAX_EXPANDED_NODES:,} values; "
+                "write the repeated parts out, or nest aliases less deeply"
+            )
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _load_capped(text: str) -> Any:
+    """``yaml.load`` with :class:`_UniqueKeyLoader`, refusing an alias bomb first."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 # Besides ``yaml.YAMLError``, PyYAML raises ValueError for impossible dates
 # (``2024-13-45``) and RecursionError for very deep nesting.
 _LOAD_ERRORS = (yaml.YAMLError, ValueError, TypeError, RecursionError)
@@ -148,7 +214,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
                 "e.g. space.lr.upper=0.5"
             )
         try:
-            value = yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader
+            value = _load_capped(raw)  # a SafeLoader
         except _LOAD_ERRORS as err:
             raise SpecError(
                 f"override {override!r}: got a value that is not valid YAML ({_problem(err)}); "
@@ -177,7 +243,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
 def _safe_load(text: str, source: str) -> Any:
     """``yaml.safe_load`` that also rejects duplicate keys and raises ``SpecError``."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        return _load_capped(text)  # a SafeLoader: no arbitrary objects
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

@@ -30,6 +30,14 @@ from distributed_bo.validation import (
 Mode = Literal["min", "max"]
 
 _S = TypeVar("_S", bound="Section")
+# Upper bounds on sizes. Each is far above any real study and far below what
+# would exhaust the driver: every trial is a row in trials.parquet and an Ax
+# trial held in memory and refitted over, so 100,000 trials is already days of a
+# GP fit per batch; Ray Tune starts one actor per running trial, so 10,000 at
+# once is beyond the largest clusters. Larger values are typos (1e12) or attacks.
+MAX_TRIALS = 100_000
+MAX_CONCURRENT = 10_000
+
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -183,8 +191,8 @@ class BudgetSpec(Section):
     """How many trials to run (YAML section ``budget``).
 
     Attributes:
-        num_trials: Total number of trials, >= 1.
-        max_concurrent: Most trials running at once, >= 1.
+        num_trials: Total number of trials, 1 to :data:`MAX_TRIALS`.
+        max_concurrent: Most trials running at once, 1 to :data:`MAX_CONCURRENT`.
 
     """
 
@@ -194,8 +202,8 @@ class BudgetSpec(Section):
     max_concurrent: int = 4
 
     def __post_init__(self) -> None:
-        check_int(self.num_trials, "budget.num_trials", ge=1)
-        check_int(self.max_concurrent, "budget.max_concurrent", ge=1)
+        check_int(self.num_trials, "budget.num_trials", ge=1, le=MAX_TRIALS)
+        check_int(self.max_concurrent, "budget.max_concurrent", ge=1, le=MAX_CONCURRENT)
 
 
 @dataclass(frozen=True, kw_only=True)

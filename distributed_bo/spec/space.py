@@ -16,11 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from distributed_bo.exceptions import SpecError
 from distributed_bo.spec._frozen import FrozenDict, thaw
 from distributed_bo.spec.domains import NESTED_SEP, DomainSpec, space_path
 from distributed_bo.validation import fail, require_mapping
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: Most searched parameters in one space. A GP's fit grows with the dimension and
+#: batch BO needs many more trials than dimensions to learn anything, so a space
+#: past this is a generated mistake rather than a study.
+MAX_PARAMETERS = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +71,11 @@ def parse_space(space: Any) -> ParsedSpace:
     constants: dict[str, Any] = {}
     groups: set[str] = set()
     _walk(space, "", domains, constants, groups)
+    if len(domains) > MAX_PARAMETERS:
+        raise SpecError(
+            f"space: got {len(domains):,} searched parameters; search at most "
+            f"{MAX_PARAMETERS:,} (fix the rest as constants in trainable.config)"
+        )
     if not domains:
         fail(
             "space",

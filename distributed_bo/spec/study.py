@@ -19,6 +19,7 @@ from distributed_bo.search.settings import SearcherSettings
 from distributed_bo.spec._frozen import freeze, thaw
 from distributed_bo.spec.baseline import check_baseline
 from distributed_bo.spec.domains import RANGE_TYPES
+from distributed_bo.spec.feasibility import check_baseline_meets, check_feasible, parse_constraints
 from distributed_bo.spec.scheduler import SchedulerSpec, check_scheduler_reach
 from distributed_bo.spec.sections import (
     BudgetSpec,
@@ -43,6 +44,11 @@ from distributed_bo.validation import (
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.+")
 _MAX_SEED = 2**32 - 1
+# Each retry reruns a failing trial from its start or last checkpoint; past a
+# hundred, a trial that keeps failing would hold a slot for the whole study.
+_MAX_RETRIES = 100
+# Each constraint is a row of Ax's constraint matrix, checked at every candidate.
+_MAX_CONSTRAINTS = 1_000
 
 #: YAML section name -> its class; each has ``from_dict`` and ``to_dict``.
 _SECTIONS: dict[str, type[Section] | type[SearcherSettings]] = {
@@ -173,8 +179,10 @@ class StudySpec:
         object.__setattr__(self, "space", space)
         _check_config_overlap(self.trainable.config, space, "trainable.config")
         _check_constraint_names(self.searcher.parameter_constraints, parsed)
+        constraints = parse_constraints(self.searcher.parameter_constraints)
+        check_feasible(constraints, parsed.domains)
         check_scheduler_reach(self.scheduler, self.trainable.config)
-        check_int(self.retries, "retries", ge=0)
+        check_int(self.retries, "retries", ge=0, le=_MAX_RETRIES)
         fraction = check_number(
             self.max_failure_fraction,
             "max_failure_fraction",
@@ -186,7 +194,9 @@ class StudySpec:
         object.__setattr__(self, "storage", _check_storage(self.storage))
         check_int(self.seed, "seed", ge=0, le=_MAX_SEED, allow_none=True, extra=", or null")
         if self.baseline is not None:
-            object.__setattr__(self, "baseline", check_baseline(self.baseline, parsed))
+            baseline = check_baseline(self.baseline, parsed)
+            check_baseline_meets(constraints, baseline)
+            object.__setattr__(self, "baseline", baseline)
 
     # -- use --------------------------------------------------------------------
 
@@ -259,6 +269,12 @@ def _check_constraint_names(constraints: tuple[str, ...], parsed: ParsedSpace) -
         if usable
         else (f"no parameter is of a type constraints can name ({', '.join(RANGE_TYPES)})")
     )
+    if len(constraints) > _MAX_CONSTRAINTS:
+        fail(
+            "searcher.parameter_constraints",
+            f"{len(constraints):,} constraints",
+            f"give at most {_MAX_CONSTRAINTS:,}",
+        )
     for i, text in enumerate(constraints):
         path = f"searcher.parameter_constraints[{i}]"
         for name in constraint_names(text, path):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 from ray.tune.search.sample import Categorical, Float, Integer, Quantized
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec.domains import DOMAIN_TYPES, DomainSpec
+from distributed_bo.spec.domains import DOMAIN_TYPES, MAX_CHOICE_VALUES, DomainSpec
 from distributed_bo.spec.space import parse_space, to_param_space
 
 # type, YAML mapping, Ray Tune domain class, outer sampler, inner sampler, lower, upper, q
@@ -110,10 +111,39 @@ def test_choice() -> None:
 
 
 def test_choice_of_structured_values_is_plain_data() -> None:
-    values = [[1, 2], {"a": 1}, None, "x"]
+    values = [[1, 2], {"a": 1, "b": None}, True, "x"]
     domain = DomainSpec.from_dict("c", {"type": "choice", "values": values}).to_tune()
     assert domain.categories == values
     assert type(domain.categories[0]) is list and type(domain.categories[1]) is dict
+
+
+@pytest.mark.parametrize(
+    ("values", "where", "says"),
+    [
+        ([1, float("nan"), None, "a"], "values[1]", "finite"),
+        ([1, None, "a"], "values[1]", "cannot be null"),
+        ([1.0, float("inf")], "values[1]", "finite"),
+        ([[1.0, float("-inf")], [2.0]], "values[0][1]", "finite"),
+        ([{"lr": float("nan")}, {"lr": 1.0}], "values[0].lr", "finite"),
+    ],
+)
+def test_choice_refuses_null_and_nan(values: list, where: str, says: str) -> None:
+    with pytest.raises(SpecError, match=rf"^space\.c\.{re.escape(where)}: got .*{says}"):
+        DomainSpec.from_dict("c", {"type": "choice", "values": values})
+
+
+def test_choice_of_mixed_types_is_accepted() -> None:
+    # The searcher maps a mixed choice onto indices (an unordered str choice in Ax).
+    values = [1, "a", True, 2.5]
+    domain = DomainSpec.from_dict("c", {"type": "choice", "values": values})
+    assert domain.to_tune().categories == values
+
+
+def test_choice_length_is_capped() -> None:
+    values = list(range(MAX_CHOICE_VALUES + 1))
+    with pytest.raises(SpecError, match=r"^space\.c\.values: got 10,001 values; give at most"):
+        DomainSpec.from_dict("c", {"type": "choice", "values": values})
+    DomainSpec.from_dict("c", {"type": "choice", "values": values[:-1]})
 
 
 def test_loguniform_base_is_accepted_without_ray_deprecation_warning() -> None:

@@ -77,7 +77,9 @@ def test_apply_overrides_does_not_mutate_input() -> None:
 
 
 def test_override_that_makes_the_spec_invalid_is_reported_by_field() -> None:
-    with pytest.raises(SpecError, match=r"^budget\.num_trials: got -1; use an integer >= 1$"):
+    with pytest.raises(
+        SpecError, match=r"^budget\.num_trials: got -1; use an integer >= 1 and <= 100000$"
+    ):
         parse_spec(MINIMAL_YAML, overrides=["budget.num_trials=-1"])
 
 
@@ -183,13 +185,13 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         "string_for_int",
         MINIMAL_YAML,
         ["budget.num_trials='8'"],
-        r"^budget\.num_trials: got '8'; use an integer >= 1, not a string",
+        r"^budget\.num_trials: got '8'; use an integer >= 1 and <= 100000, not a string",
     ),
     (
         "negative_num_trials",
         MINIMAL_YAML,
         ["budget.num_trials=-3"],
-        r"^budget\.num_trials: got -3; use an integer >= 1$",
+        r"^budget\.num_trials: got -3; use an integer >= 1 and <= 100000$",
     ),
     (
         "bool_for_int",
@@ -197,7 +199,12 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         ["budget.max_concurrent=yes"],
         r"^budget\.max_concurrent: got True; .*not a boolean",
     ),
-    ("float_for_int", MINIMAL_YAML, ["retries=1.5"], r"^retries: got 1\.5; use an integer >= 0$"),
+    (
+        "float_for_int",
+        MINIMAL_YAML,
+        ["retries=1.5"],
+        r"^retries: got 1\.5; use an integer >= 0 and <= 100$",
+    ),
     (
         "exponent_without_dot",
         MINIMAL_YAML,

@@ -154,7 +154,10 @@ def test_direct_construction_rejects_dict_sections(trainable_name: str) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: BudgetSpec(num_trials=0), r"^budget\.num_trials: got 0; use an integer >= 1$"),
+        (
+            lambda: BudgetSpec(num_trials=0),
+            r"^budget\.num_trials: got 0; use an integer >= 1 and <= 100000$",
+        ),
         (lambda: BudgetSpec(num_trials=True), r"budget\.num_trials: got True; .*not a boolean"),
         (lambda: ObjectiveSpec(metric="", mode="min"), r"^objective\.metric: got ''"),
         (
