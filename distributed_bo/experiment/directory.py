@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from distributed_bo.exceptions import ExperimentNotFoundError
-from distributed_bo.experiment.layout import TRIALS_FILE
+from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE, TRIALS_FILE
 from distributed_bo.experiment.rows import best_row, read_trials
 from distributed_bo.experiment.spec_file import read_spec
 from distributed_bo.experiment.storage import StorageDir
@@ -52,15 +52,38 @@ def read_experiment(experiment_dir: str) -> Experiment:
         experiment_dir: The directory (``STORAGE/NAME``), a path or a URI.
 
     Raises:
-        ExperimentNotFoundError: If it holds no study, or its files are corrupt.
+        ExperimentNotFoundError: If it holds no study, or its files are corrupt, or
+            its ``trials.parquet`` is missing although a trial started.
     """
     exp = StorageDir.open(experiment_dir)
     spec = read_spec(exp)
+    _check_trials_file(exp)
     try:
         rows = read_trials(exp)
+        for row in rows:
+            if not isinstance(row.get("status"), str) or row.get("trial_id") is None:
+                raise ValueError(f"a row without a trial_id or a status: {sorted(row)[:5]}")
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "
+            f"experiment_dir: {exp.shown}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "
             f"{err}); restore it, or `distributed-bo resume` the study to rewrite it"
         ) from err
     return Experiment(exp=exp, spec=spec, rows=rows)
+
+
+def _check_trials_file(exp: StorageDir) -> None:
+    """Refuse a directory whose ``trials.parquet`` is gone although a trial started.
+
+    ``run`` writes ``spec.yaml`` before Ray Tune starts, and ``trials.parquet`` at the
+    first trial's start, just after ``searcher_state.json``. So a study with no trial
+    started yet has neither file (and shows as such); one with the searcher's
+    state or the Ax experiment but no ``trials.parquet`` has lost its results file.
+    """
+    if exp.exists(TRIALS_FILE):
+        return
+    written = [name for name in (SEARCHER_FILE, AX_FILE) if exp.exists(name)]
+    if written:
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.shown}/{TRIALS_FILE} is missing, though trials started "
+            f"({written[0]} is there); restore {TRIALS_FILE} from a backup"
+        )

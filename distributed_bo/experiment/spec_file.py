@@ -44,7 +44,7 @@ def read_spec(exp: StorageDir, *, import_trainable: bool = False) -> StudySpec:
     data = exp.read_bytes(SPEC_FILE)
     if data is None:
         raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri} holds no {SPEC_FILE}; pass the directory that "
+            f"experiment_dir: {exp.shown} holds no {SPEC_FILE}; pass the directory that "
             "`distributed-bo run` created (STORAGE/NAME)"
         )
     try:
@@ -54,6 +54,6 @@ def read_spec(exp: StorageDir, *, import_trainable: bool = False) -> StudySpec:
         if import_trainable and isinstance(err, TrainableError):
             raise  # the file may be fine; the user's module is not importable here
         raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri}/{SPEC_FILE} is corrupt ({err}); restore it or "
+            f"experiment_dir: {exp.shown}/{SPEC_FILE} is corrupt ({err}); restore it or "
             "start a new study"
         ) from err

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from distributed_bo.exceptions import SpecError
+
+_T = TypeVar("_T")
+
+#: ``scheme://user:password@`` (or ``scheme://token@``): the user info of a URI.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s?#]+@")
+#: A URI query option that holds a credential (``secret_key=...``, ``session_token=...``).
+_SECRET_OPTION = re.compile(
+    r"(?i)([?&][A-Za-z0-9_.-]*(?:key|secret|token|password|passwd|credential|signature)"
+    r"[A-Za-z0-9_.-]*=)[^&\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URI in it replaced by ``***``.
+
+    Strips the user info (``s3://KEY:SECRET@bucket`` becomes ``s3://***@bucket``) and
+    the values of query options named like a credential (``access_key``,
+    ``secret_key``, ``session_token``, ...), wherever such a URI appears in ``text``.
+    """
+    return _SECRET_OPTION.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +54,7 @@ class StorageDir:
         Raises:
             SpecError: If ``storage`` is not a path or a URI pyarrow understands.
         """
+        import pyarrow as pa
         import pyarrow.fs as pafs
 
         if "://" not in storage:
@@ -40,16 +63,21 @@ class StorageDir:
             return cls(uri=uri, fs=pafs.LocalFileSystem(), path=uri)
         try:
             fs, base = pafs.FileSystem.from_uri(storage)
-        except (pafs.ArrowInvalid, ValueError, OSError) as err:
+        except (pa.ArrowException, ValueError, OSError) as err:
             raise SpecError(
-                f"storage: got {storage!r}, which pyarrow.fs cannot open ({err}); use a "
-                "local path or a URI such as s3://bucket/prefix"
+                f"storage: got {redact(storage)!r}, which pyarrow.fs cannot open "
+                f"({redact(str(err))}); use a local path or a URI such as s3://bucket/prefix"
             ) from err
         # Options such as ``?endpoint_override=host:port&scheme=http`` stay at the end.
         where, _, query = storage.partition("?")
         path = f"{base.rstrip('/')}/{name}" if name else base.rstrip("/")
         uri = f"{where.rstrip('/')}/{name}" if name else where.rstrip("/")
         return cls(uri=f"{uri}?{query}" if query else uri, fs=fs, path=path)
+
+    @property
+    def shown(self) -> str:
+        """:attr:`uri` as messages show it: without credentials (see :func:`redact`)."""
+        return redact(self.uri)
 
     @property
     def is_local(self) -> bool:
@@ -78,19 +106,44 @@ class StorageDir:
     def _join(self, rel: str) -> str:
         return f"{self.path}/{rel}"
 
+    def _reach(self, call: Callable[[], _T]) -> _T:
+        """Run ``call``; an object store that cannot be reached becomes a one-line error."""
+        if self.is_local:
+            return call()
+        try:
+            return call()
+        except OSError as err:  # pyarrow's S3/GCS errors (its own retries are bounded)
+            reason = " ".join(redact(str(err)).split())
+            raise SpecError(
+                f"storage: cannot reach {self.shown} ({reason}); check the URI's endpoint, "
+                "the network and the credentials"
+            ) from err
+
     def exists(self, rel: str = "") -> bool:
-        """Whether ``rel`` (or the directory itself) exists."""
+        """Whether ``rel`` (or the directory itself) exists.
+
+        Raises:
+            SpecError: If the object store cannot be reached.
+        """
         import pyarrow.fs as pafs
 
-        info = self.fs.get_file_info(self._join(rel) if rel else self.path)
-        return info.type != pafs.FileType.NotFound
+        info = self._reach(lambda: self.fs.get_file_info(self._join(rel) if rel else self.path))
+        return bool(info.type != pafs.FileType.NotFound)
 
     def read_bytes(self, rel: str) -> bytes | None:
-        """Contents of ``rel``, or ``None`` if it does not exist."""
+        """Contents of ``rel``, or ``None`` if it does not exist.
+
+        Raises:
+            SpecError: If the object store cannot be reached.
+        """
         if not self.exists(rel):
             return None
-        with self.fs.open_input_stream(self._join(rel)) as f:
-            return f.read()
+
+        def read() -> bytes:
+            with self.fs.open_input_stream(self._join(rel)) as f:
+                return bytes(f.read())
+
+        return self._reach(read)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write ``rel`` atomically: a temporary file, then a rename.
@@ -120,5 +173,7 @@ class StorageDir:
         if not self.exists(rel):
             return []
         where = self._join(rel) if rel else self.path
-        infos = self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
+        infos = self._reach(
+            lambda: self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
+        )
         return [i.base_name for i in infos]
