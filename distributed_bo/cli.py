@@ -56,7 +56,7 @@ def _add_study_commands(sub: Any) -> None:
 
     show = sub.add_parser("show", help="trial table, best configuration, gain over baseline")
     show.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
-    show.add_argument("--top", type=int, default=20, help="rows of the trial table (default 20)")
+    show.add_argument("--top", type=_count, default=20, help="rows of the trial table (default 20)")
 
     report = sub.add_parser("report", help="write a self-contained HTML report with plots")
     report.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
@@ -68,6 +68,17 @@ def _add_study_commands(sub: Any) -> None:
     report.add_argument(
         "--no-model", action="store_true", help="skip Ax's model-based effect analyses"
     )
+
+
+def _count(text: str) -> int:
+    """A non-negative integer argument (argparse turns the error into one line, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; give a whole number >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"got {value}; give a whole number >= 0")
+    return value
 
 
 def _add_overrides(command: argparse.ArgumentParser, text: str) -> None:
@@ -152,7 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DistributedBOError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # always one line
+        from distributed_bo.experiment.storage import redact
+
+        # Always one line, and no credentials of a storage URI it may quote.
+        print(f"error: {redact(' '.join(str(err).split()))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted; continue with `distributed-bo resume EXPERIMENT_DIR`", file=sys.stderr)
@@ -212,6 +226,7 @@ def _run_or_resume(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace, spec: StudySpec) -> int:
+    from distributed_bo.experiment.storage import redact
     from distributed_bo.runner.jobs import connect_jobs
     from distributed_bo.runner.submit import package_study, submit_study
 
@@ -223,7 +238,7 @@ def _submit(args: argparse.Namespace, spec: StudySpec) -> int:
     shipped = ", ".join(done.py_modules) or "nothing"
     print(
         f"submitted {spec.name!r} to {done.address} (shipped {shipped}); results go to "
-        f"{done.experiment_dir} on the cluster",
+        f"{redact(done.experiment_dir)} on the cluster",
         file=sys.stderr,
     )
     if not args.follow:

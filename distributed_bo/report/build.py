@@ -51,7 +51,7 @@ def write_report(experiment_dir: str, *, out: str | None = None, model: bool = T
     if out is None:
         if "://" in study.exp.uri:
             raise SpecError(
-                f"--out: {study.exp.uri} is remote; pass --out PATH for a local report file"
+                f"--out: {study.exp.shown} is remote; pass --out PATH for a local report file"
             )
         out = os.path.join(study.exp.uri, REPORT_FILE)
     out = os.path.abspath(os.path.expanduser(out))

@@ -60,7 +60,7 @@ def render_html(
         f"<title>{esc(spec.name)}: distributed-bo report</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Study {esc(spec.name)}</h1>",
-        f'<p class="muted">{esc(study.exp.uri)} · report written '
+        f'<p class="muted">{esc(study.exp.shown)} · report written '
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
         _summary(study, lanes=lanes, peak=peak, busy=busy),
         "<h2>Best so far</h2>",

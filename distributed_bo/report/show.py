@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from distributed_bo.experiment import read_experiment
 from distributed_bo.experiment.rows import CONFIG_PREFIX, objective, status_counts
+from distributed_bo.experiment.storage import redact
 from distributed_bo.types import Row, TrialStatus
 
 
@@ -27,20 +29,24 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     spec, rows, exp = study.spec, study.rows, study.exp
     metric, mode = study.metric, study.mode
     counts = status_counts(rows)
-    status = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "no trials"
+    status = (
+        ", ".join(f"{n} {escape(s.lower())}" for s, n in sorted(counts.items()))
+        or "no trial has started yet"
+    )
     lines = [
-        f"study {spec.name}: {len(rows)}/{spec.budget.num_trials} trials ({status})",
-        f"objective: {mode} {metric}    dir: {exp.uri}",
+        f"study {escape(spec.name)}: {len(rows)}/{spec.budget.num_trials} trials ({status})",
+        f"objective: {mode} {escape(metric)}    dir: {escape(exp.shown)}",
         "",
     ]
     params = sorted({k for r in rows for k in r if k.startswith(CONFIG_PREFIX)})
     searched = [p for p in params if _varies(rows, p)] or params
     ranked = sorted(rows, key=lambda r: _sort_key(r, mode))
-    header = ["trial", "status", metric, "iters", "time_s", *(_name(p) for p in searched)]
+    header = [escape(h) for h in ("trial", "status", metric, "iters", "time_s")]
+    header += [_name(p) for p in searched]
     table = [
         [
-            str(r.get("ax_index", r["trial_id"])),
-            r["status"].lower(),
+            escape(str(r.get("ax_index", r["trial_id"]))),
+            escape(str(r["status"]).lower()),
             _fmt(r.get("metric")),
             str(r.get("iterations") or 0),
             _fmt(r.get("wall_time_s"), 1),
@@ -52,7 +58,7 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     row = study.best_row()
     if row is not None:
         best = float(row["metric"])
-        lines += ["", f"best {metric} = {best:.6g} (trial {row.get('ax_index')})"]
+        lines += ["", f"best {escape(metric)} = {best:.6g} (trial {row.get('ax_index')})"]
         lines += [f"  {_name(p)} = {_fmt(row.get(p))}" for p in searched]
         base = [
             r for r in rows if r.get("is_baseline") and r.get("status") == TrialStatus.COMPLETED
@@ -60,16 +66,33 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
         if base and base[0].get("metric") is not None:
             b = base[0]["metric"]
             gain = (best - b) if mode == "max" else (b - best)
-            lines.append(f"baseline {metric} = {b:.6g}; improvement = {gain:+.6g}")
+            lines.append(f"baseline {escape(metric)} = {b:.6g}; improvement = {gain:+.6g}")
     failed = [r for r in rows if r["status"] == TrialStatus.FAILED]
     if failed:
         lines += ["", "failures:"]
-        lines += [f"  trial {r.get('ax_index')}: {r.get('error') or '?'}" for r in failed[:top]]
+        lines += [
+            f"  trial {r.get('ax_index')}: {escape(redact(str(r.get('error') or '?')))}"
+            for r in failed[:top]
+        ]
     return "\n".join(lines)
 
 
+#: C0 controls, DEL and C1 controls (ANSI ESC, CSI, BEL, CR, newlines, ...), and the
+#: Unicode line separators and bidirectional overrides, which reorder what is shown.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    r"""``text`` with its control characters written as Python escapes (``\x1b``, ``\n``).
+
+    What a trial reported (its error, a string parameter) goes to a terminal, where
+    raw escape sequences could move the cursor, recolour or hide lines.
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _name(column: str) -> str:
-    return column[len(CONFIG_PREFIX) :]
+    return escape(column[len(CONFIG_PREFIX) :])
 
 
 def _varies(rows: list[Row], key: str) -> bool:
@@ -88,7 +111,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if digits != 1 else f"{value:.1f}"
-    return str(value)
+    return escape(str(value))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -320,7 +320,7 @@ EVERY_DOMAIN = {
     "c_num": {"type": "choice", "values": [3, 1, 2]},
     "c_float": {"type": "choice", "values": [0.5, 1, 2.5]},
     "c_str": {"type": "choice", "values": ["relu", "gelu", "tanh"]},
-    "c_other": {"type": "choice", "values": [True, False, None]},
+    "c_other": {"type": "choice", "values": [True, False, "none"]},
     "c_one": {"type": "choice", "values": ["only"]},
     "nested": {"lr": {"type": "loguniform", "lower": 1e-3, "upper": 1.0}, "k": 7},
     "constant": 3,
