@@ -22,6 +22,13 @@ GOOD = {
 }
 
 
+# A "billion laughs" under trainable.config: 9 aliases of 9 aliases of ...
+# (530 bytes that expand to 43 million values).
+LAUGHS = "\n  name: branin\n  config:\n    a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]" + "".join(
+    f"\n    a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)
+)
+
+
 def yaml_text(**changes: str | None) -> str:
     fields = {**GOOD, **changes}
     return "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
@@ -145,6 +152,48 @@ CASES = [
     ),
     Case("incomplete baseline", yaml_text(baseline="{x0: 1.0}"), fragment="baseline"),
     Case("bad experiment name", yaml_text(name="'a/b'"), fragment="name"),
+    Case(
+        "YAML aliases nested to a billion values",
+        yaml_text(trainable=LAUGHS),
+        fragment="its aliases expand to more than 100,000 values",
+    ),
+    Case(
+        "too many trials",
+        yaml_text(budget="{num_trials: 100000000000000000000000000000}"),
+        fragment="budget.num_trials",
+    ),
+    Case(
+        "too many concurrent trials",
+        yaml_text(budget="{num_trials: 2, max_concurrent: 1000000000000}"),
+        fragment="budget.max_concurrent",
+    ),
+    Case(
+        "choice with too many values",
+        yaml_text(space=f"\n  x0: {{type: choice, values: {list(range(10_001))}}}"),
+        fragment="space.x0.values",
+    ),
+    Case(
+        "NaN or null in a choice",
+        yaml_text(space="\n  x0: {type: choice, values: [1, .nan, null, 'a']}"),
+        fragment="space.x0.values[1]",
+    ),
+    Case(
+        "constraint no point of the space satisfies",
+        yaml_text(searcher="{parameter_constraints: ['x0 + x1 <= -6']}"),
+        fragment="searcher.parameter_constraints[0]",
+    ),
+    Case(
+        "constraints no point satisfies together",
+        yaml_text(searcher="{parameter_constraints: ['x0 + x1 <= 1', 'x0 - x1 >= 6']}"),
+        fragment="searcher.parameter_constraints",
+    ),
+    Case(
+        "baseline that violates a constraint",
+        yaml_text(
+            searcher="{parameter_constraints: ['x0 + x1 <= 1']}", baseline="{x0: 1.0, x1: 2.0}"
+        ),
+        fragment="searcher.parameter_constraints[0]",
+    ),
     Case(
         "malformed --set",
         yaml_text(),

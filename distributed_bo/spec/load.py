@@ -155,6 +155,11 @@ def parse_spec(
 
     Use this for a spec read from remote storage (e.g. a saved ``spec.yaml``).
 
+    YAML aliases are allowed, in merge keys (``<<: *defaults``) and elsewhere, but
+    the expanded size is capped: a document whose aliases expand to more than
+    :data:`MAX_EXPANDED_NODES` values is refused before it is built, in
+    milliseconds (a "billion laughs" otherwise takes minutes and gigabytes).
+
     Args:
         text: The YAML document.
         source: Where it came from, for error messages.
@@ -165,8 +170,8 @@ def parse_spec(
         The validated spec.
 
     Raises:
-        SpecError: If the YAML is malformed, an override is malformed, or the
-            content is invalid.
+        SpecError: If the YAML is malformed or its aliases expand too far, an
+            override is malformed, or the content is invalid.
 
     """
     data = _safe_load(text, source)
@@ -244,6 +249,8 @@ def _safe_load(text: str, source: str) -> Any:
     """``yaml.safe_load`` that also rejects duplicate keys and raises ``SpecError``."""
     try:
         return _load_capped(text)  # a SafeLoader: no arbitrary objects
+    except _AliasBombError as err:
+        raise SpecError(f"{source}: {err}") from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
