@@ -17,10 +17,19 @@ if TYPE_CHECKING:
 
 
 def write_spec(exp: StorageDir, spec: StudySpec) -> None:
-    """Write ``spec`` as ``spec.yaml`` in ``exp`` (atomically)."""
+    """Write ``spec`` as ``spec.yaml`` in ``exp`` (atomically), its storage URI redacted.
+
+    The credentials a storage URI may carry (``s3://KEY:SECRET@bucket``) are not
+    stored: ``resume`` is given the directory, and takes them from there.
+    """
     import yaml
 
-    exp.write_bytes(SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
+    from distributed_bo.experiment.storage import redact
+
+    raw = spec.to_dict()
+    if isinstance(raw.get("storage"), str):
+        raw["storage"] = redact(raw["storage"])
+    exp.write_bytes(SPEC_FILE, yaml.safe_dump(raw, sort_keys=False).encode())
 
 
 def read_spec(exp: StorageDir, *, import_trainable: bool = False) -> StudySpec:

@@ -89,3 +89,21 @@ def test_trials_file_without_its_columns_is_corrupt(tmp_path):
     exp = make_experiment(tmp_path, rows=[{"x": 1}])
     with pytest.raises(ExperimentNotFoundError, match=r"trials.parquet is corrupt"):
         read_experiment(exp.uri)
+
+
+def test_spec_file_does_not_store_the_storage_uris_credentials(tmp_path):
+    spec = StudySpec.from_dict(
+        {
+            "name": "s",
+            "objective": {"metric": "value", "mode": "min"},
+            "trainable": {"name": "branin"},
+            "space": {"x0": {"type": "uniform", "lower": 0.0, "upper": 1.0}},
+            "budget": {"num_trials": 6, "max_concurrent": 2},
+            "storage": "s3://KEY:SECRET@bucket/studies?scheme=http&endpoint_override=h:9",
+        }
+    )
+    exp = StorageDir.open(str(tmp_path), "s")
+    write_spec(exp, spec)
+    text = (tmp_path / "s" / SPEC_FILE).read_text()
+    assert "SECRET" not in text and "s3://***@bucket/studies?scheme=http" in text
+    assert read_experiment(exp.uri).spec.name == "s"
