@@ -110,7 +110,7 @@ def _jointly_feasible(
     constraints: Sequence[LinearConstraint], bounds: Mapping[str, tuple[float, float]]
 ) -> bool:
     """Whether some point of the box meets every constraint (a linear program)."""
-    from scipy.optimize import linprog  # type: ignore[import-untyped]
+    from scipy.optimize import linprog
 
     names = list(dict.fromkeys(n for c in constraints for n in c.coefficients))
     rows = [[c.coefficients.get(n, 0.0) for n in names] for c in constraints]
