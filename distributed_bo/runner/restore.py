@@ -194,6 +194,43 @@ def plan_resume(exp: StorageDir, spec: StudySpec, tune_trials: dict[str, str]) -
     )
 
 
+def restore_failure(plan: ResumePlan, trials: list[Any], searcher: Any) -> str | None:
+    """Why Tune's restore did not happen, or ``None`` if it did.
+
+    Checked once the restored run is about to take its first step: Tune must know
+    every trial of its last snapshot (else it restarted the experiment), and the
+    searcher every finished trial that has an Ax index (else its state was not
+    restored).
+
+    Args:
+        plan: What the resume started from.
+        trials: Tune's trials now.
+        searcher: The restored searcher (``trial_index(trial_id)``).
+    """
+    have = {t.trial_id for t in trials}
+    lost = sorted(set(plan.tune_trials) - have)
+    fix = "nothing new was run; rerun with --debug to see Tune's reason"
+    if lost:
+        return (
+            f"resume: Ray Tune did not restore the study ({len(lost)} of its "
+            f"{len(plan.tune_trials)} trials are missing, e.g. {lost[0]}) and would have "
+            f"started it over; {fix}"
+        )
+    unknown = sorted(
+        r["trial_id"]
+        for r in plan.rows
+        if is_finished(r)
+        and r.get("ax_index") is not None
+        and searcher.trial_index(r["trial_id"]) is None
+    )
+    if unknown:
+        return (
+            f"resume: the searcher state was not restored (it does not know "
+            f"{len(unknown)} finished trial(s), e.g. {unknown[0]}); {fix}"
+        )
+    return None
+
+
 def repair_text(repair: SnapshotRepair) -> str:
     """One line on what a resume corrected in Tune's lagging snapshot."""
     parts = []

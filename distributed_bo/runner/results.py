@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray.tune import Callback
 
+from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE
 from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, write_trials
 from distributed_bo.experiment.storage import StorageDir
@@ -55,10 +56,22 @@ class ResultsWriter(Callback):
         self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
         self._staging_checked = False
         self._saved_state: bytes | None = None
+        self._verify: Callable[[list], str | None] | None = None
+        #: Why the restore did not happen (the run was stopped), else ``None``.
+        self.restore_error: str | None = None
 
     def attach_searcher(self, searcher: Any) -> None:
         """Use ``searcher`` from now on (on resume: the one Tune restored)."""
         self._searcher = searcher
+
+    def set_verify(self, verify: Callable[[list], str | None]) -> None:
+        """On resume: check, before the first step, that Tune's restore happened.
+
+        ``verify`` gets Tune's trials and returns the reason the restore did not
+        happen, or ``None``. A reason stops the run with :class:`SearcherStateError`
+        before this writer writes anything.
+        """
+        self._verify = verify
 
     # ---------------------------------------------------------------- events
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
@@ -70,7 +83,15 @@ class ResultsWriter(Callback):
         ``ax_experiment.json`` taken at resume time would overwrite the fresh ones
         every few seconds, and the next resume would start from a stale searcher.
         """
+        self._check_restore(trials)
         self._drop_stale_copies(trials)
+
+    def _check_restore(self, trials: list) -> None:
+        verify, self._verify = self._verify, None
+        if verify is not None:
+            self.restore_error = verify(trials)
+        if self.restore_error:
+            raise SearcherStateError(self.restore_error)
 
     def _drop_stale_copies(self, trials: list) -> None:
         if self._staging_checked or not trials:
@@ -153,6 +174,9 @@ class ResultsWriter(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """Final write, with the Ax experiment after every result is applied."""
+        if self.restore_error:
+            return  # the restore did not happen: nothing of this run is written
+        self._check_restore(trials)
         self._drop_stale_copies(trials)  # a resumed run with nothing left to run
         if self._searcher is not None:
             self._searcher.wait_ready(timeout=120)

@@ -8,6 +8,7 @@ any crash (:mod:`distributed_bo.runner.restore`).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from distributed_bo.exceptions import (
     ClusterError,
     ExperimentExistsError,
     ExperimentNotFoundError,
+    SearcherStateError,
     StudyFailedError,
 )
 from distributed_bo.experiment.layout import SPEC_FILE, TUNER_FILE
@@ -25,7 +27,13 @@ from distributed_bo.experiment.spec_file import read_spec, write_spec
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.cluster import connect, max_gpus_per_node
 from distributed_bo.runner.progress import ProgressPrinter, StudyStopper
-from distributed_bo.runner.restore import ResumePlan, plan_resume, prepare_restore, repair_text
+from distributed_bo.runner.restore import (
+    ResumePlan,
+    plan_resume,
+    prepare_restore,
+    repair_text,
+    restore_failure,
+)
 from distributed_bo.runner.results import ResultsWriter
 from distributed_bo.runner.tuner import (
     build_trainable,
@@ -239,6 +247,7 @@ def _fit(
             unfinished_configs=resume.unfinished_configs,
         )
         writer.attach_searcher(searcher)
+        writer.set_verify(functools.partial(restore_failure, resume, searcher=searcher))
     else:
         # Written once the trainable's data loaded, so a failed setup leaves nothing.
         write_spec(exp, spec)
@@ -251,9 +260,17 @@ def _fit(
             callbacks=callbacks,
             stopper=stopper,
         )
-    tuner.fit()
-    if hasattr(searcher, "close"):
-        searcher.close()
+    try:
+        tuner.fit()
+    except Exception as err:
+        if writer.restore_error:
+            raise SearcherStateError(writer.restore_error) from err
+        raise
+    finally:
+        if hasattr(searcher, "close"):
+            searcher.close()
+    if writer.restore_error:  # Tune may log a callback's error and carry on
+        raise SearcherStateError(writer.restore_error)
     return _result(spec, exp, list(writer.rows.values()), stopper)
 
 

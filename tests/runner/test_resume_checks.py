@@ -9,6 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from distributed_bo import load_spec
@@ -18,7 +19,8 @@ from distributed_bo.experiment.spec_file import write_spec
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.restore import PREV_SEARCHER_FILE, prepare_restore
 from distributed_bo.runner.results import ResultsWriter
-from distributed_bo.runner.study import resume_study
+from distributed_bo.runner.study import resume_study, run_study
+from distributed_bo.spec import StudySpec
 
 SPEC = """\
 name: chk
@@ -155,3 +157,38 @@ def test_results_writer_keeps_previous_state(tmp_path):
     writer.write(with_searcher=True)
     assert json.loads(exp.read_bytes("searcher_state.json") or b"")["budget"] == 3
     assert json.loads(exp.read_bytes(PREV_SEARCHER_FILE) or b"")["budget"] == 2
+
+
+def _real_spec(tmp_path, trials):
+    return StudySpec.from_dict(
+        {
+            "name": "real",
+            "objective": {"metric": "value", "mode": "min"},
+            "trainable": {"name": "branin"},
+            "space": {
+                "x0": {"type": "uniform", "lower": -5.0, "upper": 10.0},
+                "x1": {"type": "uniform", "lower": 0.0, "upper": 15.0},
+            },
+            "budget": {"num_trials": trials, "max_concurrent": 2},
+            "searcher": {"num_initial": 2},
+            "resources": {"cpus_per_trial": 0.5},
+            "storage": str(tmp_path),
+            "seed": 0,
+        }
+    )
+
+
+def test_restore_that_did_not_happen_stops_the_run(ray_session, tmp_path):
+    """A state that passes the pre-check but fails in Tune's restore: no restart."""
+    run_study(_real_spec(tmp_path, 3), progress=None)
+    root = tmp_path / "real"
+    state = json.loads((root / "searcher_state.json").read_text())
+    state["ax"] = {"not": "an Ax snapshot"}  # valid JSON, right keys, undecodable
+    (root / "searcher_state.json").write_text(json.dumps(state))
+    ours = {n: (root / n).read_bytes() for n in ("trials.parquet", "ax_experiment.json")}
+    rows = pq.read_table(root / "trials.parquet").to_pylist()
+    with pytest.raises(SearcherStateError, match="did not restore|was not restored"):
+        resume_study(str(root), progress=None)
+    assert {n: (root / n).read_bytes() for n in ours} == ours
+    assert pq.read_table(root / "trials.parquet").to_pylist() == rows
+    assert json.loads((root / "searcher_state.json").read_text()) == state
