@@ -20,6 +20,8 @@ from collections.abc import Iterable
 SPEC_FILE = "spec.yaml"
 TRIALS_FILE = "trials.parquet"
 SEARCHER_FILE = "searcher_state.json"
+#: The searcher state saved before ``searcher_state.json``: the fallback on resume.
+PREV_SEARCHER_FILE = "searcher_state.prev.json"
 AX_FILE = "ax_experiment.json"
 REPORT_FILE = "report.html"
 #: Ray Tune's pickled Tuner; its presence means the study started.

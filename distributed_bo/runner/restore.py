@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distributed_bo.exceptions import ExperimentNotFoundError, SearcherStateError
-from distributed_bo.experiment.layout import SEARCHER_FILE, tune_searcher_copies, tune_snapshots
+from distributed_bo.experiment.layout import (
+    PREV_SEARCHER_FILE,
+    SEARCHER_FILE,
+    tune_searcher_copies,
+    tune_snapshots,
+)
 from distributed_bo.experiment.rows import is_finished, read_trials
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.repair import SnapshotRepair, repair_snapshot
@@ -25,8 +30,6 @@ from distributed_bo.search.restore import check_state
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row
 
-#: The searcher state saved before ``searcher_state.json``: the fallback on resume.
-PREV_SEARCHER_FILE = "searcher_state.prev.json"
 #: Keys every saved searcher state has (:meth:`BatchBOSearcher.get_state`).
 _STATE_KEYS = ("version", "metric", "mode", "parameters", "ax", "ax_of", "ready", "live")
 _STATE_FIX = (

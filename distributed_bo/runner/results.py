@@ -18,10 +18,9 @@ from typing import Any
 from ray.tune import Callback
 
 from distributed_bo.exceptions import SearcherStateError
-from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE
+from distributed_bo.experiment.layout import AX_FILE, PREV_SEARCHER_FILE, SEARCHER_FILE
 from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, write_trials
 from distributed_bo.experiment.storage import StorageDir
-from distributed_bo.runner.restore import PREV_SEARCHER_FILE
 from distributed_bo.search.space import flatten
 from distributed_bo.types import TRIAL_ERROR_KEY, Row, TrialStatus
 

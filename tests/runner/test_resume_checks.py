@@ -15,9 +15,10 @@ import pytest
 from distributed_bo import load_spec
 from distributed_bo.cli import main
 from distributed_bo.exceptions import SearcherStateError
+from distributed_bo.experiment.layout import PREV_SEARCHER_FILE
 from distributed_bo.experiment.spec_file import write_spec
 from distributed_bo.experiment.storage import StorageDir
-from distributed_bo.runner.restore import PREV_SEARCHER_FILE, prepare_restore
+from distributed_bo.runner.restore import prepare_restore
 from distributed_bo.runner.results import ResultsWriter
 from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.spec import StudySpec
