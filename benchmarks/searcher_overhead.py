@@ -132,7 +132,7 @@ def time_cell(
 ) -> dict[str, Any]:
     """One timing cell in this process: fill n observations, time one q-point batch."""
     from distributed_bo.search.generator import BatchGenerator
-    from distributed_bo.search.searcher import DEFAULT_ACQUISITION
+    from distributed_bo.search.settings import DEFAULT_ACQUISITION
     from distributed_bo.search.space import map_space
 
     space = map_space(levy_space(d))
@@ -447,7 +447,7 @@ def report(raw: dict[str, Any], out: Path) -> None:
 # ------------------------------------------------------------------------ main
 def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     """Command line -> (:class:`BenchConfig`, replot)."""
-    from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
+    from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
@@ -509,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     quiet()
     out.mkdir(parents=True, exist_ok=True)
-    from distributed_bo.search.generator import DEFAULT_MAX_OBSERVATIONS
+    from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS
 
     header = new_header(config=asdict(config), bound=DEFAULT_MAX_OBSERVATIONS, finished=False)
     raw: dict[str, Any] = {"header": header, "timing": [], "tail": []}

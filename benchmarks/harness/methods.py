@@ -149,7 +149,7 @@ class QBatchMethod(Method):
         self, space: Mapping[str, Any], seed: int, budget: int, q: int, batch_strategy: str
     ) -> None:
         from distributed_bo.search.generator import BatchGenerator
-        from distributed_bo.search.searcher import DEFAULT_ACQUISITION
+        from distributed_bo.search.settings import DEFAULT_ACQUISITION
         from distributed_bo.search.space import map_space
 
         self.space = map_space(space)

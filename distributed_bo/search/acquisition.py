@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# The names are settings (see settings.py); kept importable here for older callers.
-from distributed_bo.search.settings import ACQUISITIONS as ACQUISITIONS
-from distributed_bo.search.settings import BATCH_STRATEGIES as BATCH_STRATEGIES
-from distributed_bo.search.settings import AcquisitionName as AcquisitionName
-from distributed_bo.search.settings import BatchStrategy as BatchStrategy
+from distributed_bo.search.settings import AcquisitionName
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction

@@ -42,9 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from distributed_bo.search.acquisition import acquisition_class
-from distributed_bo.search.settings import (  # importable here for older callers
-    DEFAULT_MAX_OBSERVATIONS as DEFAULT_MAX_OBSERVATIONS,
-)
 from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
 

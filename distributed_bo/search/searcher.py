@@ -29,9 +29,6 @@ from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
 from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
-    DEFAULT_ACQUISITION as DEFAULT_ACQUISITION,  # importable here, as before
-)
-from distributed_bo.search.settings import (
     DEFAULT_PREFETCH,
     UNSET,
     SearcherSettings,

@@ -4,7 +4,8 @@ A Ray Tune scheduler (ASHA, HyperBand, the median stopping rule) stops a trial a
 a low fidelity: after a few epochs or seconds. Its last value is not a full
 training result, so fitting it as one teaches the GP that a region is bad when it
 was only undertrained, and mixes fidelities. Such a trial is EARLY_STOPPED in Ax,
-never FAILED; :data:`STOPPED_TRIAL_POLICIES` say what the model sees of it:
+never FAILED; :data:`~distributed_bo.search.settings.STOPPED_TRIAL_POLICIES` say what
+the model sees of it:
 
 ``last_value`` (default)
     A stopped trial's last reported value is data, as if it were a full training
@@ -40,13 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from distributed_bo.search.generator import BatchGenerator
-
-# The policy names and default are settings (see settings.py, where the default's
-# measurement is cited); kept importable here for older callers.
-from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS as DEFAULT_STOPPED_TRIALS
-from distributed_bo.search.settings import STOPPED_TRIAL_POLICIES as STOPPED_TRIAL_POLICIES
-from distributed_bo.search.settings import SearcherSettings
-from distributed_bo.search.settings import StoppedTrialPolicy as StoppedTrialPolicy
+from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS, SearcherSettings
 from distributed_bo.search.space import MappedSpace
 
 #: A learning curve: ``(time_attr value, metric)`` pairs in report order.
@@ -92,7 +87,7 @@ class StoppedTrialGenerator(BatchGenerator):
     """:class:`BatchGenerator` whose model data follows a stopped-trial policy.
 
     Args:
-        policy: One of :data:`STOPPED_TRIAL_POLICIES`.
+        policy: One of :data:`~distributed_bo.search.settings.STOPPED_TRIAL_POLICIES`.
         **kwargs: As for :class:`BatchGenerator`; ``num_initial`` is also the
             number of trials a fidelity level needs under ``highest_rung``.
     """

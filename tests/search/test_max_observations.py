@@ -7,11 +7,8 @@ import pytest
 from ray import tune
 
 from distributed_bo import BatchBOSearcher, SpecError
-from distributed_bo.search.generator import (
-    DEFAULT_MAX_OBSERVATIONS,
-    BatchGenerator,
-    select_observations,
-)
+from distributed_bo.search.generator import BatchGenerator, select_observations
+from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS
 from distributed_bo.search.space import map_space
 from distributed_bo.spec.schema import SearcherSpec
 
