@@ -16,18 +16,23 @@ from distributed_bo.spec import StudySpec
 UNREACHABLE = "s3://KEY:SECRET@bucket/exp?endpoint_override=127.0.0.1:9&scheme=http"
 
 
-def make_experiment(root, *, rows=None, searcher=True) -> StorageDir:
-    """A study directory as `run` leaves it, without running anything."""
-    spec = StudySpec.from_dict(
+def tiny_spec(storage: str) -> StudySpec:
+    """A one-parameter study named ``s`` whose experiments go to ``storage``."""
+    return StudySpec.from_dict(
         {
             "name": "s",
             "objective": {"metric": "value", "mode": "min"},
             "trainable": {"name": "branin"},
             "space": {"x0": {"type": "uniform", "lower": 0.0, "upper": 1.0}},
             "budget": {"num_trials": 6, "max_concurrent": 2},
-            "storage": str(root),
+            "storage": storage,
         }
     )
+
+
+def make_experiment(root, *, rows=None, searcher=True) -> StorageDir:
+    """A study directory as `run` leaves it, without running anything."""
+    spec = tiny_spec(str(root))
     exp = StorageDir.open(str(root), "s")
     write_spec(exp, spec)
     if searcher:
@@ -92,16 +97,7 @@ def test_trials_file_without_its_columns_is_corrupt(tmp_path):
 
 
 def test_spec_file_does_not_store_the_storage_uris_credentials(tmp_path):
-    spec = StudySpec.from_dict(
-        {
-            "name": "s",
-            "objective": {"metric": "value", "mode": "min"},
-            "trainable": {"name": "branin"},
-            "space": {"x0": {"type": "uniform", "lower": 0.0, "upper": 1.0}},
-            "budget": {"num_trials": 6, "max_concurrent": 2},
-            "storage": "s3://KEY:SECRET@bucket/studies?scheme=http&endpoint_override=h:9",
-        }
-    )
+    spec = tiny_spec("s3://KEY:SECRET@bucket/studies?scheme=http&endpoint_override=h:9")
     exp = StorageDir.open(str(tmp_path), "s")
     write_spec(exp, spec)
     text = (tmp_path / "s" / SPEC_FILE).read_text()
