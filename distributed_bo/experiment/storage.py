@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -12,6 +13,10 @@ from typing import Any, TypeVar
 from distributed_bo.exceptions import SpecError
 
 _T = TypeVar("_T")
+
+#: What :meth:`StorageDir.write_bytes` puts between a file's name and its random suffix.
+_TMP_MARK = ".tmp-"
+_TMP_NAME = re.compile(r".+\.tmp-[0-9a-f]{32}")
 
 #: ``scheme://user:password@`` (or ``scheme://token@``): the user info of a URI.
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s?#]+@")
@@ -159,12 +164,34 @@ class StorageDir:
             with self.fs.open_output_stream(final) as f:
                 f.write(data)
             return
-        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        tmp = f"{final}{_TMP_MARK}{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(os.path.dirname(final))  # the rename itself survives a power loss
+
+    def remove_stale_temps(self) -> list[str]:
+        """Delete the temporary files a crashed writer left in the directory.
+
+        Only :meth:`write_bytes`' own names (``NAME.tmp-<32 hex digits>``) are
+        removed. Call it only while holding the directory (one driver at a time):
+        another writer's temporary file is not stale.
+
+        Returns:
+            The names removed.
+        """
+        stale = [n for n in self.list() if _TMP_NAME.fullmatch(n)]
+        for name in stale:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.delete_file(self._join(name))
+        return stale
 
     def list(self, rel: str = "") -> list[str]:
         """Names directly inside the directory (or its subdirectory ``rel``)."""
@@ -177,3 +204,17 @@ class StorageDir:
             lambda: self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
         )
         return [i.base_name for i in infos]
+
+
+def _fsync_dir(path: str) -> None:
+    """Flush a local directory's entries (a rename in it) to disk, where the OS allows."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems (and Windows) cannot fsync a directory
+        pass
+    finally:
+        os.close(fd)

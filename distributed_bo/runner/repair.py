@@ -263,6 +263,12 @@ def _ops(data: bytes | None) -> list[tuple[Any, Any, int | None]]:
         return []
 
 
+def is_whole_pickle(data: bytes | None) -> bool:
+    """Whether ``data`` is one complete pickle (ends in STOP), checked without running it."""
+    ops = _ops(data)
+    return bool(ops) and ops[-1][0].name == "STOP"
+
+
 def _strings(data: bytes | None) -> list[str]:
     return [arg for op, arg, _ in _ops(data) if op.name in _STRINGS and isinstance(arg, str)]
 

@@ -3,6 +3,7 @@
 Before: Tune's last snapshot is read (and checked), our fresher searcher state is
 checked (it parses, its version is known, its parameters are the spec's), and only
 then put in the place of Tune's copy; a state that fails the check is never copied.
+Temporary files a crashed writer left behind are removed once every check passed.
 If ``searcher_state.json`` fails and ``searcher_state.prev.json`` (the state saved
 before it) passes, that one is used, with a warning. After: the snapshot is repaired to match
 ``trials.parquet`` (:mod:`distributed_bo.runner.repair`), and the rows the resumed
@@ -20,12 +21,13 @@ from distributed_bo.exceptions import ExperimentNotFoundError, SearcherStateErro
 from distributed_bo.experiment.layout import (
     PREV_SEARCHER_FILE,
     SEARCHER_FILE,
+    TUNER_FILE,
     tune_searcher_copies,
     tune_snapshots,
 )
 from distributed_bo.experiment.rows import is_finished, read_trials
 from distributed_bo.experiment.storage import StorageDir
-from distributed_bo.runner.repair import SnapshotRepair, repair_snapshot
+from distributed_bo.runner.repair import SnapshotRepair, is_whole_pickle, repair_snapshot
 from distributed_bo.search.restore import check_state
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row
@@ -79,12 +81,18 @@ def prepare_restore(exp: StorageDir, spec: StudySpec) -> RestoreStart:
         Tune's trials, and any warning for the user.
 
     Raises:
-        ExperimentNotFoundError: If Tune's experiment state is missing or corrupt.
+        ExperimentNotFoundError: If Tune's experiment state or ``tuner.pkl`` is
+            missing, truncated or corrupt.
         SearcherStateError: If the saved searcher state (and the one before it) is
             corrupt, truncated, of an unknown version, or of another search space.
     """
     names = exp.list()
     trials = _tune_trials(exp, tune_snapshots(names))
+    if not is_whole_pickle(exp.read_bytes(TUNER_FILE)):  # Tune would fail after Ray started
+        raise ExperimentNotFoundError(
+            f"experiment_dir: {exp.uri}/{TUNER_FILE} is truncated or corrupt (not one whole "
+            "pickle); restore it from a backup, or run the study again under a new name"
+        )
     params = spec_parameters(spec)
     tune_copies = tune_searcher_copies(names)
     ours = exp.read_bytes(SEARCHER_FILE)
@@ -92,6 +100,7 @@ def prepare_restore(exp: StorageDir, spec: StudySpec) -> RestoreStart:
     if ours is None:
         if tune_copies:  # Tune restores from its own copy: it must pass too
             check_searcher_state(exp.read_bytes(tune_copies[-1]), exp.uri, tune_copies[-1], params)
+        exp.remove_stale_temps()
         return RestoreStart(tune_trials=trials)
     try:
         check_searcher_state(ours, exp.uri, SEARCHER_FILE, params)
@@ -107,6 +116,7 @@ def prepare_restore(exp: StorageDir, spec: StudySpec) -> RestoreStart:
             f"warning: {err}; resuming from {PREV_SEARCHER_FILE}, the state saved before it"
         )
         ours = prev
+    exp.remove_stale_temps()  # a crashed writer's; this driver now holds the directory
     if tune_copies:
         exp.write_bytes(tune_copies[-1], ours)
     return RestoreStart(tune_trials=trials, warnings=tuple(warnings))

@@ -7,6 +7,7 @@ byte-identical; a damaged current state falls back to the previous one.
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -57,13 +58,13 @@ def _encode(state):
 
 @pytest.fixture
 def study(tmp_path):
-    """A study directory as a crashed run leaves it (a stand-in tuner.pkl)."""
+    """A study directory as a crashed run leaves it (a stand-in, whole-pickle tuner.pkl)."""
     path = tmp_path / "spec.yaml"
     path.write_text(SPEC.format(storage=tmp_path / "exp"))
     spec = load_spec(path)
     exp = StorageDir.open(str(tmp_path / "exp"), "chk")
     write_spec(exp, spec)
-    exp.write_bytes("tuner.pkl", b"stand-in")
+    exp.write_bytes("tuner.pkl", pickle.dumps({"stand-in": True}))
     exp.write_bytes("experiment_state-2026-12-01_00-00-00.json", b'{"trial_data": []}')
     exp.write_bytes(TUNE_COPY, _encode(_state(budget=3)))
     exp.write_bytes("searcher_state.json", _encode(_state()))
@@ -136,6 +137,43 @@ def test_both_states_damaged_changes_nothing(study):
     with pytest.raises(SearcherStateError, match="searcher_state.json"):
         prepare_restore(exp, spec)
     assert _tree(root) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_damaged_tuner_pkl_stops_resume_before_ray_and_changes_nothing(study, damage, capsys):
+    root, _, _ = study
+    whole = (root / "tuner.pkl").read_bytes()
+    (root / "tuner.pkl").write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"x")
+    before = _tree(root)
+    assert main(["resume", str(root), "--quiet"]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "tuner.pkl is truncated or corrupt" in errors[0], errors
+    assert _tree(root) == before
+
+
+def test_missing_tune_snapshot_stops_resume_and_changes_nothing(study, capsys):
+    root, _, _ = study
+    next(root.glob("experiment_state-*.json")).unlink()
+    before = _tree(root)
+    assert main(["resume", str(root), "--quiet"]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "has no Ray Tune experiment state" in errors[0], errors
+    assert _tree(root) == before
+
+
+def test_a_crashed_writers_temporary_files_are_removed_once_checks_pass(study):
+    root, spec, exp = study
+    stale = root / f"trials.parquet.tmp-{'ab' * 16}"
+    stale.write_bytes(b"half a file")
+    other = root / "notes.tmp-mine"  # not a name write_bytes makes: kept
+    other.write_bytes(b"user's")
+    (root / "searcher_state.json").write_bytes(BAD["corrupt"])
+    with pytest.raises(SearcherStateError):  # a failed check removes nothing
+        prepare_restore(exp, spec)
+    assert stale.exists()
+    (root / "searcher_state.json").write_bytes(_encode(_state()))
+    prepare_restore(exp, spec)
+    assert not stale.exists() and other.exists()
 
 
 class _Searcher:
