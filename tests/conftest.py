@@ -2,13 +2,21 @@
 
 Tests that need a different cluster (``ray.cluster_utils.Cluster``) shut the shared
 instance down; the next test that asks for ``ray_session`` starts it again.
+``s3_endpoint`` is moto's S3 server on loopback, for the modules that test S3.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
+
+#: The bucket the ``s3_endpoint`` fixture creates.
+S3_BUCKET = "dbo-test"
 
 
 def start_local_ray() -> None:
@@ -47,6 +55,53 @@ def _shutdown_ray_at_exit():
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    """``host:port`` of a moto S3 server with an empty bucket ``dbo-test``; credentials
+    in the env (``python -m moto.server`` on loopback, one per test module)."""
+    pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        import pyarrow.fs as pafs
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto's S3 server did not start"
+                time.sleep(0.2)
+        fs = pafs.S3FileSystem(
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        fs.create_dir(S3_BUCKET)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def pytest_configure(config):

@@ -7,7 +7,10 @@ Ours:
 - ``searcher_state.json``: the searcher's state, saved on every trial event;
   fresher than Tune's own copy, which is only written with Tune's snapshots;
 - ``ax_experiment.json``: the Ax experiment, for Ax's own tools;
-- ``report.html`` and its PNGs, once ``distributed-bo report`` ran.
+- ``report.html`` and its PNGs, once ``distributed-bo report`` ran;
+- ``driver.lock``: held by the one ``run`` or ``resume`` writing the directory
+  (:mod:`distributed_bo.experiment.lock`); not ``.json``, since Ray Tune's restore
+  copies every ``*.json`` of the directory down and up again.
 
 Ray Tune's: ``tuner.pkl``, ``experiment_state-<time>.json`` snapshots,
 ``searcher-state-<time>.pkl`` copies of the searcher, and one folder per trial.
@@ -26,6 +29,8 @@ AX_FILE = "ax_experiment.json"
 REPORT_FILE = "report.html"
 #: Ray Tune's pickled Tuner; its presence means the study started.
 TUNER_FILE = "tuner.pkl"
+#: The lock of the driver writing the directory (one at a time).
+LOCK_FILE = "driver.lock"
 
 _SNAPSHOT_PREFIX = "experiment_state-"
 _TUNE_SEARCHER_PREFIX = "searcher-state-"

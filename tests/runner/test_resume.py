@@ -80,10 +80,12 @@ def test_sigkill_driver_then_resume_agrees_three_ways(tmp_path, seed):
     driver.wait(30)
     before = {r["trial_id"]: r["status"] for r in _rows(exp)}
     assert any(s == "RUNNING" for s in before.values())
+    assert (exp / "driver.lock").exists()  # the killed driver's: a plain resume takes it over
 
     resumed = _cli("resume", str(exp), "--quiet")
     _, err = resumed.communicate(timeout=400)
     assert resumed.returncode == 0, err
+    assert not (exp / "driver.lock").exists()  # released at the end
 
     rows = _rows(exp)
     # trials.parquet: exactly the budget, each Ax trial once, all finished.

@@ -8,7 +8,6 @@ trials' checkpoints, ``trials.parquet`` and the searcher state all go through
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,17 @@ from distributed_bo.search.generator import BatchGenerator
 pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
 
 HERE = Path(__file__).parent
-BUCKET = "dbo-test"
+BUCKET = "dbo-test"  # the s3_endpoint fixture's bucket (tests/conftest.py)
 TRIALS = 4
+#: Long enough that the first trial to reach step 3 is still running 3 s later, under load.
+STEPS = 16
 
 SPEC = """\
 name: s3crash
 objective: {{metric: value, mode: min}}
 trainable:
   name: counting_trainables:counter
-  config: {{marker_dir: {markers}, steps: 6, step_s: 0.4}}
+  config: {{marker_dir: {markers}, steps: {steps}, step_s: 0.4}}
 space:
   x0: {{type: uniform, lower: 0.0, upper: 1.0}}
   x1: {{type: uniform, lower: 0.0, upper: 1.0}}
@@ -42,51 +43,6 @@ checkpoint: {{frequency: 1, num_to_keep: 2}}
 storage: "{storage}"
 seed: 0
 """
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    """``host:port`` of a moto S3 server with an empty bucket; credentials in the env."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    try:
-        import pyarrow.fs as pafs
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto's S3 server did not start"
-                time.sleep(0.2)
-        fs = pafs.S3FileSystem(
-            endpoint_override=f"127.0.0.1:{port}",
-            scheme="http",
-            region="us-east-1",
-            allow_bucket_creation=True,
-        )
-        fs.create_dir(BUCKET)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _cli(*args):
@@ -114,26 +70,31 @@ def test_sigkill_driver_then_resume_from_s3(s3_endpoint, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     spec = tmp_path / "s3crash.yaml"
-    spec.write_text(SPEC.format(markers=markers, storage=storage, trials=TRIALS))
+    spec.write_text(SPEC.format(markers=markers, storage=storage, trials=TRIALS, steps=STEPS))
     exp = StorageDir.open(storage, "s3crash")
     assert exp.uri == f"s3://{BUCKET}/studies/s3crash?{query}"
 
     driver = _cli("run", str(spec), "--quiet")
     end = time.monotonic() + 240
-    while not any(markers.glob("*.step3")):
+    while not (third := sorted(markers.glob("*.step3"))):
         assert driver.poll() is None, driver.stderr.read()
         assert time.monotonic() < end, "no trial reached step 3"
         time.sleep(0.2)
-    time.sleep(3.0)  # Tune has snapshotted the experiment to S3 by now
+    time.sleep(3.0)  # Tune has snapshotted the experiment (and that trial) to S3 by now
+    first = third[0].name.split(".")[0]
+    # The test needs a trial killed mid-run with a checkpoint; a finished one proves nothing.
+    assert not (markers / f"{first}.step{STEPS}").exists(), "the trial finished before the kill"
     driver.send_signal(signal.SIGKILL)
     driver.wait(30)
     before = {r["trial_id"]: r["status"] for r in _rows(exp)}
     assert "RUNNING" in before.values()
     assert not Path(exp.path).exists()  # nothing went to a local directory of that name
+    assert exp.exists("driver.lock")  # the killed driver's; resume takes it over
 
     resumed = _cli("resume", exp.uri, "--quiet")
     _, err = resumed.communicate(timeout=400)
     assert resumed.returncode == 0, err
+    assert not exp.exists("driver.lock")  # released at the end
 
     rows = _rows(exp)
     assert len(rows) == TRIALS
@@ -150,6 +111,8 @@ def test_sigkill_driver_then_resume_from_s3(s3_endpoint, tmp_path):
     for r in rows:
         assert data[r["ax_index"]] == pytest.approx(r["metric"])
     # A trial that was running at the kill continued from its checkpoint on S3.
-    restarts = [p.name for p in markers.glob("*.start*") if ".start0." not in p.name]
-    assert restarts, "no trial resumed from a checkpoint"
+    starts = sorted(p.name for p in markers.glob("*.start*"))
+    restarts = [n for n in starts if ".start0." not in n]
+    assert restarts, f"no trial resumed from a checkpoint: {starts}; before: {before}; {err}"
+    assert any(n.startswith(f"{first}.start") for n in restarts), starts  # the one killed
     assert any(n.startswith("checkpoint_") for d in exp.list() for n in exp.list(d))
