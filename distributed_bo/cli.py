@@ -1,10 +1,12 @@
 """The ``distributed-bo`` command line.
 
 Exit codes: 0 success; 1 unexpected error; 2 bad input (spec, arguments, missing
-or corrupt experiment, unknown job id); 3 the experiment already exists; 4 the cluster
-cannot be reached or fit a trial; 5 the study stopped on its failure-rate limit; 130
-interrupted. ``submit --follow`` exits with the job's own code (1 if it failed
-without one, 130 if it was stopped).
+or corrupt experiment, unknown job id); 3 the experiment already exists, or another
+``run``/``resume`` holds its ``driver.lock``; 4 the cluster cannot be reached or fit
+a trial; 5 the study stopped on its failure-rate limit (or no trial completed); 130
+interrupted (Ctrl-C), 143 stopped by SIGTERM; ``resume`` continues both. ``submit
+--follow`` exits with the job's own code (1 if it failed without one, 130 if it was
+stopped).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from distributed_bo.exceptions import DistributedBOError
+from distributed_bo.exceptions import DistributedBOError, StudyInterruptedError
 
 if TYPE_CHECKING:
     from distributed_bo.runner.jobs import JobRow, JobsClient
@@ -53,6 +55,12 @@ def _add_study_commands(sub: Any) -> None:
     resume.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
     resume.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or local)")
     resume.add_argument("--quiet", action="store_true", help="no live progress")
+    resume.add_argument(
+        "--force",
+        action="store_true",
+        help="take over a stale driver.lock (its driver on another host sent no heartbeat "
+        "for 60 s); a live lock is never taken",
+    )
 
     show = sub.add_parser("show", help="trial table, best configuration, gain over baseline")
     show.add_argument("experiment_dir", metavar="EXPERIMENT_DIR")
@@ -63,7 +71,8 @@ def _add_study_commands(sub: Any) -> None:
     report.add_argument(
         "--out",
         metavar="PATH",
-        help="the HTML file (default EXPERIMENT_DIR/report.html); its PNGs are written beside it",
+        help="the HTML file, ending in .html (default EXPERIMENT_DIR/report.html); its PNGs "
+        "are written beside it",
     )
     report.add_argument(
         "--no-model", action="store_true", help="skip Ax's model-based effect analyses"
@@ -160,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug)
     try:
         return _dispatch(args)
+    except StudyInterruptedError as err:  # not an error: how to continue, in one line
+        from distributed_bo.experiment.storage import redact
+
+        print(redact(" ".join(str(err).split())), file=sys.stderr)
+        return err.exit_code
     except DistributedBOError as err:
         if args.debug:
             traceback.print_exc()
@@ -220,8 +234,10 @@ def _run_or_resume(args: argparse.Namespace) -> int:
         from distributed_bo import resume_study
 
         _configure_ax_logging(args.debug)
-        result = resume_study(args.experiment_dir, **options)
+        result = resume_study(args.experiment_dir, force=args.force, **options)
     _print_summary(result.experiment_dir)
+    if result.note:  # the study ended early, e.g. its time budget ran out
+        print(f"note: {result.note}", file=sys.stderr)
     return 0
 
 

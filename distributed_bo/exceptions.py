@@ -33,6 +33,12 @@ class ExperimentExistsError(DistributedBOError):
     exit_code = 3
 
 
+class ExperimentLockedError(DistributedBOError):
+    """Another ``run`` or ``resume`` holds the experiment directory's ``driver.lock``."""
+
+    exit_code = 3
+
+
 class ExperimentNotFoundError(DistributedBOError):
     """``resume``/``show`` got a directory that holds no readable experiment."""
 
@@ -65,3 +71,21 @@ class StudyFailedError(DistributedBOError):
     """The study stopped because too many of its trials failed."""
 
     exit_code = 5
+
+
+class StudyInterruptedError(DistributedBOError):
+    """A signal (Ctrl-C's SIGINT, or SIGTERM) stopped the study; ``resume`` continues it.
+
+    ``exit_code`` is 128 plus the signal's number, as a shell reports a process that
+    a signal ended: 130 for SIGINT, 143 for SIGTERM.
+
+    Attributes:
+        signum: The signal that stopped the study.
+    """
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

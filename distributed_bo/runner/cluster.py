@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from distributed_bo.exceptions import ClusterError
@@ -117,12 +117,84 @@ def _probe(address: str, timeout_s: float = 5.0) -> None:
 
 def max_gpus_per_node() -> float:
     """Largest number of GPUs on any alive node of the connected cluster."""
+    return max_per_node("GPU")
+
+
+def max_per_node(resource: str) -> float:
+    """Largest amount of ``resource`` (``"CPU"``, ``"GPU"``) on any alive node of the cluster."""
     import ray
 
     return max(
-        (n.get("Resources", {}).get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")),
+        (n.get("Resources", {}).get(resource, 0.0) for n in ray.nodes() if n.get("Alive")),
         default=0.0,
     )
+
+
+def check_machine_fits(need: Mapping[str, float]) -> None:
+    """Before a local Ray starts: refuse a trial that needs more than this machine has.
+
+    Args:
+        need: A trial's resources, ``{"CPU": cpus, "GPU": gpus}``.
+
+    Raises:
+        ClusterError: Naming the spec's field, the request, what the machine has and
+            the fix.
+    """
+    counters = {"CPU": local_cpu_count, "GPU": local_gpu_count}
+    for resource, wanted in need.items():
+        count = counters[resource]() if wanted > 0 else None
+        if count is not None and count < wanted:
+            raise ClusterError(
+                _too_big(resource, wanted, f"this machine has {count}", "pass --address of")
+            )
+
+
+def check_nodes_fit(need: Mapping[str, float]) -> None:
+    """Refuse a trial that needs more than the biggest node of the connected cluster has.
+
+    Such a trial would wait forever (Ray Tune only warns).
+
+    Raises:
+        ClusterError: As for :func:`check_machine_fits`.
+    """
+    for resource, wanted in need.items():
+        most = max_per_node(resource) if wanted > 0 else None
+        if most is not None and most < wanted:
+            raise ClusterError(
+                _too_big(resource, wanted, f"no node has more than {most:g}", "run on")
+            )
+
+
+def _too_big(resource: str, need: float, have: str, fix: str) -> str:
+    field = f"{resource.lower()}s_per_trial"
+    return (
+        f"resources.{field}: {need:g} {resource}s per trial, but {have}; lower {field} or "
+        f"{fix} a bigger cluster"
+    )
+
+
+def local_cpu_count() -> int | None:
+    """CPUs a local Ray would find on this machine, without starting Ray (None if unknown).
+
+    Ray counts the CPUs this process may use (its cgroup's quota, its affinity).
+    """
+    try:
+        from ray._private.utils import get_num_cpus
+
+        return int(get_num_cpus())
+    except Exception:  # a private Ray API; the check after connecting still applies
+        return os.cpu_count()
+
+
+def local_gpu_count() -> int | None:
+    """GPUs Ray would find on this machine, without starting Ray (None if unknown)."""
+    try:
+        from ray._private.accelerators import get_accelerator_manager_for_resource
+
+        manager = get_accelerator_manager_for_resource("GPU")
+        return None if manager is None else int(manager.get_current_node_num_accelerators())
+    except Exception:  # a private Ray API; the check after connecting still applies
+        return None
 
 
 def _first_line(err: BaseException) -> str:

@@ -58,10 +58,22 @@ class ResultsWriter(Callback):
         self._verify: Callable[[list], str | None] | None = None
         #: Why the restore did not happen (the run was stopped), else ``None``.
         self.restore_error: str | None = None
+        #: Trial id to the reason the driver ended it (see :meth:`note_failure`).
+        self._reasons: dict[str, str] = {}
+        #: Tune's trials, as of the end of the run.
+        self._trials: list = []
 
     def attach_searcher(self, searcher: Any) -> None:
         """Use ``searcher`` from now on (on resume: the one Tune restored)."""
         self._searcher = searcher
+
+    def note_failure(self, trial_id: str, reason: str) -> None:
+        """Record why the driver is ending a trial; its failure gets this reason.
+
+        Ray reports the trial's end as a dead worker; the row's ``error`` says
+        ``reason`` instead.
+        """
+        self._reasons[trial_id] = reason
 
     def set_verify(self, verify: Callable[[list], str | None]) -> None:
         """On resume: check, before the first step, that Tune's restore happened.
@@ -160,7 +172,7 @@ class ResultsWriter(Callback):
         row = self._row(trial)
         self._update_from_result(row, trial.last_result or {})
         row["status"] = TrialStatus.FAILED
-        row["error"] = _error_text(trial)
+        row["error"] = self._reasons.pop(trial.trial_id, None) or _error_text(trial)
         row["end_time"] = time.time()
         self.write(with_ax=True, with_searcher=True)
 
@@ -168,18 +180,48 @@ class ResultsWriter(Callback):
         """Count a restart of a trial whose worker died."""
         row = self._row(trial)
         row["restarts"] = int(trial.num_failures)
-        row["error"] = _error_text(trial)
+        row["error"] = self._reasons.pop(trial.trial_id, None) or _error_text(trial)
         self.write()
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """Final write, with the Ax experiment after every result is applied."""
         if self.restore_error:
             return  # the restore did not happen: nothing of this run is written
+        self._trials = list(trials)
         self._check_restore(trials)
         self._drop_stale_copies(trials)  # a resumed run with nothing left to run
         if self._searcher is not None:
             self._searcher.wait_ready(timeout=120)
         self.write(with_ax=True, with_searcher=True)
+
+    def stop_unfinished(self, reason: str) -> int:
+        """Finish every trial the run left unfinished as EARLY_STOPPED, with ``reason``.
+
+        For a study that ended before its trials did (its time budget ran out):
+        Ray Tune stopped them without telling the searcher or this writer. Each
+        becomes EARLY_STOPPED in Ax, entering the model as the spec's
+        ``searcher.stopped_trials`` says, and in ``trials.parquet``.
+
+        Returns:
+            How many trials were finished here.
+        """
+        stopped = 0
+        for trial in self._trials:
+            if self._finished(trial) or not trial.config:
+                continue
+            if self._searcher is not None:
+                self._searcher.on_trial_early_stopped(trial.trial_id)
+                self._searcher.on_trial_complete(trial.trial_id, None)
+            row = self._row(trial)
+            row["status"] = TrialStatus.EARLY_STOPPED
+            row["error"] = reason
+            row["end_time"] = time.time()
+            stopped += 1
+        if stopped:
+            if self._searcher is not None:
+                self._searcher.wait_ready(timeout=120)
+            self.write(with_ax=True, with_searcher=True)
+        return stopped
 
     # ----------------------------------------------------------------- rows
     def finished_ids(self) -> set[str]:

@@ -3,7 +3,9 @@
 ``run_study`` builds the Tuner (:mod:`distributed_bo.runner.tuner`), writes
 ``spec.yaml`` into the experiment directory first, and keeps ``trials.parquet``
 current while it runs. ``resume_study`` continues a study from its directory after
-any crash (:mod:`distributed_bo.runner.restore`).
+any crash (:mod:`distributed_bo.runner.restore`). Both hold the directory's
+``driver.lock`` (:mod:`distributed_bo.experiment.lock`) from before their first
+write to their end, so one driver at a time writes an experiment.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -22,10 +25,12 @@ from distributed_bo.exceptions import (
     StudyFailedError,
 )
 from distributed_bo.experiment.layout import SPEC_FILE, TUNER_FILE
+from distributed_bo.experiment.lock import driver_lock
 from distributed_bo.experiment.rows import best_row
 from distributed_bo.experiment.spec_file import read_spec, write_spec
 from distributed_bo.experiment.storage import StorageDir
-from distributed_bo.runner.cluster import connect, max_gpus_per_node
+from distributed_bo.runner.cluster import check_machine_fits, check_nodes_fit, connect
+from distributed_bo.runner.outcome import interrupted, time_up
 from distributed_bo.runner.progress import ProgressPrinter, StudyStopper
 from distributed_bo.runner.restore import (
     ResumePlan,
@@ -35,12 +40,14 @@ from distributed_bo.runner.restore import (
     restore_failure,
 )
 from distributed_bo.runner.results import ResultsWriter
+from distributed_bo.runner.signals import GracefulStop
 from distributed_bo.runner.tuner import (
     build_trainable,
     new_tuner,
     restore_tuner,
     set_tune_environment,
 )
+from distributed_bo.runner.watchdog import TrialWatchdog
 from distributed_bo.runner.wiring import build_searcher, resume_searcher
 from distributed_bo.search.space import flatten
 from distributed_bo.spec import StudySpec
@@ -55,11 +62,14 @@ class StudyResult:
         experiment_dir: The experiment directory (path or URI).
         rows: One dict per trial, as in ``trials.parquet``.
         best: The best COMPLETED row, or ``None``.
+        note: What ended the study early, in one line (its time budget ran out),
+            else ``None``.
     """
 
     experiment_dir: str
     rows: list[Row]
     best: Row | None
+    note: str | None = None
 
 
 def run_study(
@@ -84,23 +94,30 @@ def run_study(
         The experiment directory, every trial's row, and the best row.
 
     Raises:
+        ExperimentLockedError: If another driver holds the experiment directory
+            (:mod:`distributed_bo.experiment.lock`); nothing is written or started.
         ExperimentExistsError: If the experiment directory already holds a study;
             call :func:`resume_study` on it instead.
         ClusterError: If Ray cannot be reached or no node fits a trial.
         StudyFailedError: If the failure-rate limit stopped the study, or no
             trial completed.
+        StudyInterruptedError: If SIGINT (Ctrl-C) or SIGTERM stopped it (exit code
+            130 or 143); the running trials were saved, and :func:`resume_study`
+            continues. Signals are handled so only when called from the main thread.
     """
     exp = StorageDir.open(storage or spec.storage, spec.name)
-    if exp.exists(SPEC_FILE) or exp.exists(TUNER_FILE):
-        raise ExperimentExistsError(
-            f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
-            f"with `distributed-bo resume {exp.uri}` or choose another name"
-        )
-    started = _connect_and_check(spec, address, worker_logs)
-    try:
-        return _fit(spec, exp, progress=progress, resume=None)
-    finally:
-        _shutdown(started)
+    # The lock first, then the check: of two racing `run`s only one passes it.
+    with driver_lock(exp, notes=progress):
+        if exp.exists(SPEC_FILE) or exp.exists(TUNER_FILE):
+            raise ExperimentExistsError(
+                f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
+                f"with `distributed-bo resume {exp.uri}` or choose another name"
+            )
+        started = _connect_and_check(spec, address, worker_logs)
+        try:
+            return _fit(spec, exp, progress=progress, resume=None)
+        finally:
+            _shutdown(started)
 
 
 def resume_study(
@@ -109,6 +126,7 @@ def resume_study(
     address: str | None = None,
     progress: TextIO | None = sys.stderr,
     worker_logs: bool = False,
+    force: bool = False,
 ) -> StudyResult:
     """Continue a study from its experiment directory, to the end of its budget.
 
@@ -120,11 +138,17 @@ def resume_study(
         address: As for :func:`run_study`.
         progress: As for :func:`run_study`.
         worker_logs: As for :func:`run_study`.
+        force: Take over a stale ``driver.lock``: one whose holder runs on another
+            host and sent no heartbeat for :data:`~distributed_bo.experiment.lock.STALE_AFTER_S`
+            seconds. A live lock is never taken; a dead one (its holder ran on this
+            machine and is gone) is taken without ``force``.
 
     Returns:
         As :func:`run_study`, over the trials of every run.
 
     Raises:
+        ExperimentLockedError: If another driver holds the directory (live, or
+            stale without ``force``); nothing is read, written or started.
         ExperimentNotFoundError: If the directory holds no readable study, or the
             study never started (then :func:`run_study` it again).
         SearcherStateError: If the saved searcher state (and the one saved before
@@ -135,25 +159,26 @@ def resume_study(
         StudyFailedError: As for :func:`run_study`.
     """
     exp = StorageDir.open(experiment_dir)
-    spec = load_study_spec(exp)
-    if not exp.exists(TUNER_FILE):
-        raise ExperimentNotFoundError(
-            f"experiment_dir: {exp.uri} has no Ray Tune state ({TUNER_FILE}) yet; the "
-            "study never started, so `run` it again"
-        )
-    # Checks Tune's state and the searcher's before Ray starts; writes only if both pass.
-    start = prepare_restore(exp, spec)
-    if progress is not None:
-        for line in start.warnings:
-            print(line, file=progress, flush=True)
-    started = _connect_and_check(spec, address, worker_logs)
-    try:
-        plan = plan_resume(exp, spec, start.tune_trials)
-        if plan.repair and progress is not None:
-            print(repair_text(plan.repair), file=progress, flush=True)
-        return _fit(spec, exp, progress=progress, resume=plan)
-    finally:
-        _shutdown(started)
+    with driver_lock(exp, force=force, notes=progress):  # before anything is read or written
+        spec = load_study_spec(exp)
+        if not exp.exists(TUNER_FILE):
+            raise ExperimentNotFoundError(
+                f"experiment_dir: {exp.uri} has no Ray Tune state ({TUNER_FILE}) yet; the "
+                "study never started, so `run` it again"
+            )
+        # Checks Tune's state and the searcher's before Ray starts; writes only if both pass.
+        start = prepare_restore(exp, spec)
+        if progress is not None:
+            for line in start.warnings:
+                print(line, file=progress, flush=True)
+        started = _connect_and_check(spec, address, worker_logs)
+        try:
+            plan = plan_resume(exp, spec, start.tune_trials)
+            if plan.repair and progress is not None:
+                print(repair_text(plan.repair), file=progress, flush=True)
+            return _fit(spec, exp, progress=progress, resume=plan)
+        finally:
+            _shutdown(started)
 
 
 def load_study_spec(exp: StorageDir) -> StudySpec:
@@ -167,23 +192,20 @@ def load_study_spec(exp: StorageDir) -> StudySpec:
 
 
 def _connect_and_check(spec: StudySpec, address: str | None, worker_logs: bool) -> bool:
-    gpus = spec.resources.gpus_per_trial
-    local = address is None and not os.environ.get("RAY_ADDRESS")
-    if local and gpus > 0 and not _ray_running():
-        have = _local_gpu_count()
-        if have is not None and have < gpus:
-            raise ClusterError(
-                f"resources.gpus_per_trial: {gpus:g} GPUs per trial, but this machine has "
-                f"{have}; lower gpus_per_trial or pass --address of a bigger cluster"
-            )
+    """Start or join Ray, refusing (before Ray starts, if local) a trial no node fits.
+
+    A cluster given by ``--address`` may autoscale, so it is not checked.
+    """
+    need = {"CPU": spec.resources.cpus_per_trial, "GPU": spec.resources.gpus_per_trial}
+    if address is None and not os.environ.get("RAY_ADDRESS") and not _ray_running():
+        check_machine_fits(need)
     started = connect(address, log_to_driver=worker_logs)
-    most = max_gpus_per_node() if gpus > 0 and address is None else None
-    if most is not None and most < gpus:
-        _shutdown(started)
-        raise ClusterError(
-            f"resources.gpus_per_trial: {gpus} GPUs per trial, but no node has more than "
-            f"{most:g}; lower gpus_per_trial or run on a bigger cluster"
-        )
+    if address is None:
+        try:
+            check_nodes_fit(need)
+        except ClusterError:
+            _shutdown(started)
+            raise
     return started
 
 
@@ -193,17 +215,6 @@ def _ray_running() -> bool:
     return ray.is_initialized()
 
 
-def _local_gpu_count() -> int | None:
-    """GPUs Ray would find on this machine, without starting Ray (None if unknown)."""
-    try:
-        from ray._private.accelerators import get_accelerator_manager_for_resource
-
-        manager = get_accelerator_manager_for_resource("GPU")
-        return None if manager is None else int(manager.get_current_node_num_accelerators())
-    except Exception:  # a private Ray API; the check after connecting still applies
-        return None
-
-
 def _shutdown(started: bool) -> None:
     import ray
 
@@ -211,10 +222,38 @@ def _shutdown(started: bool) -> None:
         ray.shutdown()
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Run:
+    """One run's Tuner and the parts of it that outlive ``fit()``."""
+
+    tuner: Any
+    searcher: Any
+    writer: ResultsWriter
+    stopper: StudyStopper
+
+
 def _fit(
     spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, resume: ResumePlan | None
 ) -> StudyResult:
+    """Build the run and fit it; SIGINT/SIGTERM stop it gracefully (exit 130/143)."""
     set_tune_environment(spec)
+    with GracefulStop() as stop:
+        try:
+            run = _build_run(spec, exp, progress=progress, resume=resume)
+            note = _run_tuner(run, spec, stop)
+        except KeyboardInterrupt:
+            if stop.signum is None:  # not ours: no handler here (not the main thread)
+                raise
+            raise interrupted(exp, stop.signum) from None
+    rows = list(run.writer.rows.values())
+    if stop.signum is not None:
+        raise interrupted(exp, stop.signum, rows=rows, total=spec.budget.num_trials)
+    return _result(spec, exp, rows, run.stopper, note)
+
+
+def _build_run(
+    spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, resume: ResumePlan | None
+) -> _Run:
     searcher = build_searcher(spec)
     writer = ResultsWriter(
         storage=exp,
@@ -230,11 +269,7 @@ def _fit(
         finished=writer.finished_ids(),
         metric=spec.objective.metric,
     )
-    callbacks: list[Any] = [writer]
-    if progress is not None:
-        callbacks.append(
-            ProgressPrinter(writer=writer, total=spec.budget.num_trials, stream=progress)
-        )
+    callbacks = _callbacks(spec, writer, progress)
     trainable, param_space = build_trainable(spec)
     if resume is not None:
         tuner, searcher = restore_tuner(
@@ -260,31 +295,57 @@ def _fit(
             callbacks=callbacks,
             stopper=stopper,
         )
+    return _Run(tuner=tuner, searcher=searcher, writer=writer, stopper=stopper)
+
+
+def _callbacks(spec: StudySpec, writer: ResultsWriter, progress: TextIO | None) -> list[Any]:
+    """The run's Tune callbacks: the writer first, as the others read its rows."""
+    callbacks: list[Any] = [writer]
+    if progress is not None:
+        callbacks.append(
+            ProgressPrinter(writer=writer, total=spec.budget.num_trials, stream=progress)
+        )
+    if spec.trainable.timeout_s is not None:
+        callbacks.append(TrialWatchdog(timeout_s=spec.trainable.timeout_s, writer=writer))
+    return callbacks
+
+
+def _run_tuner(run: _Run, spec: StudySpec, stop: GracefulStop) -> str | None:
+    """``fit()`` the run; returns a note if its time budget ended it early."""
+    start = time.monotonic()
     try:
-        tuner.fit()
+        run.tuner.fit()
     except Exception as err:
-        if writer.restore_error:
-            raise SearcherStateError(writer.restore_error) from err
+        if run.writer.restore_error:
+            raise SearcherStateError(run.writer.restore_error) from err
         raise
+    else:
+        if run.writer.restore_error:  # Tune may log a callback's error and carry on
+            raise SearcherStateError(run.writer.restore_error)
+        if stop.signum is not None or run.stopper.triggered:
+            return None  # not the time budget that ended it
+        return time_up(spec, run.writer, time.monotonic() - start)  # needs the searcher open
     finally:
-        if hasattr(searcher, "close"):
-            searcher.close()
-    if writer.restore_error:  # Tune may log a callback's error and carry on
-        raise SearcherStateError(writer.restore_error)
-    return _result(spec, exp, list(writer.rows.values()), stopper)
+        if hasattr(run.searcher, "close"):
+            run.searcher.close()
 
 
 def _result(
-    spec: StudySpec, exp: StorageDir, rows: list[Row], stopper: StudyStopper
+    spec: StudySpec, exp: StorageDir, rows: list[Row], stopper: StudyStopper, note: str | None
 ) -> StudyResult:
     """The study's result, or the error that says why it failed."""
     if stopper.triggered:
         raise StudyFailedError(f"max_failure_fraction: study stopped: {stopper.triggered}")
     if rows and not any(r.get("status") == TrialStatus.COMPLETED for r in rows):
+        if note:
+            raise StudyFailedError(
+                f"{note}, and none completed; raise budget.time_budget_s; results are in "
+                f"{exp.shown}"
+            )
         first = next((r.get("error") for r in rows if r.get("error")), "unknown")
         raise StudyFailedError(
             f"trainable: no trial completed ({len(rows)} failed; first reason: {first}); "
             f"results are in {exp.uri}"
         )
     best = best_row(rows, spec.objective.mode)
-    return StudyResult(experiment_dir=exp.uri, rows=rows, best=best)
+    return StudyResult(experiment_dir=exp.uri, rows=rows, best=best, note=note)

@@ -41,6 +41,10 @@ JOB_FILE = "job.yaml"
 ENTRYPOINT = f"distributed-bo run {JOB_FILE} --address auto"
 #: Never uploaded with a shipped module.
 EXCLUDES = ("__pycache__", "*.pyc", ".git", ".pytest_cache", ".ipynb_checkpoints")
+#: Seconds ``ray job stop`` waits after its SIGTERM before it SIGKILLs the job (Ray's
+#: default is 3 s): time for the study's graceful stop (:mod:`distributed_bo.runner.signals`).
+#: The job supervisor reads it from the job's runtime environment.
+STOP_WAIT_ENV = {"RAY_JOB_STOP_WAIT_TIME_S": "60"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +83,11 @@ class StudyJob:
                 packages.append(path)
             else:
                 shutil.copy2(path, working_dir)
-        env: dict[str, Any] = {"working_dir": working_dir, "excludes": list(EXCLUDES)}
+        env: dict[str, Any] = {
+            "working_dir": working_dir,
+            "excludes": list(EXCLUDES),
+            "env_vars": dict(STOP_WAIT_ENV),
+        }
         if packages:
             env["py_modules"] = packages
         return env

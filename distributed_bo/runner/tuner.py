@@ -92,6 +92,9 @@ def new_tuner(
             num_samples=spec.budget.num_trials,
             max_concurrent_trials=spec.budget.max_concurrent,
             reuse_actors=True,
+            # Tune stops every trial and starts no new one once it is spent, counted
+            # from the start of each run; ``Tuner.restore`` keeps it for a resume.
+            time_budget_s=spec.budget.time_budget_s,
         ),
         run_config=run_config,
     )

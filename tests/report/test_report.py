@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from distributed_bo import StudyFailedError
+from distributed_bo import StudyFailedError, StudyInterruptedError
 from distributed_bo.cli import main
 from distributed_bo.experiment.rows import write_trials
 from distributed_bo.experiment.storage import StorageDir
@@ -101,11 +101,14 @@ def resumed(ray_session, tmp_path_factory):
     watcher = threading.Thread(target=interrupt_after_two, daemon=True)
     watcher.start()
     try:
-        first = run_study(spec, progress=None)
+        with pytest.raises(StudyInterruptedError) as stopped:  # exit 130 from the CLI
+            run_study(spec, progress=None)
     finally:
         stop.set()
         watcher.join()
-    assert 2 <= len([r for r in first.rows if r["status"] == "COMPLETED"]) < 4
+    assert stopped.value.exit_code == 130
+    first = pq.read_table(exp / "trials.parquet").to_pylist()
+    assert 2 <= len([r for r in first if r["status"] == "COMPLETED"]) < 4
     result = resume_study(str(exp), progress=None)
     assert [r["status"] for r in result.rows].count("COMPLETED") == 4
     return str(exp)

@@ -339,6 +339,8 @@ def test_package_ships_the_users_module_and_the_spec(user_env):
     stage.mkdir()
     env = job.stage(str(stage))
     assert env["working_dir"] == str(stage) and "py_modules" not in env
+    # `ray job stop` leaves the study time for its graceful stop before SIGKILL.
+    assert env["env_vars"] == {"RAY_JOB_STOP_WAIT_TIME_S": "60"}
     assert sorted(p.name for p in stage.iterdir()) == ["dbo_submit_branin.py", "job.yaml"]
 
 
