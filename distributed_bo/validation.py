@@ -20,6 +20,8 @@ from typing import Any, NoReturn, TypeGuard
 from distributed_bo.exceptions import SpecError
 
 _MAX_REPR = 80
+#: C0 and C1 controls, DEL, and the invisible direction marks and overrides.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -112,6 +114,20 @@ def check_str(value: Any, path: str, fix: str) -> str:
     """Check for a non-empty string."""
     if not isinstance(value, str) or not value.strip():
         fail(path, value, fix)
+    return value
+
+
+def check_text(value: Any, path: str, fix: str) -> str:
+    """Check for a non-empty string without control characters: it names a thing.
+
+    A metric, a module or a path with a NUL, a newline, an escape sequence or a
+    bidirectional override is a pasting mistake or an attack: it breaks paths and
+    one-line messages, or hides what a terminal shows.
+    """
+    check_str(value, path, fix)
+    bad = _CONTROL.search(value)
+    if bad:
+        fail(path, value, f"remove the control character {bad.group()!r}; {fix}")
     return value
 
 

@@ -208,6 +208,22 @@ CASES = [
         fragment="resources.gpus_per_trial",
     ),
     Case(
+        "more CPUs per trial than any node has",
+        yaml_text(resources="{cpus_per_trial: 4096}"),
+        code=4,
+        fragment="resources.cpus_per_trial: 4096 CPUs per trial, but",
+    ),
+    Case(
+        "non-positive time budget",
+        yaml_text(budget="{num_trials: 2, time_budget_s: 0}"),
+        fragment="budget.time_budget_s",
+    ),
+    Case(
+        "non-positive trial timeout",
+        yaml_text(trainable="{name: branin, timeout_s: -1}"),
+        fragment="trainable.timeout_s",
+    ),
+    Case(
         "resume of a missing directory",
         None,
         args=("resume", "NOPE"),
@@ -246,6 +262,72 @@ CASES = [
         code=3,
         fragment="distributed-bo resume",
     ),
+    # Issue 12, item 6: kinds found by trying them.
+    Case("empty-string JOB", None, args=("run", ""), fragment="spec file '': does not exist"),
+    Case(
+        "storage that is a file",
+        yaml_text(),
+        args=("run", "JOB", "--storage", "EXISTING_JOB"),
+        fragment="which is a file, not a directory; point storage at a directory",
+    ),
+    Case(
+        "experiment name of an existing file",
+        yaml_text(name="spec.yaml"),
+        args=("run", "JOB", "--storage", "CORRUPT_SPEC"),
+        fragment="is a file, not a directory; choose another name or move the file",
+    ),
+    Case(
+        "resume of a file, not a directory",
+        None,
+        args=("resume", "EXISTING_JOB"),
+        fragment="which is a file, not a directory; pass the directory",
+    ),
+    Case(
+        "show of a file, not a directory",
+        None,
+        args=("show", "EXISTING_JOB"),
+        fragment="which is a file, not a directory; pass the directory",
+    ),
+    Case(
+        "report --out that is not an .html file",
+        None,
+        args=("report", "CORRUPT_TUNE", "--out", "EXISTING_JOB"),
+        fragment="; name an .html file (its PNGs go beside it)",
+    ),
+    Case(
+        "report --out that is a directory",
+        None,
+        args=("report", "CORRUPT_TUNE", "--out", "EMPTY"),
+        fragment="which is a directory; name the HTML file",
+    ),
+    Case(
+        "run while another driver holds the experiment",
+        None,
+        args=("run", "LOCKED_JOB"),
+        code=3,
+        fragment="is in use by another driver (host ",
+    ),
+    Case(
+        "resume while another driver holds the experiment",
+        None,
+        args=("resume", "LOCKED"),
+        code=3,
+        fragment="is in use by another driver (host ",
+    ),
+    Case(
+        "resume --force of a live driver's lock",
+        None,
+        args=("resume", "LOCKED", "--force"),
+        code=3,
+        fragment="--force takes over only a stale lock",
+    ),
+    Case(
+        "resume of a stale lock without --force",
+        None,
+        args=("resume", "STALE"),
+        code=3,
+        fragment="heartbeat stopped (host elsewhere, pid 4242, since 2026-01-01T00:00:00Z",
+    ),
 ]
 
 
@@ -268,14 +350,36 @@ def _prepare(tmp: Path) -> dict[str, str]:
         (d / "trials.parquet").write_bytes(b"previous results")
     existing_job = tmp / "existing.yaml"
     existing_job.write_text(spec.replace("name: bad", "name: EXISTING"))
+    locked_job = _held_experiments(storage, spec)
     return {
         "NOPE": str(tmp / "nope"),
         "EMPTY": str(tmp / "EMPTY"),
         "CORRUPT_SPEC": str(storage / "CORRUPT_SPEC"),
         "CORRUPT_TUNE": str(storage / "CORRUPT_TUNE"),
         "EXISTING_JOB": str(existing_job),
+        "LOCKED": str(storage / "LOCKED"),
+        "LOCKED_JOB": str(locked_job),
+        "STALE": str(storage / "STALE"),
         "STORAGE": str(storage),
     }
+
+
+def _held_experiments(storage: Path, spec: str) -> Path:
+    """LOCKED: a study whose driver.lock this (live) process holds; STALE: one whose
+    lock's holder, on another host, last sent a heartbeat long ago. Returns LOCKED's job."""
+    from distributed_bo.experiment.lock import LockRecord
+
+    old = "2026-01-01T00:00:00Z"
+    stale = LockRecord(host="elsewhere", pid=4242, since=old, heartbeat=old, token="t")
+    for name, record in (("LOCKED", LockRecord.mine()), ("STALE", stale)):
+        d = storage / name
+        d.mkdir(parents=True)
+        (d / "spec.yaml").write_text(spec.replace("name: bad", f"name: {name}"))
+        (d / "tuner.pkl").write_bytes(b"x")
+        (d / "driver.lock").write_bytes(record.encode())
+    job = storage.parent / "locked.yaml"
+    job.write_text(spec.replace("name: bad", "name: LOCKED"))
+    return job
 
 
 def run_case(case: Case, tmp: Path, capsys) -> tuple[int, str]:
@@ -305,6 +409,28 @@ def test_bad_input_gives_one_line_and_changes_nothing(case, tmp_path, capsys, re
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert case.fragment in lines[0]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_unknown_or_missing_command_is_argparses_error_exit_2(argv, expected, capsys):
+    from distributed_bo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage: distributed-bo")  # argparse's usage line, then one error
+    assert len(err) == 2 and err[1] == f"distributed-bo: error: {expected}" + (
+        " (choose from 'run', 'validate', 'resume', 'show', 'report', 'submit', 'jobs')"
+        if argv
+        else ""
+    )
 
 
 def test_docs_table_lists_every_case():

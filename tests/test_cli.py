@@ -47,6 +47,11 @@ def test_run_writes_every_trial(finished):
     assert (root / "exp" / "cli-e2e" / "spec.yaml").exists()
 
 
+def test_run_releases_the_driver_lock(finished):
+    _, root, _ = finished
+    assert not (root / "exp" / "cli-e2e" / "driver.lock").exists()
+
+
 def test_show_prints_table_best_and_baseline_gain(finished, capsys):
     _, root, _ = finished
     assert main(["show", str(root / "exp" / "cli-e2e")]) == 0
@@ -63,6 +68,7 @@ def test_run_refuses_existing_experiment_and_points_to_resume(finished, capsys):
     err = capsys.readouterr().err
     assert "already exists" in err and "distributed-bo resume" in err
     assert (root / "exp" / "cli-e2e" / "trials.parquet").read_bytes() == before
+    assert not (root / "exp" / "cli-e2e" / "driver.lock").exists()  # released on the error
 
 
 def test_show_missing_experiment_fails_cleanly(tmp_path, capsys):
@@ -97,3 +103,64 @@ def test_validate_accepts_every_shipped_job():
     assert jobs
     for job in jobs:
         assert main(["validate", str(job)]) == 0, job
+
+
+COUNTING = """\
+name: held
+objective: {{metric: value, mode: min}}
+trainable:
+  name: distributed_bo.testing.counting:counter
+  config: {{marker_dir: {markers}, steps: 6, step_s: 0.5}}
+space:
+  x0: {{type: uniform, lower: 0.0, upper: 1.0}}
+  x1: {{type: uniform, lower: 0.0, upper: 1.0}}
+budget: {{num_trials: 2, max_concurrent: 2}}
+resources: {{cpus_per_trial: 0.5}}
+storage: {storage}
+seed: 0
+"""
+
+
+def _top_files(exp):
+    return {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()}
+
+
+def test_second_driver_is_refused_with_exit_3_and_changes_nothing(tmp_path):
+    import os
+    import signal
+    import socket
+    import time
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = tmp_path / "held.yaml"
+    spec.write_text(COUNTING.format(markers=markers, storage=tmp_path / "exp"))
+    exp = tmp_path / "exp" / "held"
+    cli = [sys.executable, "-m", "distributed_bo"]
+    first = subprocess.Popen([*cli, "run", str(spec), "--quiet"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (exp / "spec.yaml").exists():  # Ray is up, the study starting
+            assert first.poll() is None, first.stderr.read()
+            assert time.monotonic() < deadline, "the study did not start"
+            time.sleep(0.1)
+        first.send_signal(signal.SIGSTOP)  # its own writes pause; the lock stays live
+        before = _top_files(exp)
+        assert "driver.lock" in before
+        seconds = [
+            subprocess.Popen([*cli, *argv, "--quiet"], stderr=subprocess.PIPE, text=True)
+            for argv in (["run", str(spec)], ["resume", str(exp), "--force"])
+        ]
+        for second in seconds:
+            _, second_err = second.communicate(timeout=300)
+            lines = [ln for ln in second_err.splitlines() if ln.strip()]
+            assert second.returncode == 3, second_err
+            assert len(lines) == 1 and lines[0].startswith("error: experiment_dir: "), lines
+            assert f"host {socket.gethostname()}, pid {first.pid}, since " in lines[0]
+        assert _top_files(exp) == before
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert not (exp / "driver.lock").exists()
+    assert os.path.exists(exp / "trials.parquet")

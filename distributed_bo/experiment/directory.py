@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from distributed_bo.exceptions import ExperimentNotFoundError
+from distributed_bo.exceptions import DistributedBOError, ExperimentNotFoundError
 from distributed_bo.experiment.layout import AX_FILE, SEARCHER_FILE, TRIALS_FILE
-from distributed_bo.experiment.rows import best_row, read_trials
+from distributed_bo.experiment.rows import best_row, check_row, read_trials
 from distributed_bo.experiment.spec_file import read_spec
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.types import Mode, Row
@@ -61,8 +61,9 @@ def read_experiment(experiment_dir: str) -> Experiment:
     try:
         rows = read_trials(exp)
         for row in rows:
-            if not isinstance(row.get("status"), str) or row.get("trial_id") is None:
-                raise ValueError(f"a row without a trial_id or a status: {sorted(row)[:5]}")
+            check_row(row)
+    except DistributedBOError:
+        raise  # already one line: not a file, or storage out of reach
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise ExperimentNotFoundError(
             f"experiment_dir: {exp.shown}/{TRIALS_FILE} is corrupt ({type(err).__name__}: "

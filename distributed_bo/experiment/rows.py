@@ -9,7 +9,7 @@ use ``row.get``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
 from distributed_bo.experiment.layout import TRIALS_FILE
@@ -85,6 +85,48 @@ def read_trials(storage: StorageDir) -> list[Row]:
     if data is None:
         return []
     return pq.read_table(pa.BufferReader(data)).to_pylist()
+
+
+#: The fixed columns a reader relies on, and what each may hold besides null.
+_COLUMN_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "trial_id": ("a string", lambda v: isinstance(v, str)),
+    "status": ("a string", lambda v: isinstance(v, str)),
+    "ax_index": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "metric": ("a number", lambda v: _is_number(v)),
+    "best_metric": ("a number", lambda v: _is_number(v)),
+    "is_baseline": ("true or false", lambda v: isinstance(v, bool)),
+    "iterations": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "restarts": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "wall_time_s": ("a number", lambda v: _is_number(v)),
+    "start_time": ("a number", lambda v: _is_number(v)),
+    "last_start_time": ("a number", lambda v: _is_number(v)),
+    "end_time": ("a number", lambda v: _is_number(v)),
+    "node": ("a string", lambda v: isinstance(v, str)),
+    "device": ("a string", lambda v: isinstance(v, str)),
+    "error": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def check_row(row: Row) -> None:
+    """Check a row read back from ``trials.parquet``: its fixed columns have their types.
+
+    ``trial_id`` and ``status`` must be there; the other columns may be null.
+
+    Raises:
+        ValueError: Naming the first column whose value has the wrong type.
+    """
+    if not isinstance(row.get("status"), str) or row.get("trial_id") is None:
+        raise ValueError(f"a row without a trial_id or a status: {sorted(row)[:5]}")
+    for column, (kind, ok) in _COLUMN_KINDS.items():
+        value = row.get(column)
+        if value is not None and not ok(value):
+            raise ValueError(
+                f"column {column!r} holds {value!r:.40} ({type(value).__name__}), not {kind}"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def is_finished(row: Row) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from distributed_bo.exceptions import SpecError
+from distributed_bo.exceptions import ExperimentNotFoundError, SpecError
 
 _T = TypeVar("_T")
 
@@ -65,6 +66,7 @@ class StorageDir:
         if "://" not in storage:
             base = os.path.abspath(os.path.expanduser(storage))
             uri = os.path.join(base, name) if name else base
+            _check_local_dir(base, uri, name)
             return cls(uri=uri, fs=pafs.LocalFileSystem(), path=uri)
         try:
             fs, base = pafs.FileSystem.from_uri(storage)
@@ -135,18 +137,34 @@ class StorageDir:
         info = self._reach(lambda: self.fs.get_file_info(self._join(rel) if rel else self.path))
         return bool(info.type != pafs.FileType.NotFound)
 
-    def read_bytes(self, rel: str) -> bytes | None:
+    def read_bytes(self, rel: str, *, limit: int | None = None) -> bytes | None:
         """Contents of ``rel``, or ``None`` if it does not exist.
+
+        Args:
+            rel: The file's name inside the directory.
+            limit: Read at most ``limit + 1`` bytes, so that the caller can tell a
+                file larger than ``limit`` (or an endless one) without reading it all.
 
         Raises:
             SpecError: If the object store cannot be reached.
+            ExperimentNotFoundError: If ``rel`` is a directory, a FIFO or a device
+                (which would block or never end), not a file.
         """
-        if not self.exists(rel):
+        import pyarrow.fs as pafs
+
+        info = self._reach(lambda: self.fs.get_file_info(self._join(rel)))
+        if info.type == pafs.FileType.NotFound:
             return None
+        if info.type != pafs.FileType.File:
+            kind = "a directory" if info.type == pafs.FileType.Directory else "a FIFO or a device"
+            raise ExperimentNotFoundError(
+                f"experiment_dir: {self.shown}/{rel} is {kind}, not a file; restore the file "
+                "from a backup"
+            )
 
         def read() -> bytes:
             with self.fs.open_input_stream(self._join(rel)) as f:
-                return bytes(f.read())
+                return bytes(f.read() if limit is None else f.read(limit + 1))
 
         return self._reach(read)
 
@@ -204,6 +222,38 @@ class StorageDir:
             lambda: self.fs.get_file_info(pafs.FileSelector(where, recursive=False))
         )
         return [i.base_name for i in infos]
+
+
+def _check_local_dir(base: str, uri: str, name: str | None) -> None:
+    """Refuse a local storage path, or experiment directory, that exists as a non-directory.
+
+    Raises:
+        SpecError: ``storage`` (with a study ``name``) or ``experiment_dir`` (without
+            one) is a file; or ``STORAGE/NAME`` is.
+    """
+    if _is_non_dir(base):
+        if name is None:
+            raise ExperimentNotFoundError(
+                f"experiment_dir: got {base!r}, which is a file, not a directory; pass the "
+                "directory that `distributed-bo run` created (STORAGE/NAME)"
+            )
+        raise SpecError(
+            f"storage: got {base!r}, which is a file, not a directory; point storage at a "
+            "directory (it is created if missing)"
+        )
+    if name is not None and _is_non_dir(uri):
+        raise SpecError(
+            f"name: got {name!r}, but {uri} is a file, not a directory; choose another name "
+            "or move the file"
+        )
+
+
+def _is_non_dir(path: str) -> bool:
+    """Whether ``path`` exists (after symlinks) and is not a directory."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing, unreadable, or a NUL in the name
+        return False
 
 
 def _fsync_dir(path: str) -> None:

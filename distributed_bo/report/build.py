@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -45,8 +46,11 @@ def write_report(experiment_dir: str, *, out: str | None = None, model: bool = T
 
     Raises:
         ExperimentNotFoundError: If the directory holds no study or a corrupt one.
-        SpecError: If ``out`` cannot be written.
+        SpecError: If ``out`` is a directory, does not end in ``.html``, or cannot
+            be written; nothing is written then.
     """
+    if out is not None:
+        out = _check_out(out)
     study = load_study(experiment_dir)
     if out is None:
         if "://" in study.exp.uri:
@@ -88,8 +92,36 @@ def write_report(experiment_dir: str, *, out: str | None = None, model: bool = T
     return Report(html=out, pngs=pngs, model_note=effects.unavailable)
 
 
+def _check_out(out: str) -> str:
+    """``out`` as an absolute path, checked before anything is written.
+
+    An ``.html`` name is required, so that a slip such as ``--out DIR/spec.yaml``
+    cannot replace a study's own files (``spec.yaml``, ``trials.parquet``, ...).
+
+    Raises:
+        SpecError: If it is a directory or does not end in ``.html`` (or ``.htm``).
+    """
+    path = os.path.abspath(os.path.expanduser(out))
+    is_dir = os.path.isdir(path)
+    example = os.path.join(path if is_dir else os.path.dirname(path), REPORT_FILE)
+    if is_dir and out.strip():
+        raise SpecError(
+            f"--out: got {out!r}, which is a directory; name the HTML file, e.g. {example}"
+        )
+    if not path.lower().endswith((".html", ".htm")):
+        raise SpecError(
+            f"--out: got {out!r}; name an .html file (its PNGs go beside it), e.g. {example}"
+        )
+    return path
+
+
 def _write(path: str, data: bytes) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

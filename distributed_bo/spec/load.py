@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,10 +42,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 #: is refused before any Python object is built, since the validator then walks
 #: every expanded copy.
 MAX_EXPANDED_NODES = 100_000
+#: The largest spec file read, in bytes. A real spec is a few kilobytes; a choice of
+#: the most values (10,000) fits many times over. Larger files, or endless ones such
+#: as ``/dev/zero``, are refused before they are parsed (30 MB take minutes).
+MAX_SPEC_BYTES = 2**20
 
 
 class _AliasBombError(yaml.YAMLError):
-    """The document's aliases expand past :data:`MAX_EXPANDED_NODES`."""
+    """The document, its aliases expanded, holds more than :data:`MAX_EXPANDED_NODES` nodes."""
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -62,10 +67,13 @@ def _expanded_size(root: yaml.Node) -> int:
     """
     sizes: dict[int, int] = {}
     walking: set[int] = set()
+    aliased = False
 
     def size(node: yaml.Node) -> int:
+        nonlocal aliased
         key = id(node)
         if key in sizes:
+            aliased = True
             return sizes[key]
         if key in walking:  # a cycle: the validator names the field that contains itself
             return 0
@@ -76,10 +84,15 @@ def _expanded_size(root: yaml.Node) -> int:
         elif isinstance(node, yaml.MappingNode):
             total += sum(size(k) + size(v) for k, v in node.value)
         walking.discard(key)
-        if total > MAX_EXPANDED_NODES:
+        if total > MAX_EXPANDED_NODES and aliased:
             raise _AliasBombError(
                 f"its aliases expand to more than {MAX_EXPANDED_NODES:,} values; "
                 "write the repeated parts out, or nest aliases less deeply"
+            )
+        if total > MAX_EXPANDED_NODES:
+            raise _AliasBombError(
+                f"it holds more than {MAX_EXPANDED_NODES:,} values; a spec holds a few "
+                "hundred, so put large data in a file the trainable reads"
             )
         sizes[key] = total
         return total
@@ -131,17 +144,64 @@ def load_spec(
     """
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as f:
-            text = f.read()
+        data = _read_regular_file(source)
+        text = data.decode("utf-8")
+    except SpecError:
+        raise
     except FileNotFoundError as err:
         raise SpecError(f"spec file {source!r}: does not exist; check the path") from err
     except IsADirectoryError as err:
         raise SpecError(f"spec file {source!r}: is a directory; pass a YAML file") from err
     except UnicodeDecodeError as err:
         raise SpecError(f"spec file {source!r}: is not UTF-8 text ({err.reason})") from err
-    except OSError as err:
-        raise SpecError(f"spec file {source!r}: cannot be read ({err.strerror or err})") from err
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        reason = getattr(err, "strerror", None) or err
+        raise SpecError(f"spec file {source!r}: cannot be read ({reason})") from err
     return parse_spec(text, source=source, overrides=overrides, import_trainable=import_trainable)
+
+
+def _read_regular_file(source: str) -> bytes:
+    """The bytes of ``source``, which must be a regular file of at most :data:`MAX_SPEC_BYTES`.
+
+    It is opened without blocking and checked on the open descriptor, so a FIFO
+    (which would wait for a writer) or a device such as ``/dev/zero`` (which never
+    ends) is refused at once, as is a file swapped for one after a check.
+
+    Raises:
+        IsADirectoryError: If it is a directory.
+        SpecError: If it is not a regular file, or is too large.
+        OSError: If it cannot be opened or read.
+    """
+    fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(source)
+        if not stat.S_ISREG(mode):
+            raise SpecError(
+                f"spec file {source!r}: is {_file_kind(mode)}, not a regular file; "
+                "pass a YAML file (save the spec to a file first)"
+            )
+        data = f.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec file {source!r}: is larger than {MAX_SPEC_BYTES // 2**20} MiB; a spec is a "
+            "few kilobytes, so check the path (large data belongs in a file the trainable reads)"
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    """``"a FIFO"``, ``"a character device"``, ... for a ``st_mode`` that is not a file."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def parse_spec(
@@ -215,15 +275,15 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         parts = key.strip().split(".")
         if not all(p.strip() for p in parts):
             raise SpecError(
-                f"override {override!r}: got key {key!r}; write a dotted path of keys, "
-                "e.g. space.lr.upper=0.5"
+                f"override {describe(override)}: got key {describe(key)}; write a dotted path "
+                "of keys, e.g. space.lr.upper=0.5"
             )
         try:
             value = _load_capped(raw)  # a SafeLoader
         except _LOAD_ERRORS as err:
             raise SpecError(
-                f"override {override!r}: got a value that is not valid YAML ({_problem(err)}); "
-                "quote it or fix the syntax"
+                f"override {describe(override)}: got a value that is not valid YAML "
+                f"({_problem(err)}); quote it or fix the syntax"
             ) from err
         node = out
         for depth, part in enumerate(parts[:-1]):
@@ -236,13 +296,33 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
             else:
                 where = ".".join(parts[: depth + 1])
                 raise SpecError(
-                    f"override {override!r}: got {where} = {describe(child)}, which is not "
+                    f"override {describe(override)}: got {where} = {describe(child)}, which is not "
                     f"a mapping; override {where} as a whole instead"
                 )
             node[part] = child
             node = child
         node[parts[-1].strip()] = value
     return out
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document as a job file is parsed, for a spec read back from storage.
+
+    Safe (tags build no Python objects), each key once per mapping, and aliases
+    capped at :data:`MAX_EXPANDED_NODES` values.
+
+    Raises:
+        SpecError: ``"line L, column C: invalid YAML (<problem>)"``, or that the
+            document holds too many values; the caller adds the file and the fix.
+    """
+    try:
+        return _load_capped(text)
+    except _AliasBombError as err:
+        raise SpecError(str(err)) from err
+    except _LOAD_ERRORS as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SpecError(f"{where}invalid YAML ({_problem(err)})") from err
 
 
 def _safe_load(text: str, source: str) -> Any:
@@ -263,6 +343,10 @@ def _problem(err: BaseException) -> str:
     """One line saying what the YAML parser disliked."""
     if isinstance(err, yaml.MarkedYAMLError):
         text = str(err.problem or err.context or "syntax error")
+        if err.context and text.startswith("but "):  # "expected a single document ..."
+            text = f"{err.context}, {text}"
+    elif isinstance(err, RecursionError):
+        text = "it nests lists or mappings too deeply"
     else:
         text = str(err)
     return " ".join(text.split()) or type(err).__name__

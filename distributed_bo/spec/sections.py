@@ -22,7 +22,7 @@ from distributed_bo.validation import (
     check_keys,
     check_literal,
     check_number,
-    check_str,
+    check_text,
     fail,
     require_mapping,
 )
@@ -37,6 +37,9 @@ _S = TypeVar("_S", bound="Section")
 # once is beyond the largest clusters. Larger values are typos (1e12) or attacks.
 MAX_TRIALS = 100_000
 MAX_CONCURRENT = 10_000
+#: Longest time limit, in seconds (a year): longer ones are typos (an extra zero or
+#: milliseconds), and Ray Tune's clocks need not cope with them.
+MAX_SECONDS = 365 * 24 * 3600
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -90,7 +93,7 @@ class ObjectiveSpec(Section):
     mode: Mode
 
     def __post_init__(self) -> None:
-        check_str(
+        check_text(
             self.metric,
             "objective.metric",
             "use the name of the metric the trainable reports, e.g. val_accuracy",
@@ -119,6 +122,9 @@ class TrainableSpec(Section):
             ``"package.module:function"``.
         config: Fixed values merged into every trial's config, not searched.
             Their keys must not also be in ``space``.
+        timeout_s: Seconds a trial may go without reporting (counted from its
+            start or restart and from each report) before it is failed and retried
+            per ``retries``; ``None`` (default) waits forever.
         import_trainable: Import and resolve ``name`` now (default); ``False``
             checks its form only. Not a field.
 
@@ -128,6 +134,7 @@ class TrainableSpec(Section):
 
     name: str
     config: Mapping[str, Any] = field(default_factory=FrozenDict)
+    timeout_s: float | None = None
     import_trainable: InitVar[bool] = True
 
     @classmethod
@@ -146,10 +153,11 @@ class TrainableSpec(Section):
         return cls(**cls._checked_keys(data), import_trainable=import_trainable)
 
     def __post_init__(self, import_trainable: bool) -> None:
-        check_str(self.name, "trainable.name", "use a built-in name or 'package.module:function'")
+        check_text(self.name, "trainable.name", "use a built-in name or 'package.module:function'")
         config = FrozenDict() if self.config is None else self.config
         require_mapping(config, "trainable.config", "a mapping of fixed config values")
         object.__setattr__(self, "config", freeze(config, "trainable.config"))
+        object.__setattr__(self, "timeout_s", check_seconds(self.timeout_s, "trainable.timeout_s"))
         if import_trainable:
             self.resolve()
         else:
@@ -193,6 +201,9 @@ class BudgetSpec(Section):
     Attributes:
         num_trials: Total number of trials, 1 to :data:`MAX_TRIALS`.
         max_concurrent: Most trials running at once, 1 to :data:`MAX_CONCURRENT`.
+        time_budget_s: Seconds a ``run`` (or a ``resume``) may take, up to
+            :data:`MAX_SECONDS`; when they are spent no trial is started and the
+            running ones are stopped (EARLY_STOPPED). ``None`` (default): no limit.
 
     """
 
@@ -200,10 +211,24 @@ class BudgetSpec(Section):
 
     num_trials: int
     max_concurrent: int = 4
+    time_budget_s: float | None = None
 
     def __post_init__(self) -> None:
         check_int(self.num_trials, "budget.num_trials", ge=1, le=MAX_TRIALS)
         check_int(self.max_concurrent, "budget.max_concurrent", ge=1, le=MAX_CONCURRENT)
+        budget = check_seconds(self.time_budget_s, "budget.time_budget_s")
+        object.__setattr__(self, "time_budget_s", budget)
+
+
+def check_seconds(value: Any, path: str) -> float | None:
+    """Check an optional time limit: ``None``, or seconds in (0, :data:`MAX_SECONDS`].
+
+    Raises:
+        SpecError: If it is not a number in that range.
+    """
+    if value is None:
+        return None
+    return check_number(value, path, gt=0, le=MAX_SECONDS, extra=", or null for no limit")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,7 @@ from distributed_bo.validation import (
     check_int,
     check_keys,
     check_number,
-    check_str,
+    check_text,
     did_you_mean,
     fail,
     join,
@@ -68,7 +68,7 @@ class StudySpec:
 
     Attributes:
         name: Names the experiment directory: 1 to 64 characters from
-            ``A-Z a-z 0-9 _ . -``, not only dots.
+            ``A-Z a-z 0-9 _ . -``, not only dots and not starting with ``-``.
         objective: The metric and its direction.
         trainable: The function each trial runs and its fixed config.
         space: The searched parameters, as validated YAML (read-only): a mapping
@@ -233,7 +233,7 @@ class StudySpec:
 
 
 def _check_name(name: Any) -> None:
-    """The study name names a directory: 1-64 safe characters, not only dots."""
+    """The study name names a directory: 1-64 safe characters, not only dots, no leading ``-``."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         fail(
             "name",
@@ -242,6 +242,13 @@ def _check_name(name: Any) -> None:
         )
     if set(name) == {"."}:
         fail("name", name, "use a name with a letter or digit; dots alone are not a name")
+    if name.startswith("-"):
+        fail(
+            "name",
+            name,
+            "start it with a letter, digit, _ or . (a leading '-' makes the directory's name "
+            "read as a command-line option)",
+        )
 
 
 def _check_config_overlap(config: Mapping[str, Any], space: Mapping[str, Any], path: str) -> None:
@@ -300,7 +307,7 @@ def _check_storage(storage: Any) -> str:
     if isinstance(storage, os.PathLike):
         storage = os.fspath(storage)
     fix = "use a local path or a URI such as s3://bucket/experiments"
-    check_str(storage, "storage", fix)
+    check_text(storage, "storage", fix)
     if "://" in storage and not _URI.fullmatch(storage):
         fail("storage", storage, fix)
     return storage

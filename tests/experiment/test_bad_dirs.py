@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 
 import pytest
@@ -103,3 +105,103 @@ def test_spec_file_does_not_store_the_storage_uris_credentials(tmp_path):
     text = (tmp_path / "s" / SPEC_FILE).read_text()
     assert "SECRET" not in text and "s3://***@bucket/studies?scheme=http" in text
     assert read_experiment(exp.uri).spec.name == "s"
+
+
+# Issue 12, item 6: spec.yaml and trials.parquet as an attacker or a damaged disk leaves them.
+def _laughs() -> str:
+    lines = ["name: s", "trainable:", "  name: branin", "  config:", "    a0: &a0 [1, 1, 1]"]
+    lines += [f"    a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 20)]
+    return "\n".join(lines) + "\n"
+
+
+SPEC_FILE_CASES = {
+    # name: (how to damage spec.yaml, what the message says it is)
+    "symlink_to_another_file": ("symlink:/etc/hostname", r"a symlink to '/etc/hostname', not the"),
+    "symlink_to_dev_zero": ("symlink:/dev/zero", r"a symlink to '/dev/zero', not the file run"),
+    "fifo": ("fifo", r"not a regular file"),
+    "empty": ("text:", r"it is empty"),
+    "alias_bomb": ("text:" + _laughs(), r"its aliases expand to more than 100,000 values"),
+    "deep_nesting": ("text:" + "[" * 3000 + "]" * 3000, r"it nests lists or mappings too deeply"),
+    "impossible_date": ("text:name: 2024-13-45\n", r"invalid YAML \(month must be in 1\.\.12\)"),
+    "duplicate_key": ("dup", r"line 2, column 1: invalid YAML \(found key 'name' twice"),
+    "larger_than_1_mib": ("text:" + "#" * 2**20 + "\n", r"larger than 1 MiB"),
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs and /dev/zero")
+@pytest.mark.parametrize("how", list(SPEC_FILE_CASES), ids=list(SPEC_FILE_CASES))
+def test_spec_file_that_run_did_not_write_is_refused_fast(tmp_path, how):
+    make_experiment(tmp_path, rows=[{"trial_id": "a", "status": "COMPLETED"}])
+    path = tmp_path / "s" / SPEC_FILE
+    damage, reason = SPEC_FILE_CASES[how]
+    text = path.read_text()
+    path.unlink()
+    if damage.startswith("symlink:"):
+        path.symlink_to(damage.removeprefix("symlink:"))
+    elif damage == "fifo":
+        os.mkfifo(path)
+    elif damage == "dup":
+        path.write_text(text.replace("name: s\n", "name: s\nname: t\n", 1))
+    else:
+        path.write_text(damage.removeprefix("text:"))
+    start = time.monotonic()
+    with pytest.raises(ExperimentNotFoundError) as err:
+        read_experiment(str(tmp_path / "s"))
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert re.match(rf"^experiment_dir: {tmp_path}/s/spec\.yaml is corrupt \(.*{reason}", message)
+    assert message.endswith("; restore it or start a new study") and "\n" not in message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs and /dev/zero")
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "a directory"),
+        (lambda p: os.mkfifo(p), "a FIFO or a device"),
+        (lambda p: p.symlink_to("/dev/zero"), "a FIFO or a device"),
+    ],
+    ids=["directory", "fifo", "symlink_to_dev_zero"],
+)
+def test_trials_file_that_is_not_a_file_is_refused_without_reading(tmp_path, make, kind):
+    make_experiment(tmp_path, rows=[{"trial_id": "a", "status": "COMPLETED"}])
+    path = tmp_path / "s" / TRIALS_FILE
+    path.unlink()
+    make(path)
+    message = rf"^experiment_dir: {tmp_path}/s/trials\.parquet is {kind}, not a file; restore"
+    with pytest.raises(ExperimentNotFoundError, match=message):
+        read_experiment(str(tmp_path / "s"))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "kind"),
+    [
+        ("trial_id", 1, "a string"),
+        ("ax_index", "x", "an integer"),
+        ("metric", "1.5", "a number"),
+        ("is_baseline", 1, "true or false"),
+        ("wall_time_s", "slow", "a number"),
+    ],
+)
+def test_trials_file_with_wrong_column_types_is_corrupt(tmp_path, column, value, kind):
+    row = {"trial_id": "a", "ax_index": 0, "status": "COMPLETED", "metric": 1.0}
+    exp = make_experiment(tmp_path, rows=[{**row, column: value}])
+    message = (
+        rf"trials\.parquet is corrupt \(ValueError: column '{column}' holds {value!r} "
+        rf"\({type(value).__name__}\), not {kind}\); restore it"
+    )
+    with pytest.raises(ExperimentNotFoundError, match=message):
+        read_experiment(exp.uri)
+
+
+def test_storage_or_experiment_dir_that_is_a_file_is_refused(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(SpecError, match=r"^storage: got '.*/afile', which is a file, not a dir"):
+        StorageDir.open(str(afile), "s")
+    with pytest.raises(SpecError, match=r"^name: got 'afile', but .*/afile is a file, not a dir"):
+        StorageDir.open(str(tmp_path), "afile")
+    with pytest.raises(ExperimentNotFoundError, match=r"^experiment_dir: got '.*/afile', which"):
+        StorageDir.open(str(afile))
+    assert afile.read_text() == "x"
+    assert StorageDir.open(str(tmp_path / "new"), "s").uri == str(tmp_path / "new" / "s")

@@ -113,3 +113,51 @@ def test_study_with_no_trial_started_shows_fine(study, capsys):
     (study / SEARCHER_FILE).unlink()
     assert main(["show", str(study)]) == 0
     assert "0/6 trials (no trial has started yet)" in capsys.readouterr().out
+
+
+def _files(root):
+    return {p: p.read_bytes() for p in root.parent.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["spec.yaml", "trials.parquet", "searcher_state.json", "r"])
+def test_report_out_that_is_not_html_is_refused_before_writing(study, name, capsys):
+    before = _files(study)
+    assert main(["report", str(study), "--no-model", "--out", str(study / name)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: --out: got '{study / name}'; name an .html file (its PNGs go beside it), "
+        f"e.g. {study / 'report.html'}"
+    ]
+    assert _files(study) == before  # before the fix, --out DIR/spec.yaml replaced the spec
+
+
+@pytest.mark.parametrize("out", ["", "."])
+def test_report_out_that_is_a_directory_writes_nothing(study, out, capsys, monkeypatch):
+    monkeypatch.chdir(study)
+    before = _files(study)
+    assert main(["report", str(study), "--no-model", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --out: got {out!r}")
+    assert f"e.g. {study / 'report.html'}" in err[0]
+    assert _files(study) == before  # before the fix: four PNGs and a .tmp file were left
+
+
+@pytest.mark.parametrize("command", [["show"], ["report", "--no-model"]])
+def test_trials_file_with_wrong_column_types_is_one_line_exit_2(tmp_path, command, capsys):
+    spec = StudySpec.from_dict(
+        {
+            "name": "s",
+            "objective": {"metric": "value", "mode": "min"},
+            "trainable": {"name": "branin"},
+            "space": {"x0": {"type": "uniform", "lower": 0.0, "upper": 1.0}},
+            "budget": {"num_trials": 6},
+            "storage": str(tmp_path),
+        }
+    )
+    exp = StorageDir.open(str(tmp_path), "s")
+    write_spec(exp, spec)
+    write_trials(exp, [{"trial_id": "a", "ax_index": "x", "status": "COMPLETED"}])
+    assert main([command[0], exp.uri, *command[1:]]) == 2  # report: a ValueError traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "trials.parquet is corrupt (ValueError: column 'ax_index' holds 'x' (str)" in err[0]

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from distributed_bo.exceptions import SpecError
-from distributed_bo.spec import parse_spec
-from distributed_bo.spec.load import MAX_EXPANDED_NODES
+from distributed_bo.spec import load_spec, parse_spec
+from distributed_bo.spec.load import MAX_EXPANDED_NODES, MAX_SPEC_BYTES
 
 MINIMAL_YAML = """\
 name: tiny
@@ -138,3 +138,25 @@ def test_baseline_that_violates_a_constraint_names_it() -> None:
         "searcher.parameter_constraints=['x + y <= 1.4']", "baseline={x: 0.9, y: 0.5, n: 1}"
     )
     assert spec.baseline is not None
+
+
+def test_spec_file_over_the_size_cap_is_refused_before_parsing(tmp_path) -> None:
+    path = tmp_path / "job.yaml"
+    comment = "# " + "x" * 97 + "\n"
+    path.write_text(MINIMAL_YAML + comment * (MAX_SPEC_BYTES // len(comment) + 1))
+    start = time.monotonic()
+    message = r"is larger than 1 MiB; a spec is a few kilobytes, so check the path"
+    with pytest.raises(SpecError, match=rf"^spec file '{path}': {message}"):
+        load_spec(path)
+    assert time.monotonic() - start < 1.0
+    path.write_text(MINIMAL_YAML + comment * (MAX_SPEC_BYTES // len(comment) - 5))
+    assert load_spec(path, import_trainable=False).name == "tiny"  # just under the cap
+
+
+def test_many_values_without_aliases_are_not_called_an_alias_bomb() -> None:
+    values = ", ".join(["1"] * (MAX_EXPANDED_NODES + 1))
+    with pytest.raises(SpecError) as info:
+        parse(f"trainable.config.blob=[{values}]")
+    message = str(info.value)
+    assert "(it holds more than 100,000 values; a spec holds a few hundred" in message
+    assert len(message) < 400  # the override is quoted cut short, not all 300 kB of it

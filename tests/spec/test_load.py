@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,17 @@ def test_saved_spec_reloads(tmp_path: Path, readme_yaml: str) -> None:
     spec = parse_spec(readme_yaml)
     path = write(tmp_path, spec.to_yaml(), "spec.yaml")
     assert load_spec(path) == spec
+
+
+def test_time_limits_default_to_none_and_round_trip(tmp_path: Path) -> None:
+    assert parse_spec(MINIMAL_YAML).budget.time_budget_s is None
+    assert parse_spec(MINIMAL_YAML).trainable.timeout_s is None
+    spec = parse_spec(
+        MINIMAL_YAML, overrides=["budget.time_budget_s=3600", "trainable.timeout_s=90.5"]
+    )
+    assert spec.budget.time_budget_s == 3600.0
+    assert spec.trainable.timeout_s == 90.5
+    assert load_spec(write(tmp_path, spec.to_yaml(), "spec.yaml")) == spec
 
 
 def test_merge_keys_are_not_duplicates() -> None:
@@ -198,6 +210,36 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         MINIMAL_YAML,
         ["budget.max_concurrent=yes"],
         r"^budget\.max_concurrent: got True; .*not a boolean",
+    ),
+    (
+        "zero_time_budget",
+        MINIMAL_YAML,
+        ["budget.time_budget_s=0"],
+        r"^budget\.time_budget_s: got 0; use a number > 0 and <= 31536000, or null for no limit$",
+    ),
+    (
+        "time_budget_as_text",
+        MINIMAL_YAML,
+        ["budget.time_budget_s=1h"],
+        r"^budget\.time_budget_s: got '1h'; use a number > 0 .*, not a string$",
+    ),
+    (
+        "time_budget_beyond_a_year",
+        MINIMAL_YAML,
+        ["budget.time_budget_s=1000000000"],
+        r"^budget\.time_budget_s: got 1000000000; use a number > 0 and <= 31536000",
+    ),
+    (
+        "negative_trial_timeout",
+        MINIMAL_YAML,
+        ["trainable.timeout_s=-5"],
+        r"^trainable\.timeout_s: got -5; use a number > 0 and <= 31536000, or null for no limit$",
+    ),
+    (
+        "infinite_trial_timeout",
+        MINIMAL_YAML,
+        ["trainable.timeout_s=.inf"],
+        r"^trainable\.timeout_s: got inf; use a finite number > 0",
     ),
     (
         "float_for_int",
@@ -398,6 +440,83 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         r"^space: got \{'a': 1\}; search at least one parameter",
     ),
     ("non_string_key", MINIMAL_YAML + "3: x\n", [], r"^spec: got 3; keys must be strings"),
+    # Issue 12, item 6: kinds found by trying them (docs/bad-input.md, "More bad input").
+    (
+        "two_documents",
+        MINIMAL_YAML + "---\nname: second\n",
+        [],
+        r"^<string>:8:1: invalid YAML \(expected a single document in the stream, but found "
+        r"another document\); fix the syntax there$",
+    ),
+    (
+        "nul_character",
+        "name: ti\0ny\n",
+        [],
+        r"^<string>: invalid YAML \(unacceptable character #x0000",
+    ),
+    (
+        "name_leading_dash",
+        MINIMAL_YAML,
+        ["name=-rf"],
+        r"^name: got '-rf'; start it with a letter, digit, _ or \. \(a leading '-' makes the "
+        r"directory's name read as a command-line option\)$",
+    ),
+    (
+        "metric_control_character",
+        MINIMAL_YAML,
+        ['objective.metric="loss\\n"'],
+        r"^objective\.metric: got 'loss\\n'; remove the control character '\\n'; use the name",
+    ),
+    (
+        "trainable_name_escape_sequence",
+        MINIMAL_YAML,
+        ['trainable.name="spec_tests_trainable:objective\\e[2J"'],
+        r"^trainable\.name: got '.*\\x1b\[2J'; remove the control character '\\x1b'",
+    ),
+    (
+        "storage_nul",
+        MINIMAL_YAML,
+        ['storage="/tmp/a\\0b"'],
+        r"^storage: got '/tmp/a\\x00b'; remove the control character '\\x00'; use a local path",
+    ),
+    (
+        "q_does_not_divide_range",
+        MINIMAL_YAML,
+        ["space.x={type: quniform, lower: 0.0, upper: 1.0, q: 0.3}"],
+        r"^space\.x\.upper: got 1\.0; the bounds of quniform must be multiples of q \(0\.3\); "
+        r"use 0\.9 or 1\.2$",
+    ),
+    (
+        "log_upper_infinite",
+        MINIMAL_YAML,
+        ["space.x={type: loguniform, lower: 1.0e-3, upper: .inf}"],
+        r"^space\.x\.upper: got inf; use a finite number",
+    ),
+    (
+        "choice_int_and_equal_float",
+        MINIMAL_YAML,
+        ["space.c={type: choice, values: [1, 1.0]}"],
+        r"^space\.c\.values: got \[1, 1\.0\]; 1\.0 appears more than once; list each value once$",
+    ),
+    (
+        "baseline_wrong_type",
+        MINIMAL_YAML,
+        ["baseline={x: half, n: 2}"],
+        r"^baseline\.x: got 'half'; use a number in \[0\.0, 1\.0\]$",
+    ),
+    (
+        "override_empty_value",
+        MINIMAL_YAML,
+        ["space.x.lower="],
+        r"^space\.x\.lower: got None; a uniform domain needs lower, upper$",
+    ),
+    (
+        "uniform_equal_bounds",
+        MINIMAL_YAML,
+        ["space.x.lower=1.0"],
+        r"^space\.x: lower \(1\.0\) must be < upper \(1\.0\); widen the range, or write the "
+        r"value as a constant$",
+    ),
 ]
 
 
@@ -437,6 +556,23 @@ def test_binary_file(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00name")
     with pytest.raises(SpecError, match=r"is not UTF-8 text"):
         load_spec(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    os.mkfifo(path)
+    message = r"is a FIFO \(named pipe\), not a regular file; pass a YAML file"
+    with pytest.raises(SpecError, match=rf"^spec file '{path}': {message}"):
+        load_spec(path)  # before the fix: open() blocked forever
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_device_is_refused_without_reading_it(device: str) -> None:
+    message = r"is a character device, not a regular file"
+    with pytest.raises(SpecError, match=rf"^spec file '{device}': {message}"):
+        load_spec(device)  # before the fix: /dev/zero was read until memory ran out
 
 
 def test_overrides_must_be_a_list() -> None:
