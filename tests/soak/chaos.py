@@ -2,11 +2,18 @@
 
 Two phases, one seeded RNG (``--seed``) for every fault time and choice:
 
-1. **Driver kills.** The CLI runs a study in a subprocess with its own local Ray
+1. **Driver faults.** The CLI runs a study in a subprocess with its own local Ray
    (``python -m distributed_bo run JOB.yaml --quiet``). At a random moment the driver
-   gets SIGKILL, then ``python -m distributed_bo resume EXPERIMENT_DIR --quiet`` runs,
-   again and again, until ``--driver-kills`` kills are done and a resume finishes the
-   study. Each kill moment is an anchor plus a random delay: ``launch`` (seconds after
+   meets a fault, in a seeded random order: ``--driver-kills`` SIGKILLs,
+   ``--sigterms`` SIGTERMs to the driver (as ``ray job stop`` and Kubernetes send;
+   promised: a graceful stop, exit 143 and a ``distributed-bo resume DIR`` hint),
+   ``--sigints`` Ctrl-Cs (SIGINT to the driver's whole process group, as a terminal
+   sends it; promised: exit 130 and the hint), and ``--lock-tries`` second drivers
+   (``resume DIR`` or ``run JOB`` on the running study; promised: refused with exit 3,
+   naming the running driver's pid, while the running one goes on). After a stop,
+   ``python -m distributed_bo resume EXPERIMENT_DIR --quiet`` runs, again and again,
+   until every fault is done and a resume finishes the study. Each fault's moment is
+   an anchor plus a random delay: ``launch`` (seconds after
    the process started: Ray/Tune start-up and restore), ``epoch`` (after the first
    epoch computed under this driver: trials mid-run) or ``completion`` (just after a
    trial completed in ``trials.parquet``: results being recorded, the searcher
@@ -27,8 +34,9 @@ after every epoch, and a marker file for every (re)start and every computed epoc
 
 Per phase, after the study finished:
 
-- **kills survived**: faults after which the study still finished (every Ax trial of
-  the budget COMPLETED, without manual repair);
+- **faults survived**: faults after which the study still finished (every Ax trial of
+  the budget COMPLETED, without manual repair) and the CLI did what it promises for
+  that fault (exit code and message, see phase 1);
 - **trials lost**: budget minus distinct COMPLETED Ax trials in ``ax_experiment.json``;
   also budget minus distinct ``ax_index`` of COMPLETED rows in ``trials.parquet``;
 - **trials duplicated**: an Ax index in more than one COMPLETED row, a ``trial_id`` in
@@ -43,8 +51,8 @@ Run from the repository root (``python tests/soak/chaos.py`` takes the same flag
 ``tests/soak/test_chaos.py`` runs ``--quick`` under pytest when slow tests are asked
 for, see ``tests/soak/conftest.py``)::
 
-    python benchmarks/chaos.py            # 6 driver kills + 4 node kills: ~6 min idle, 11 loaded
-    python benchmarks/chaos.py --quick    # 2 + 1 kills on 8-trial studies, ~4 min
+    python benchmarks/chaos.py            # 18 driver faults + 4 node kills
+    python benchmarks/chaos.py --quick    # 4 driver faults (one of each) + 1 node kill
     python benchmarks/chaos.py --replot   # rewrite chaos.md from chaos.json only
 
 Writes ``chaos.json`` (raw) and ``chaos.md`` (report) to ``--out``
@@ -553,17 +561,8 @@ def driver_phase(args: argparse.Namespace, work: Path, rng: random.Random) -> di
             seed=args.seed,
         )
     )
-    kinds = ["launch", "epoch", "epoch", "completion", "completion"]
-    plan = []
-    for _ in range(args.driver_kills):
-        anchor = rng.choice(kinds)
-        delay = {
-            "launch": lambda: rng.uniform(4.0, 20.0),
-            "epoch": lambda: rng.uniform(0.5, 8.0),
-            "completion": lambda: rng.uniform(0.0, 1.0),
-        }[anchor]()
-        plan.append((anchor, round(delay, 2)))
-    log(f"driver phase: {args.trials} trials, kill plan {plan}")
+    plan = driver_plan(args, rng)
+    log(f"driver phase: {args.trials} trials, fault plan {plan}")
 
     t0 = time.monotonic()
     faults: list[dict[str, Any]] = []
@@ -581,25 +580,37 @@ def driver_phase(args: argparse.Namespace, work: Path, rng: random.Random) -> di
         attempt = {"n": n, "command": command[0], "t_launch": round(launch - t0, 1)}
         attempts.append(attempt)
         log(f"attempt {n}: {command[0]} (pid {proc.pid})")
-        if len(faults) < len(plan):
-            anchor, delay = plan[len(faults)]
+        stopped = False
+        while len(faults) < len(plan) and not stopped:
+            kind, anchor, delay = plan[len(faults)]
+            since_ns, done_before = launch_ns, done_at_launch
+            if attempt.get("contended"):  # this driver already met a fault: anchor anew
+                since_ns, done_before = time.time_ns(), completed_rows(exp)
             if anchor == "launch":
                 hit = True
             elif anchor == "epoch":
-                hit = _wait(lambda ns=launch_ns: bool(epochs_after(markers, ns)), proc, 900)
+                hit = _wait(lambda ns=since_ns: bool(epochs_after(markers, ns)), proc, 900)
             else:
-                hit = _wait(lambda n=done_at_launch: completed_rows(exp) > n, proc, 900)
+                hit = _wait(lambda n=done_before: completed_rows(exp) > n, proc, 900)
             if hit:
                 _wait(lambda: False, proc, delay)
-            if proc.poll() is None:
-                faults.append(kill_driver(proc, args, exp, markers, t0, anchor, delay, n))
-                attempt["rc"] = "SIGKILL"
-                attempt["wall_s"] = round(time.monotonic() - launch, 1)
-                # Killed before the experiment directory existed: `run` again.
-                started = (exp / "spec.yaml").exists()
-                command = ["resume", str(exp)] if started else ["run", str(spec_path)]
+            if proc.poll() is not None:
+                log(f"  the driver exited before fault {len(faults) + 1} ({anchor} + {delay} s)")
+                break
+            where = (proc, args, exp, markers, t0, anchor, delay, n)
+            if kind == "lock":
+                faults.append(contend(*where, spec_path=spec_path, logs=logs))
+                attempt["contended"] = attempt.get("contended", 0) + 1
                 continue
-            log(f"  the driver exited before kill {len(faults) + 1} ({anchor} + {delay} s)")
+            faults.append(stop_driver(*where, how=kind, logfile=logfile))
+            attempt["rc"] = faults[-1]["rc"]
+            stopped = True
+        if stopped:
+            attempt["wall_s"] = round(time.monotonic() - launch, 1)
+            # Stopped before the experiment directory existed: `run` again.
+            started = (exp / "spec.yaml").exists()
+            command = ["resume", str(exp)] if started else ["run", str(spec_path)]
+            continue
         try:
             rc = proc.wait(timeout=args.attempt_timeout)
         except subprocess.TimeoutExpired:
@@ -620,8 +631,8 @@ def driver_phase(args: argparse.Namespace, work: Path, rng: random.Random) -> di
         retries_left -= 1
         command = ["resume", str(exp)]
     wall = time.monotonic() - t0
-    for f in faults:  # a kill is survived if the study finished after it
-        f["survived"] = finished
+    for f in faults:  # survived: the study finished after it, and the CLI acted as promised
+        f["survived"] = finished and f.get("as_promised", True)
     result = {
         "wall_s": round(wall, 1),
         "finished": finished,
@@ -695,14 +706,59 @@ def resume_inputs(exp: Path) -> dict[str, Any]:
     return out
 
 
-def kill_driver(proc, args, exp, markers, t0, anchor, delay, attempt) -> dict[str, Any]:
+def driver_plan(args: argparse.Namespace, rng: random.Random) -> list[tuple[str, str, float]]:
+    """``(fault, anchor, delay)`` per driver-phase fault, in a seeded random order."""
+    kinds = ["SIGKILL"] * args.driver_kills + ["SIGTERM"] * args.sigterms
+    kinds += ["SIGINT"] * args.sigints + ["lock"] * args.lock_tries
+    rng.shuffle(kinds)
+    anchors = ["launch", "epoch", "epoch", "completion", "completion"]
+    plan = []
+    for kind in kinds:
+        anchor = rng.choice(anchors)
+        delay = {
+            "launch": lambda: rng.uniform(4.0, 20.0),
+            "epoch": lambda: rng.uniform(0.5, 8.0),
+            "completion": lambda: rng.uniform(0.0, 1.0),
+        }[anchor]()
+        plan.append((kind, anchor, round(delay, 2)))
+    return plan
+
+
+#: The exit code the CLI promises after a graceful stop by each signal (README, Failures).
+SIGNAL_EXIT = {"SIGTERM": 143, "SIGINT": 130}
+#: How long a signalled driver may take to stop gracefully before it is SIGKILLed.
+GRACEFUL_S = 120.0
+
+
+def _signal(proc: subprocess.Popen, how: str) -> Any:
+    """Send ``how``; returns the exit code (or why there is none)."""
+    if how == "SIGKILL":
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return "SIGKILL"
+    if how == "SIGINT":  # Ctrl-C: the terminal signals the driver's whole process group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:  # `ray job stop`, Kubernetes and `kill` signal the driver process itself
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=GRACEFUL_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return f"no exit in {GRACEFUL_S:.0f} s (SIGKILLed)"
+
+
+def stop_driver(
+    proc, args, exp, markers, t0, anchor, delay, attempt, *, how: str, logfile: Path
+) -> dict[str, Any]:
+    """Stop the driver by ``how`` (SIGKILL, SIGTERM or SIGINT) and record the state left."""
     tracked = descendants(proc.pid)
     active = active_trials(markers, args.steps)
     rows = read_rows(exp)
     kill_ns = time.time_ns()
     t = time.monotonic() - t0
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    rc = _signal(proc, how)
+    stop_s = round(time.monotonic() - t0 - t, 1)
     files = [f for f in ("spec.yaml", "tuner.pkl") if (exp / f).exists()]
     left = resume_inputs(exp)
     # Does the driver's local Ray (GCS, raylet, workers, agents) go away with it?
@@ -715,9 +771,14 @@ def kill_driver(proc, args, exp, markers, t0, anchor, delay, attempt) -> dict[st
         )
         watch["thread"].start()
     statuses = Counter(r["status"] for r in rows)
+    text = logfile.read_text(errors="replace") if how != "SIGKILL" else ""
+    promised = how == "SIGKILL" or (rc == SIGNAL_EXIT[how] and f"resume {exp}" in text)
     fault = {
         "phase": "driver",
-        "type": "driver SIGKILL",
+        "type": f"driver {how}",
+        "rc": rc,
+        "stop_s": stop_s,
+        "as_promised": promised,
         "attempt": attempt,
         "t_s": round(t, 1),
         "anchor": anchor,
@@ -733,10 +794,60 @@ def kill_driver(proc, args, exp, markers, t0, anchor, delay, attempt) -> dict[st
         "_watch": watch,
     }
     log(
-        f"  SIGKILL driver at t={t:.1f}s ({anchor}+{delay}s): {len(active)} trials computing, "
-        f"rows {dict(statuses)}, alive 5 s later: {sorted(n for n, _ in alive.values())}"
+        f"  {how} driver at t={t:.1f}s ({anchor}+{delay}s): {len(active)} trials computing, "
+        f"rows {dict(statuses)}, exit {rc} after {stop_s} s, alive 5 s later: "
+        f"{sorted(n for n, _ in alive.values())}"
     )
     return fault
+
+
+def contend(
+    proc, args, exp, markers, t0, anchor, delay, attempt, *, spec_path: Path, logs: Path
+) -> dict[str, Any]:
+    """Start a second driver on the running study's directory; it must be refused (exit 3).
+
+    Alternates ``resume DIR`` and ``run JOB``. The refused driver must name the holder
+    (the running driver's pid) and change nothing: the running one goes on. The
+    running driver is paused (SIGSTOP, its trials run on) until the second one has
+    exited, so the study cannot end, and free the lock, while the second one starts.
+    """
+    n = len(list(logs.glob("contender*.log")))
+    command = ["resume", str(exp)] if n % 2 == 0 else ["run", str(spec_path)]
+    logfile = logs / f"contender{n}_{command[0]}.log"
+    active = active_trials(markers, args.steps)
+    rows = read_rows(exp)
+    kill_ns = time.time_ns()
+    t = time.monotonic() - t0
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        second = _cli(command, logfile)
+        try:
+            rc: Any = second.wait(timeout=GRACEFUL_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+            rc = f"no exit in {GRACEFUL_S:.0f} s (SIGKILLed)"
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    text = logfile.read_text(errors="replace")
+    promised = rc == 3 and f"pid {proc.pid}" in text and proc.poll() is None
+    log(f"  second driver `{command[0]}` at t={t:.1f}s: exit {rc}; {text.strip()[-200:]!r}")
+    return {
+        "phase": "driver",
+        "type": f"lock contention ({command[0]})",
+        "rc": rc,
+        "stop_s": None,
+        "as_promised": promised,
+        "attempt": attempt,
+        "t_s": round(t, 1),
+        "anchor": anchor,
+        "delay_s": delay,
+        "kill_ns": kill_ns,
+        "active": active,
+        "rows_at_kill": dict(Counter(r["status"] for r in rows)),
+        "message": text.strip()[-500:],
+        "tracked_pids": [],
+        "_watch": {},
+    }
 
 
 LEFTOVER_LIMIT_S = 120.0
@@ -1084,7 +1195,7 @@ def render(report: dict[str, Any]) -> str:
     m, t, phases = report["machine"], report["totals"], report["phases"]
     names = list(phases)
     lines = [
-        "# Chaos: random driver kills and node losses over longer studies",
+        "# Chaos: driver kills, signals, lock contention and node losses over longer studies",
         "",
         "Written by `benchmarks/chaos.py` (see its docstring for the method).",
         "",
@@ -1109,7 +1220,14 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
     row("faults injected", "faults")
-    row("kills survived (study finished after it)", "survived")
+    kinds = Counter(f["type"].split(" (")[0] for p in phases.values() for f in p["faults"])
+    lines.append(
+        f"| fault kinds | {len(kinds)}: "
+        + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
+        + " |"
+        + " |" * len(names)
+    )
+    row("faults survived (study finished; exit code and message as promised)", "survived")
     row("trials lost (budget - COMPLETED Ax trials)", "trials_lost")
     row("COMPLETED rows missing from trials.parquet", "rows_missing")
     row("trials duplicated", "trials_duplicated")
@@ -1157,8 +1275,11 @@ def render(report: dict[str, Any]) -> str:
                     )
                     or "none"
                 )
+            fault = f["type"]
+            if f.get("rc") not in (None, "SIGKILL"):
+                fault += f" → exit {f['rc']}" + (f" after {f['stop_s']} s" if f["stop_s"] else "")
             lines.append(
-                f"| {i} | {n} | {f['type']} | {f['t_s']} | {moment} | "
+                f"| {i} | {n} | {fault} | {f['t_s']} | {moment} | "
                 f"{running_text(f, p.get('analysis'))} | {leaked_text} | "
                 f"{f.get('epochs_after_kill_by_its_workers', '?')} | "
                 f"{', '.join(map(str, f.get('trials_failed_after') or [])) or 'none'} | "
@@ -1250,18 +1371,23 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--driver-kills", type=int, default=6)
+    p.add_argument("--driver-kills", type=int, default=6, help="driver SIGKILLs")
+    p.add_argument("--sigterms", type=int, default=4, help="driver SIGTERMs (graceful)")
+    p.add_argument("--sigints", type=int, default=4, help="Ctrl-C to the driver's group")
+    p.add_argument("--lock-tries", type=int, default=4, help="second drivers on the study")
     p.add_argument("--node-kills", type=int, default=4)
-    p.add_argument("--trials", type=int, default=24, help="driver-phase budget")
+    p.add_argument("--trials", type=int, default=64, help="driver-phase budget")
     p.add_argument("--node-trials", type=int, default=24, help="node-phase budget")
     p.add_argument("--concurrent", type=int, default=4)
     p.add_argument("--nodes", type=int, default=3, help="worker nodes (2 logical GPUs each)")
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--step-s", type=float, default=0.3)
+    p.add_argument("--step-s", type=float, default=0.5)
     p.add_argument("--retries", type=int, default=10, help="spec.retries (per trial)")
     p.add_argument("--attempt-timeout", type=float, default=600.0)
     p.add_argument("--phases", default="driver,nodes")
-    p.add_argument("--quick", action="store_true", help="2 + 1 kills, 8-trial studies")
+    p.add_argument(
+        "--quick", action="store_true", help="4 driver faults (one of each) + 1 node kill"
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--work", type=Path, default=None, help="scratch dir (default: a new tmp)")
     p.add_argument(
@@ -1276,7 +1402,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "chaos.md").write_text(render(report))
         return 0
     if args.quick:
-        args.driver_kills, args.node_kills, args.trials, args.node_trials = 2, 1, 8, 8
+        args.driver_kills, args.node_kills, args.trials, args.node_trials = 1, 1, 16, 8
+        args.sigterms, args.sigints, args.lock_tries = 1, 1, 1
     work = args.work or Path(tempfile.mkdtemp(prefix="chaos-"))
     work.mkdir(parents=True, exist_ok=True)
     log(f"scratch dir {work}")

@@ -1,5 +1,5 @@
-"""The chaos soak test (``tests/soak/chaos.py --quick``): random driver kills and node
-losses, then every trial of the budget accounted for exactly once."""
+"""The chaos soak test (``tests/soak/chaos.py --quick``): driver kills, signals, a second
+driver and a node loss, then every trial of the budget accounted for exactly once."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ def test_quick_chaos_loses_and_duplicates_no_trial(tmp_path: Path) -> None:
     report = json.loads((out / "chaos.json").read_text())
     totals = report["totals"]
     total = totals["total"]
-    # --quick: 2 driver kills, always made; 1 node removal, made unless the 8-trial
-    # study finished before its planned moment.
-    assert totals["driver"]["faults"] == 2
-    assert total["faults"] in (2, 3)
+    # --quick: 4 driver faults (SIGKILL, SIGTERM, Ctrl-C, a second driver), always made;
+    # 1 node removal, made unless the 8-trial study finished before its planned moment.
+    assert totals["driver"]["faults"] == 4
+    kinds = {f["type"].split(" (")[0] for f in report["phases"]["driver"]["faults"]}
+    assert kinds == {"driver SIGKILL", "driver SIGTERM", "driver SIGINT", "lock contention"}
+    assert all(f["as_promised"] for f in report["phases"]["driver"]["faults"])
+    assert total["faults"] in (4, 5)
     assert total["survived"] == total["faults"]
     assert total["finished"] is True
     assert total["trials_lost"] == 0
