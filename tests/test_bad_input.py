@@ -263,6 +263,18 @@ CASES = [
         fragment="distributed-bo resume",
     ),
     # Issue 12, item 6: kinds found by trying them.
+    Case(
+        "run into a directory that is not a study",
+        yaml_text(name="NOT_A_STUDY"),
+        code=3,
+        fragment="holds 1 file(s) that are not a study's (e.g. 'notes.txt')",
+    ),
+    Case(
+        "empty --storage",
+        yaml_text(),
+        args=("run", "JOB", "--storage", ""),
+        fragment="--storage: got ''",
+    ),
     Case("empty-string JOB", None, args=("run", ""), fragment="spec file '': does not exist"),
     Case(
         "storage that is a file",
@@ -348,6 +360,8 @@ def _prepare(tmp: Path) -> dict[str, str]:
         if tune_state is not None:
             (d / "experiment_state-2026-01-01_00-00-00.json").write_text(tune_state)
         (d / "trials.parquet").write_bytes(b"previous results")
+    (storage / "NOT_A_STUDY").mkdir()
+    (storage / "NOT_A_STUDY" / "notes.txt").write_text("the user's own files")
     existing_job = tmp / "existing.yaml"
     existing_job.write_text(spec.replace("name: bad", "name: EXISTING"))
     locked_job = _held_experiments(storage, spec)

@@ -205,7 +205,7 @@ class StorageDir:
         Returns:
             The names removed.
         """
-        stale = [n for n in self.list() if _TMP_NAME.fullmatch(n)]
+        stale = [n for n in self.list() if is_temp_name(n)]
         for name in stale:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.delete_file(self._join(name))
@@ -254,6 +254,11 @@ def _is_non_dir(path: str) -> bool:
         return not stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):  # missing, unreadable, or a NUL in the name
         return False
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :meth:`StorageDir.write_bytes`."""
+    return _TMP_NAME.fullmatch(name) is not None
 
 
 def _fsync_dir(path: str) -> None:

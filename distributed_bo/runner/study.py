@@ -22,13 +22,14 @@ from distributed_bo.exceptions import (
     ExperimentExistsError,
     ExperimentNotFoundError,
     SearcherStateError,
+    SpecError,
     StudyFailedError,
 )
-from distributed_bo.experiment.layout import SPEC_FILE, TUNER_FILE
+from distributed_bo.experiment.layout import LOCK_FILE, SPEC_FILE, TUNER_FILE
 from distributed_bo.experiment.lock import driver_lock
 from distributed_bo.experiment.rows import best_row
 from distributed_bo.experiment.spec_file import read_spec, write_spec
-from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.experiment.storage import StorageDir, is_temp_name
 from distributed_bo.runner.cluster import check_machine_fits, check_nodes_fit, connect
 from distributed_bo.runner.outcome import interrupted, time_up
 from distributed_bo.runner.progress import ProgressPrinter, StudyStopper
@@ -105,19 +106,37 @@ def run_study(
             130 or 143); the running trials were saved, and :func:`resume_study`
             continues. Signals are handled so only when called from the main thread.
     """
+    if storage is not None and not storage.strip():
+        raise SpecError(
+            f"--storage: got {storage!r}; give a directory or a URI such as "
+            "s3://bucket/prefix, or leave --storage out to use the spec's storage"
+        )
     exp = StorageDir.open(storage or spec.storage, spec.name)
     # The lock first, then the check: of two racing `run`s only one passes it.
     with driver_lock(exp, notes=progress):
-        if exp.exists(SPEC_FILE) or exp.exists(TUNER_FILE):
-            raise ExperimentExistsError(
-                f"name: an experiment {spec.name!r} already exists at {exp.uri}; continue it "
-                f"with `distributed-bo resume {exp.uri}` or choose another name"
-            )
+        _check_new(exp, spec.name)
         started = _connect_and_check(spec, address, worker_logs)
         try:
             return _fit(spec, exp, progress=progress, resume=None)
         finally:
             _shutdown(started)
+
+
+def _check_new(exp: StorageDir, name: str) -> None:
+    """Refuse a directory that holds a study, or files that are not a study's."""
+    if exp.exists(SPEC_FILE) or exp.exists(TUNER_FILE):
+        raise ExperimentExistsError(
+            f"name: an experiment {name!r} already exists at {exp.uri}; continue it "
+            f"with `distributed-bo resume {exp.uri}` or choose another name"
+        )
+    # Only our lock, or a temporary file of a run killed while writing spec.yaml.
+    others = sorted(n for n in exp.list() if n != LOCK_FILE and not is_temp_name(n))
+    if others:
+        raise ExperimentExistsError(
+            f"name: {exp.uri} already exists and holds {len(others)} file(s) that are not "
+            f"a study's (e.g. {others[0]!r}); choose another name or storage, so that "
+            "distributed-bo writes into a directory of its own"
+        )
 
 
 def resume_study(
