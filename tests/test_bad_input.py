@@ -270,6 +270,12 @@ CASES = [
         fragment="holds 1 file(s) that are not a study's (e.g. 'notes.txt')",
     ),
     Case(
+        "unwritable storage",
+        yaml_text(),
+        args=("run", "JOB", "--storage", "/proc/distributed-bo-test"),  # root cannot write
+        fragment="storage: cannot write to /proc/distributed-bo-test/bad (",
+    ),
+    Case(
         "empty --storage",
         yaml_text(),
         args=("run", "JOB", "--storage", ""),

@@ -92,22 +92,28 @@ class LocalStore:
         self._made: str | None = None  # the topmost directory create() made
 
     def create(self, data: bytes) -> object | None:
-        """Create the lock with ``O_EXCL``, making its directory if needed."""
+        """Create the lock with ``O_EXCL``, making its directory if needed.
+
+        Raises:
+            SpecError: If the directory cannot be made or written (before Ray starts).
+        """
         for _ in range(5):  # a released lock's empty directory may vanish meanwhile
-            self._make_dirs()
             try:
+                self._make_dirs()
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 return None
             except FileNotFoundError:
                 continue
+            except OSError as err:  # read-only, no permission, not a directory, ...
+                raise _unwritable(self.path, err.strerror or str(err)) from err
             try:
                 os.write(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
             return data
-        raise FileNotFoundError(f"cannot create {self.path}: its directory keeps vanishing")
+        raise _unwritable(self.path, "the directory cannot be made, or keeps vanishing")
 
     def read(self) -> Stored | None:
         """The lock's bytes; the version is the bytes themselves."""
@@ -187,6 +193,14 @@ class LocalStore:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         if missing is not None and self._made is None:
             self._made = missing
+
+
+def _unwritable(lock_path: str, reason: str) -> SpecError:
+    where = os.path.dirname(lock_path)
+    return SpecError(
+        f"storage: cannot write to {where} ({reason}); choose a storage directory this "
+        "user can create and write, or fix its permissions"
+    )
 
 
 class S3Store:
