@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -217,6 +218,26 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_or_resume(args: argparse.Namespace) -> int:
+    from distributed_bo.runner.signals import Terminated, signal_text, stop_start_up_on_sigterm
+
+    # SIGTERM stops start-up as Ctrl-C does (Ray's own handler would exit with 15);
+    # once the study runs, runner.signals stops it gracefully instead.
+    stop_start_up_on_sigterm()
+    where = {"dir": getattr(args, "experiment_dir", None) or "EXPERIMENT_DIR"}
+    try:
+        return _start(args, where)
+    except KeyboardInterrupt as err:
+        signum = signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT
+        raise StudyInterruptedError(
+            f"interrupted by {signal_text(signum)} while the study started; continue with "
+            f"`distributed-bo resume {where['dir']}` (or the same `run` again if it never "
+            "started)",
+            signum=signum,
+        ) from None
+
+
+def _start(args: argparse.Namespace, where: dict[str, str]) -> int:
+    """Run or resume; ``where["dir"]`` is set to the experiment directory once known."""
     options = {
         "address": args.address,
         "progress": None if args.quiet else sys.stderr,
@@ -227,6 +248,9 @@ def _run_or_resume(args: argparse.Namespace) -> int:
 
         spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
         from distributed_bo import run_study
+        from distributed_bo.experiment.storage import StorageDir
+
+        where["dir"] = StorageDir.open(args.storage or spec.storage, spec.name).shown
 
         _configure_ax_logging(args.debug)
         result = run_study(spec, storage=args.storage, **options)

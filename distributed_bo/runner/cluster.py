@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -45,7 +47,7 @@ def connect(
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
-        with loopback_only():
+        with loopback_only(), _keep_sigterm_handler():
             ray.init(
                 address="local",
                 _node_ip_address="127.0.0.1",
@@ -57,13 +59,44 @@ def connect(
         return True
     _probe(address)  # RAY_ADDRESS
     try:
-        ray.init(address=address, configure_logging=False, log_to_driver=log_to_driver)
+        with _keep_sigterm_handler():
+            ray.init(address=address, configure_logging=False, log_to_driver=log_to_driver)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
         raise ClusterError(
             f"--address: cannot reach a Ray cluster at {address!r} ({_first_line(err)}); "
             "check the address and that the head node is running"
         ) from err
     return True
+
+
+@contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Keep a SIGTERM handler the caller installed across ``ray.init``.
+
+    ``ray.init`` replaces it with one that exits with status 15 (or whose exit is lost,
+    when it fires inside a finaliser); the CLI's own stops start-up with exit 143.
+    Without a handler of the caller's (the default), Ray's is left in place.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    if not callable(before):
+        yield
+        return
+    from distributed_bo.runner.signals import raise_if_terminated
+
+    raise_if_terminated()  # a SIGTERM recorded so far stops us before Ray starts
+    # Ray's private helper, called by ray.init to install its handler: kept out for the
+    # call, so a SIGTERM while Ray starts reaches the caller's handler, not Ray's.
+    import ray._private.utils as ray_utils
+
+    install = ray_utils.set_sigterm_handler
+    ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        ray_utils.set_sigterm_handler = install
+        signal.signal(signal.SIGTERM, before)
+    raise_if_terminated()  # one that arrived while Ray started
 
 
 @contextmanager

@@ -35,6 +35,37 @@ _TUNE_LOGGER = "ray.tune.tune"
 SIGNAL_TEXT = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM before :class:`GracefulStop` took over (start-up, checks, Ray starting)."""
+
+
+#: The SIGTERM :func:`stop_start_up_on_sigterm`'s handler saw, if any.
+_early: dict[str, int] = {}
+
+
+def stop_start_up_on_sigterm() -> None:
+    """Make SIGTERM stop start-up: :class:`Terminated` at the next safe point.
+
+    For the CLI's main thread. The handler only records the signal: an exception
+    raised from a handler can land anywhere, and Python drops (and prints) one raised
+    inside a finaliser or a logging lock's release. :func:`raise_if_terminated` raises
+    it where that is safe: before and after ``ray.init``, and when the graceful stop
+    takes over.
+    """
+    _early.clear()
+    signal.signal(signal.SIGTERM, _on_early_sigterm)
+
+
+def _on_early_sigterm(signum: int, frame: FrameType | None) -> None:
+    _early["signum"] = signum
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` if a SIGTERM came during start-up."""
+    if _early.get("signum") is not None:
+        raise Terminated
+
+
 class GracefulStop:
     """Context manager: SIGINT and SIGTERM stop Ray Tune's loop as Ctrl-C does.
 
@@ -54,6 +85,7 @@ class GracefulStop:
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is not threading.main_thread():
             return self
+        raise_if_terminated()
         self.active = True
         self._env = os.environ.get(TUNE_SIGINT_ENV)
         os.environ[TUNE_SIGINT_ENV] = "1"

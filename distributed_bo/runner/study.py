@@ -20,12 +20,18 @@ from typing import Any, TextIO
 from distributed_bo.exceptions import (
     ClusterError,
     ExperimentExistsError,
-    ExperimentNotFoundError,
     SearcherStateError,
     SpecError,
     StudyFailedError,
 )
-from distributed_bo.experiment.layout import LOCK_FILE, SPEC_FILE, TUNER_FILE
+from distributed_bo.experiment.layout import (
+    LOCK_FILE,
+    SEARCHER_FILE,
+    SPEC_FILE,
+    TRIALS_FILE,
+    TUNER_FILE,
+    tune_snapshots,
+)
 from distributed_bo.experiment.lock import driver_lock
 from distributed_bo.experiment.rows import best_row
 from distributed_bo.experiment.spec_file import read_spec, write_spec
@@ -168,8 +174,9 @@ def resume_study(
     Raises:
         ExperimentLockedError: If another driver holds the directory (live, or
             stale without ``force``); nothing is read, written or started.
-        ExperimentNotFoundError: If the directory holds no readable study, or the
-            study never started (then :func:`run_study` it again).
+        ExperimentNotFoundError: If the directory holds no readable study. One
+            stopped before Tune's first snapshot and any result starts over from its
+            ``spec.yaml``.
         SearcherStateError: If the saved searcher state (and the one saved before
             it) is corrupt, truncated, of another version or another space; nothing
             on storage is changed.
@@ -180,11 +187,14 @@ def resume_study(
     exp = StorageDir.open(experiment_dir)
     with driver_lock(exp, force=force, notes=progress):  # before anything is read or written
         spec = load_study_spec(exp)
-        if not exp.exists(TUNER_FILE):
-            raise ExperimentNotFoundError(
-                f"experiment_dir: {exp.uri} has no Ray Tune state ({TUNER_FILE}) yet; the "
-                "study never started, so `run` it again"
-            )
+        if _never_started(exp):  # stopped before Tune's first snapshot: nothing to lose
+            if progress is not None:
+                print(_FRESH_NOTE, file=progress, flush=True)
+            started = _connect_and_check(spec, address, worker_logs)
+            try:
+                return _fit(spec, exp, progress=progress, resume=None)
+            finally:
+                _shutdown(started)
         # Checks Tune's state and the searcher's before Ray starts; writes only if both pass.
         start = prepare_restore(exp, spec)
         if progress is not None:
@@ -198,6 +208,24 @@ def resume_study(
             return _fit(spec, exp, progress=progress, resume=plan)
         finally:
             _shutdown(started)
+
+
+_FRESH_NOTE = (
+    "resume: the study was stopped before Ray Tune's first snapshot and before any "
+    "trial result; starting it from its spec.yaml"
+)
+
+
+def _never_started(exp: StorageDir) -> bool:
+    """Whether a study directory records no progress: no Tune snapshot, no results.
+
+    A driver stopped between writing ``spec.yaml`` and Tune's first snapshot leaves
+    only ``spec.yaml`` (and perhaps ``tuner.pkl``): no trial ran to any result, so the
+    study can start over, and neither ``run`` (the name is taken) nor a restore
+    (Tune has nothing to restore) would help.
+    """
+    names = exp.list()
+    return not tune_snapshots(names) and TRIALS_FILE not in names and SEARCHER_FILE not in names
 
 
 def load_study_spec(exp: StorageDir) -> StudySpec:

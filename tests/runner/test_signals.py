@@ -133,3 +133,35 @@ def test_signal_stops_the_study_and_resume_continues_exactly(tmp_path, signum, c
     )._experiment
     assert len(experiment.trials) == trials
     assert all(t.status.is_completed for t in experiment.trials.values())
+
+
+@pytest.mark.parametrize("command", ["run", "resume"])
+def test_sigterm_while_the_study_starts_exits_143_with_the_resume_line(tmp_path, command):
+    """Before the study's own stop takes over (Ray starting, checks): Ray would exit 15."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = tmp_path / "crash.yaml"
+    spec.write_text(SPEC.format(markers=markers, storage=tmp_path / "exp", trials=2))
+    exp = tmp_path / "exp" / "crash"
+    if command == "resume":  # a started study to resume: stop its first run at once
+        first = _cli("run", str(spec), "--quiet")
+        assert _wait_for(lambda: (exp / "tuner.pkl").exists(), 240), first.stderr
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    driver = _cli(*(["run", str(spec)] if command == "run" else ["resume", str(exp)]), "--quiet")
+    # The lock is taken before Ray starts: signal the driver inside its start-up.
+    assert _wait_for(lambda: (exp / "driver.lock").exists(), 120), driver.stderr
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 143, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("interrupted by SIGTERM")]
+    assert len(lines) == 1 and f"`distributed-bo resume {exp}`" in lines[0], err
+    assert "Traceback" not in err
+    assert not (exp / "driver.lock").exists()  # released on the way out
+    if command == "resume":  # stopped at its start twice: resume still runs it to the end
+        again = _cli("resume", str(exp), "--quiet")
+        _, err = again.communicate(timeout=400)
+        assert again.returncode == 0, err
+        rows = _rows(exp)
+        assert sorted(r["ax_index"] for r in rows) == [0, 1]
+        assert {r["status"] for r in rows} == {"COMPLETED"}

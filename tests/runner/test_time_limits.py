@@ -91,7 +91,8 @@ seed: 0
 def test_spent_time_budget_ends_the_study_and_says_so(ray_session, tmp_path, capsys):
     # Trials with x0 >= 0.5 never end: only the time budget can end this study.
     job = tmp_path / "job.yaml"
-    job.write_text(TIME_BUDGET_SPEC.format(budget=15, storage=tmp_path))
+    # 30 s: room for the fast trials to start and finish on a loaded 2-core machine.
+    job.write_text(TIME_BUDGET_SPEC.format(budget=30, storage=tmp_path))
     assert main(["run", str(job), "--quiet"]) == 0
     err = capsys.readouterr().err
     rows = _rows(tmp_path / "budget")
@@ -101,10 +102,10 @@ def test_spent_time_budget_ends_the_study_and_says_so(ray_session, tmp_path, cap
     assert all(r["config/x0"] < 0.5 for r in done)
     assert all(r["config/x0"] >= 0.5 for r in stopped)
     assert all(
-        r["error"] == "stopped unfinished: budget.time_budget_s (15 s) was spent" for r in stopped
+        r["error"] == "stopped unfinished: budget.time_budget_s (30 s) was spent" for r in stopped
     )
     note = (
-        f"note: budget.time_budget_s: the time budget of 15 s was spent; {len(done)} of 4 "
+        f"note: budget.time_budget_s: the time budget of 30 s was spent; {len(done)} of 4 "
         f"trials finished, {len(stopped)} stopped unfinished (EARLY_STOPPED), "
         f"{4 - len(rows)} never ran"
     )
