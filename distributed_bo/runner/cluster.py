@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from distributed_bo.exceptions import ClusterError
 
@@ -47,15 +47,23 @@ def connect(
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
-        with loopback_only(), _keep_sigterm_handler():
-            ray.init(
-                address="local",
-                _node_ip_address="127.0.0.1",
-                include_dashboard=False,
-                num_gpus=num_gpus,
-                configure_logging=False,
-                log_to_driver=log_to_driver,
-            )
+        try:
+            with loopback_only(), _keep_sigterm_handler():
+                ray.init(
+                    address="local",
+                    _node_ip_address="127.0.0.1",
+                    include_dashboard=False,
+                    num_gpus=num_gpus,
+                    configure_logging=False,
+                    log_to_driver=log_to_driver,
+                )
+        except Exception as err:  # Ray raises a bare Exception when its start times out
+            with suppress(Exception):
+                ray.shutdown()
+            raise ClusterError(
+                f"Ray did not start on this machine ({_first_line(err)}); it may be "
+                "overloaded or out of memory: try again, and see /tmp/ray/session_latest/logs"
+            ) from err
         return True
     _probe(address)  # RAY_ADDRESS
     try:

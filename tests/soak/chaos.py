@@ -801,6 +801,13 @@ def stop_driver(
     return fault
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def contend(
     proc, args, exp, markers, t0, anchor, delay, attempt, *, spec_path: Path, logs: Path
 ) -> dict[str, Any]:
@@ -813,6 +820,9 @@ def contend(
     """
     n = len(list(logs.glob("contender*.log")))
     command = ["resume", str(exp)] if n % 2 == 0 else ["run", str(spec_path)]
+    # The second driver comes once the first holds the lock (it takes it after its
+    # imports, which a loaded machine can stretch past the planned moment).
+    _wait(lambda: f'"pid": {proc.pid}' in _read(exp / "driver.lock"), proc, 300)
     logfile = logs / f"contender{n}_{command[0]}.log"
     active = active_trials(markers, args.steps)
     rows = read_rows(exp)
