@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from distributed_bo.exceptions import SpecError
 from distributed_bo.experiment.layout import LOCK_FILE
-from distributed_bo.experiment.storage import StorageDir, redact
+from distributed_bo.experiment.storage import StorageDir, redact, replace_file
 
 _T = TypeVar("_T")
 
@@ -130,16 +130,7 @@ class LocalStore:
         current = self.read()
         if current is None or current.data != expect:
             return None
-        tmp = f"{self.path}.beat-{uuid.uuid4().hex}"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        replace_file(self.path, data, tmp=f"{self.path}.beat-{uuid.uuid4().hex}")
         return data
 
     def take_over(self, data: bytes, expect: object) -> object | None:

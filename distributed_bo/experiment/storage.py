@@ -182,18 +182,7 @@ class StorageDir:
             with self.fs.open_output_stream(final) as f:
                 f.write(data)
             return
-        tmp = f"{final}{_TMP_MARK}{uuid.uuid4().hex}"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(os.path.dirname(final))  # the rename itself survives a power loss
+        replace_file(final, data, tmp=f"{final}{_TMP_MARK}{uuid.uuid4().hex}")
 
     def remove_stale_temps(self) -> list[str]:
         """Delete the temporary files a crashed writer left in the directory.
@@ -254,6 +243,25 @@ def _is_non_dir(path: str) -> bool:
         return not stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):  # missing, unreadable, or a NUL in the name
         return False
+
+
+def replace_file(path: str, data: bytes, *, tmp: str) -> None:
+    """Replace the local file ``path`` by ``data``, whole or not at all.
+
+    ``tmp`` is written and fsynced, renamed over ``path``, and the directory fsynced
+    (so the rename itself survives a power loss); ``tmp`` is removed if any step fails.
+    """
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(os.path.dirname(path))
 
 
 def is_temp_name(name: str) -> bool:
