@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import pytest
 
@@ -49,12 +48,11 @@ def test_uri_pyarrow_cannot_open_is_a_spec_error():
         StorageDir.open("foo://bar/baz")
 
 
+@pytest.mark.timeout(120)  # bounded: pyarrow's retries end; a hang fails here
 def test_unreachable_object_store_is_one_bounded_error_without_credentials():
     exp = StorageDir.open(UNREACHABLE)
-    start = time.monotonic()
     with pytest.raises(SpecError, match=r"storage: cannot reach s3://\*\*\*@bucket/exp") as err:
         exp.exists(SPEC_FILE)
-    assert time.monotonic() - start < 30
     assert "SECRET" not in str(err.value) and "KEY" not in str(err.value)
 
 
@@ -128,6 +126,7 @@ SPEC_FILE_CASES = {
 }
 
 
+@pytest.mark.timeout(60)  # a hang (FIFO, /dev/zero) fails here; no wall-clock assertion
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs and /dev/zero")
 @pytest.mark.parametrize("how", list(SPEC_FILE_CASES), ids=list(SPEC_FILE_CASES))
 def test_spec_file_that_run_did_not_write_is_refused_fast(tmp_path, how):
@@ -144,10 +143,8 @@ def test_spec_file_that_run_did_not_write_is_refused_fast(tmp_path, how):
         path.write_text(text.replace("name: s\n", "name: s\nname: t\n", 1))
     else:
         path.write_text(damage.removeprefix("text:"))
-    start = time.monotonic()
     with pytest.raises(ExperimentNotFoundError) as err:
         read_experiment(str(tmp_path / "s"))
-    assert time.monotonic() - start < 5
     message = str(err.value)
     assert re.match(rf"^experiment_dir: {tmp_path}/s/spec\.yaml is corrupt \(.*{reason}", message)
     assert message.endswith("; restore it or start a new study") and "\n" not in message

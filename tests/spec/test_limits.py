@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from distributed_bo.exceptions import SpecError
@@ -34,13 +32,12 @@ def parse(*overrides: str) -> object:
     return parse_spec(MINIMAL_YAML, overrides=overrides, import_trainable=False)
 
 
+@pytest.mark.timeout(60)  # a hang fails; no wall-clock assertion (a loaded CI is slow)
 @pytest.mark.parametrize("levels", [7, 30])
 def test_alias_bomb_is_refused_fast(levels: int) -> None:
-    start = time.monotonic()
     message = r"^<string>: its aliases expand to more than 100,000 values"
     with pytest.raises(SpecError, match=message):
         parse_spec(laughs(levels), import_trainable=False)
-    assert time.monotonic() - start < 1.0
 
 
 def test_alias_bomb_in_an_override_is_refused() -> None:
@@ -140,15 +137,14 @@ def test_baseline_that_violates_a_constraint_names_it() -> None:
     assert spec.baseline is not None
 
 
+@pytest.mark.timeout(60)
 def test_spec_file_over_the_size_cap_is_refused_before_parsing(tmp_path) -> None:
     path = tmp_path / "job.yaml"
     comment = "# " + "x" * 97 + "\n"
     path.write_text(MINIMAL_YAML + comment * (MAX_SPEC_BYTES // len(comment) + 1))
-    start = time.monotonic()
     message = r"is larger than 1 MiB; a spec is a few kilobytes, so check the path"
     with pytest.raises(SpecError, match=rf"^spec file '{path}': {message}"):
         load_spec(path)
-    assert time.monotonic() - start < 1.0
     path.write_text(MINIMAL_YAML + comment * (MAX_SPEC_BYTES // len(comment) - 5))
     assert load_spec(path, import_trainable=False).name == "tiny"  # just under the cap
 
