@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,17 +65,16 @@ from harness import (
     mean_ranks,
     median_band,
     new_header,
-    paired_counts,
     pct,
+    peer_table,
     pyplot,
     quiet,
     reading,
+    run_grid,
     save,
     seed_range,
     simulate_async,
     table,
-    verdict,
-    worker_pool,
     wtl,
 )
 
@@ -544,7 +542,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "'ahead/behind, n.s.': more wins/losses but not significant.",
         "",
     ]
-    lines += _peer_table(final, functions)
+    lines += peer_table(final, DEFAULT, PEERS, functions)
     lines += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     lines += _variant_section(runs, final, functions)
     lines += [
@@ -600,25 +598,6 @@ def _regret_table(final: Final, functions: Sequence[str], budgets: Mapping[str, 
             )
         rows.append(row)
     return table(["Method"] + [f"{f} ({budgets[f]})" for f in functions], rows)
-
-
-def _peer_table(final: Final, functions: Sequence[str]) -> list[str]:
-    """The default against each peer: a verdict per function and the total W-T-L."""
-    ours = final.get(DEFAULT, {})
-    rows = []
-    for peer in PEERS:
-        if peer not in final:
-            continue
-        row, tw, tt, tl = [peer], 0, 0, 0
-        for f in functions:
-            a, b = ours.get(f, {}), final[peer].get(f, {})
-            row.append(verdict(a, b))
-            if set(a) & set(b):
-                w, t, losses, _ = paired_counts(a, b)
-                tw, tt, tl = tw + w, tt + t, tl + losses
-        row.append(f"{tw}-{tt}-{tl}")
-        rows.append(row)
-    return table(["Peer", *functions, "total W-T-L"], rows)
 
 
 def _variant_section(
@@ -792,30 +771,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     record = Recorder(raw_path, {"header": header, "runs": runs})
     print(f"{len(tasks)} runs to do ({len(runs)} kept)", flush=True)
-    pending = deque(tasks)
-    with worker_pool(config.jobs, config.torch_threads) as pool:
-        in_flight: set[Any] = set()
-        done = 0
-        while pending or in_flight:
-            late = config.deadline_min is not None and record.minutes() > config.deadline_min
-            while pending and not late and len(in_flight) < config.jobs:
-                in_flight.add(pool.submit(run_one, *pending.popleft()))
-            if not in_flight:
-                break
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                r = future.result()
-                runs.append(r)
-                done += 1
-                print(
-                    f"[{done}/{len(tasks)}] seed {r['seed']} {r['function']:10s} "
-                    f"{r['method']:40s} regret {r['final_regret']:.3e} ({r['wall_s']:.1f} s, "
-                    f"total {record.minutes():.1f} min, load {loadavg()})",
-                    flush=True,
-                )
-                record.dump()
-                if done % 10 == 0:
-                    report(json.loads(raw_path.read_text()), out)
+    done = itertools.count(1)
+
+    def on_result(r: dict[str, Any]) -> None:
+        n = next(done)
+        runs.append(r)
+        print(
+            f"[{n}/{len(tasks)}] seed {r['seed']} {r['function']:10s} "
+            f"{r['method']:40s} regret {r['final_regret']:.3e} ({r['wall_s']:.1f} s, "
+            f"total {record.minutes():.1f} min, load {loadavg()})",
+            flush=True,
+        )
+        record.dump()
+        if n % 10 == 0:
+            report(json.loads(raw_path.read_text()), out)
+
+    pending = run_grid(run_one, tasks, config, record, on_result)
     header["skipped"] = [list(t) for t in pending]
     record.finish(finished=not pending)
     report(json.loads(raw_path.read_text()), out)

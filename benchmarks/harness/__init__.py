@@ -20,6 +20,7 @@ from harness.conditions import (
     machine,
     new_header,
     quiet,
+    run_grid,
     versions,
     worker_pool,
 )
@@ -29,6 +30,7 @@ from harness.markdown import (
     header_lines,
     load_line,
     machine_line,
+    peer_table,
     reading,
     table,
     versions_line,
@@ -41,10 +43,16 @@ from harness.methods import (
     RandomMethod,
     SearcherMethod,
     SobolMethod,
+    TimedMethod,
     optuna_distributions,
 )
 from harness.plots import median_band, pyplot, save
-from harness.simulate import REGRET_FLOOR, exponential_durations, simulate_async
+from harness.simulate import (
+    REGRET_FLOOR,
+    exponential_durations,
+    simulate_async,
+    simulate_records,
+)
 from harness.stats import (
     final_by,
     fmt,
@@ -68,6 +76,7 @@ __all__ = [
     "Recorder",
     "SearcherMethod",
     "SobolMethod",
+    "TimedMethod",
     "command_line",
     "date_line",
     "exponential_durations",
@@ -85,14 +94,17 @@ __all__ = [
     "optuna_distributions",
     "paired_counts",
     "pct",
+    "peer_table",
     "pyplot",
     "quiet",
     "reading",
+    "run_grid",
     "save",
     "seed_range",
     "hartmann6",
     "sign_test",
     "simulate_async",
+    "simulate_records",
     "table",
     "verdict",
     "versions",

@@ -17,9 +17,11 @@ import sys
 import threading
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -167,6 +169,45 @@ def worker_pool(jobs: int, torch_threads: int) -> ProcessPoolExecutor:
     )
 
 
+class GridConfig(Protocol):
+    """What :func:`run_grid` reads from a benchmark's configuration."""
+
+    jobs: int
+    torch_threads: int
+    deadline_min: float | None
+
+
+def run_grid(
+    fn: Callable[..., Any],
+    tasks: Iterable[tuple[Any, ...]],
+    config: GridConfig,
+    record: Recorder,
+    on_result: Callable[[Any], None],
+) -> list[tuple[Any, ...]]:
+    """``fn(*task)`` for every task, in order, on ``config.jobs`` worker processes.
+
+    ``on_result`` gets each result as it arrives (in completion order). No task is
+    started once ``record`` has run ``config.deadline_min`` minutes (if set); the
+    ones in flight finish.
+
+    Returns:
+        The tasks not started.
+    """
+    pending = deque(tasks)
+    in_flight: set[Any] = set()
+    with worker_pool(config.jobs, config.torch_threads) as pool:
+        while pending or in_flight:
+            late = config.deadline_min is not None and record.minutes() > config.deadline_min
+            while pending and not late and len(in_flight) < config.jobs:
+                in_flight.add(pool.submit(fn, *pending.popleft()))
+            if not in_flight:
+                break
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                on_result(future.result())
+    return list(pending)
+
+
 def command_line() -> str:
     """The command that started this process, as a reader would type it."""
     return "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -200,11 +241,14 @@ class Recorder:
         return (time.perf_counter() - self.t0) / 60
 
     def dump(self) -> None:
-        """Stamp wall time and load into the header; rewrite the JSON file."""
+        """Stamp wall time and load into the header; rewrite the JSON file atomically."""
         header = self.raw["header"]
         header["wall_min"] = self.minutes()
         header["load"] = self.load.summary()
-        self.path.write_text(json.dumps(self.raw))
+        # Atomic: a run killed mid-write leaves the previous, valid file.
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.raw))
+        os.replace(tmp, self.path)
 
     def finish(self, finished: bool = True) -> None:
         """Stop sampling the load; mark the header finished (or not); dump."""

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.stats import paired_counts, verdict
+
 
 def machine_line(m: Mapping[str, str]) -> str:
     """One Markdown line naming the machine that :func:`machine` described."""
@@ -101,3 +103,31 @@ def reading(out: Path, notes_file: str) -> list[str]:
         else (f"_none yet; written by hand in `{notes_file}`._")
     )
     return ["", "## Reading", "", text, ""]
+
+
+def peer_table(
+    final: Mapping[str, Mapping[str, Mapping[int, float]]],
+    ours: str,
+    peers: Sequence[str],
+    columns: Sequence[str],
+) -> list[str]:
+    """``ours`` against each peer that ran: a verdict per column and the total W-T-L.
+
+    ``final`` is method -> column -> seed -> value (lower wins), as
+    :func:`harness.final_by` makes it; pairs are the seeds both ran.
+    """
+    mine = final.get(ours, {})
+    rows = []
+    for peer in peers:
+        if peer not in final:
+            continue
+        row, tw, tt, tl = [peer], 0, 0, 0
+        for c in columns:
+            a, b = mine.get(c, {}), final[peer].get(c, {})
+            row.append(verdict(a, b))
+            if set(a) & set(b):
+                w, t, losses, _ = paired_counts(a, b)
+                tw, tt, tl = tw + w, tt + t, tl + losses
+        row.append(f"{tw}-{tt}-{tl}")
+        rows.append(row)
+    return table(["Peer", *columns, "total W-T-L"], rows)

@@ -41,6 +41,32 @@ def simulate_async(
     Returns:
         Objective values and configs, both in completion order.
     """
+    values, configs, _ = simulate_records(
+        method,
+        lambda index, config: float(durations[index]),
+        lambda index, config: float(objective(config)),
+        budget,
+        workers,
+    )
+    return values, configs
+
+
+def simulate_records(
+    method: Method,
+    duration: Callable[[int, dict[str, Any]], float],
+    value: Callable[[int, dict[str, Any]], float],
+    budget: int,
+    workers: int,
+) -> tuple[list[float], list[dict[str, Any]], list[int]]:
+    """:func:`simulate_async` with each evaluation's duration chosen when it starts.
+
+    ``duration(i, config)`` is called when evaluation ``i`` (in start order) starts,
+    and ``value(i, config)`` when it completes; so a recorded training run can give
+    both its own training time and its own result (``benchmarks/hpo_suite.py``).
+
+    Returns:
+        Objective values, configs and start indices, all in completion order.
+    """
     running: list[tuple[float, int, dict[str, Any]]] = []
     started = 0
 
@@ -50,19 +76,22 @@ def simulate_async(
             config = method.ask(f"t{started}")
             if config is None:
                 return
-            heapq.heappush(running, (now + float(durations[started]), started, config))
+            end = now + float(duration(started, config))
+            heapq.heappush(running, (end, started, config))
             started += 1
 
     fill(0.0)
     values: list[float] = []
     configs: list[dict[str, Any]] = []
+    order: list[int] = []
     while running:
         now, index, config = heapq.heappop(running)
-        value = float(objective(config))
-        method.tell(f"t{index}", value)
-        values.append(value)
+        result = float(value(index, config))
+        method.tell(f"t{index}", result)
+        values.append(result)
         configs.append(config)
+        order.append(index)
         fill(now)
         if not running and started < budget:
             raise RuntimeError("simulation: every worker idle and the method gives no point")
-    return values, configs
+    return values, configs, order

@@ -55,11 +55,13 @@ def wtl(a: Mapping[int, float], b: Mapping[int, float]) -> str:
     return f"{w}-{t}-{losses} (p={p:.2g})"
 
 
-def final_by(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
-    """method -> function -> seed -> final regret."""
+def final_by(
+    runs: list[dict[str, Any]], key: str = "function", value: str = "final_regret"
+) -> dict[str, dict[str, dict[int, float]]]:
+    """method -> function (or ``r[key]``) -> seed -> final regret (or ``r[value]``)."""
     out: dict[str, dict[str, dict[int, float]]] = {}
     for r in runs:
-        out.setdefault(r["method"], {}).setdefault(r["function"], {})[r["seed"]] = r["final_regret"]
+        out.setdefault(r["method"], {}).setdefault(r[key], {})[r["seed"]] = r[value]
     return out
 
 
