@@ -218,11 +218,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run_or_resume(args: argparse.Namespace) -> int:
-    from distributed_bo.runner.signals import Terminated, signal_text, stop_start_up_on_sigterm
+    from distributed_bo.runner.signals import Terminated, signal_text, stop_start_up_on_signals
 
-    # SIGTERM stops start-up as Ctrl-C does (Ray's own handler would exit with 15);
-    # once the study runs, runner.signals stops it gracefully instead.
-    stop_start_up_on_sigterm()
+    # SIGINT and SIGTERM stop start-up at its next safe point (Ray's own SIGTERM
+    # handler would exit with 15); once the study runs, runner.signals stops it
+    # gracefully instead.
+    stop_start_up_on_signals()
     where = {"dir": getattr(args, "experiment_dir", None) or "EXPERIMENT_DIR"}
     try:
         return _start(args, where)

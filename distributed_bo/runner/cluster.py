@@ -92,7 +92,7 @@ def _keep_sigterm_handler() -> Iterator[None]:
         return
     from distributed_bo.runner.signals import raise_if_terminated
 
-    raise_if_terminated()  # a SIGTERM recorded so far stops us before Ray starts
+    raise_if_terminated()  # a signal recorded so far stops us before Ray starts
     # Ray's private helper, called by ray.init to install its handler: kept out for the
     # call, so a SIGTERM while Ray starts reaches the caller's handler, not Ray's.
     import ray._private.utils as ray_utils

@@ -39,31 +39,43 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM before :class:`GracefulStop` took over (start-up, checks, Ray starting)."""
 
 
-#: The SIGTERM :func:`stop_start_up_on_sigterm`'s handler saw, if any.
+#: The stop signal :func:`stop_start_up_on_signals`' handler saw first, if any.
 _early: dict[str, int] = {}
 
 
-def stop_start_up_on_sigterm() -> None:
-    """Make SIGTERM stop start-up: :class:`Terminated` at the next safe point.
+def stop_start_up_on_signals() -> None:
+    """Make SIGINT and SIGTERM stop start-up at the next safe point.
 
     For the CLI's main thread. The handler only records the signal: an exception
     raised from a handler can land anywhere, and Python drops (and prints) one raised
-    inside a finaliser or a logging lock's release. :func:`raise_if_terminated` raises
-    it where that is safe: before and after ``ray.init``, and when the graceful stop
-    takes over.
+    inside a finaliser or a logging lock's release; a Ctrl-C during start-up was seen
+    lost that way, the study then running to its end. :func:`raise_if_terminated`
+    raises it where that is safe: before and after ``ray.init``, and when the graceful
+    stop takes over. A second signal raises at once.
     """
     _early.clear()
-    signal.signal(signal.SIGTERM, _on_early_sigterm)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _on_early_signal)
 
 
-def _on_early_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_early_signal(signum: int, frame: FrameType | None) -> None:
+    if "signum" in _early:
+        raise_if_terminated()  # a second signal: stop at once, as the first asked
     _early["signum"] = signum
 
 
 def raise_if_terminated() -> None:
-    """Raise :class:`Terminated` if a SIGTERM came during start-up."""
-    if _early.get("signum") is not None:
+    """Raise if a stop signal came during start-up.
+
+    Raises:
+        Terminated: After a SIGTERM.
+        KeyboardInterrupt: After a SIGINT.
+    """
+    signum = _early.get("signum")
+    if signum == signal.SIGTERM:
         raise Terminated
+    if signum is not None:
+        raise KeyboardInterrupt
 
 
 class GracefulStop:
