@@ -3,11 +3,13 @@
 ``suggest()`` never fits a model. It pops a ready candidate from a queue, or
 returns ``None`` ("not yet") and wakes a background thread. That thread owns the
 Ax experiment: it applies the results reported since its last cycle, then
-generates as many points as there are free slots plus ``prefetch`` spares
-(capped by ``batch_size``) in one acquisition optimisation, conditioned on every
+generates the points the free slots and the spares still lack (at most one per
+slot, or ``batch_size``) in one acquisition optimisation, conditioned on every
 trial still running or queued. A spare is generated while every slot is busy, so
-a slot that frees takes it at once instead of waiting for a model fit. The first
-round, having no data, is a Sobol batch that fills all slots at once.
+a slot that frees takes it at once instead of waiting for a model fit; by default
+there are as many as slots tend to free at once
+(:class:`~distributed_bo.search.spares.SpareCount`). The first round, having no
+data, is a Sobol batch that fills all slots at once.
 
 State that ``save()`` writes is a consistent cut without waiting for the thread:
 the Ax JSON snapshot taken at the end of the thread's last cycle, plus the result
@@ -29,12 +31,12 @@ from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
 from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
-    DEFAULT_PREFETCH,
     UNSET,
     SearcherSettings,
     settings_from_keywords,
 )
 from distributed_bo.search.space import MappedSpace, map_space
+from distributed_bo.search.spares import SpareCount
 from distributed_bo.search.stopped import StoppedTrialGenerator
 from distributed_bo.search.worker import BatchWorker
 from distributed_bo.validation import check_int, check_literal
@@ -42,6 +44,12 @@ from distributed_bo.validation import check_int, check_literal
 logger = logging.getLogger(__name__)
 
 _MODES = ("min", "max")
+#: How long the first ``suggest()`` of a fresh study waits for the first batch: Sobol
+#: points or the given ones, tens of milliseconds. Answering ``None`` instead made
+#: Tune ask again a second later, twice: 2 s before the first trial started
+#: (``benchmarks/utilization.py``, 2026-12-04). Never a model fit: a study with trials
+#: (a resumed one) does not wait.
+FIRST_BATCH_WAIT_S = 5.0
 
 
 class BatchBOSearcher(SaveRestore, Searcher):
@@ -135,6 +143,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         self._worker: BatchWorker | None = None
         self._space: MappedSpace | None = None
         self._warned_concurrency = False
+        self._spare_count = SpareCount(fixed=self._settings.prefetch)
 
     # Tune pickles the searcher into ``tuner.pkl``; threads and locks cannot be
     # pickled and the study state lives in ``save()``'s file instead.
@@ -207,6 +216,9 @@ class BatchBOSearcher(SaveRestore, Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         """Return a config for ``trial_id`` at once, or ``None`` if none is ready yet.
 
+        Only a fresh study's first call waits, for its first batch (Sobol or the
+        given points; see :data:`FIRST_BATCH_WAIT_S`).
+
         Raises:
             SpecError: If no search space, metric or mode was given.
             DistributedBOError: If the background generation failed.
@@ -224,10 +236,23 @@ class BatchBOSearcher(SaveRestore, Searcher):
                 return Searcher.FINISHED  # type: ignore[return-value]  # Tune's str sentinel
             if self._slots_free() <= 0:
                 return None
+            slots = self._concurrency()
+            first_round = book.assigned() < slots
             if not book.ready:
+                if not first_round:
+                    self._spare_count.missed(slots=slots)
                 worker.wake()
-                return None
+                if book.assigned() > 0 or not self._cond.wait_for(
+                    lambda: bool(book.ready) or worker.error is not None,
+                    timeout=FIRST_BATCH_WAIT_S,
+                ):
+                    return None
+                if worker.error is not None:
+                    raise worker.error
             index = book.ready.popleft()
+            self._spare_count.handed_out(
+                ready_left=len(book.ready), slots=slots, first_round=first_round
+            )
             book.live[trial_id] = index
             book.ax_of[trial_id] = index
             book.events.append(Run(trial_id=trial_id))
@@ -268,7 +293,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         (:meth:`on_trial_early_stopped`) is marked EARLY_STOPPED and enters the
         model as ``stopped_trials`` says (see
         :func:`~distributed_bo.search.events.finished_event`). Its slot is free at
-        once: it takes the spare (``prefetch``) if one is ready, and the next
+        once: it takes a spare (``prefetch``) if one is ready, and the next
         generation proposes for the free slots and spares still missing, with the
         running trials as pending points.
         """
@@ -322,16 +347,18 @@ class BatchBOSearcher(SaveRestore, Searcher):
         return self._concurrency() - len(self._book.live)
 
     def _spares(self) -> int:
-        if self._settings.prefetch is not None:
-            return self._settings.prefetch
-        return DEFAULT_PREFETCH if self._concurrency() > 1 else 0
+        return self._spare_count.spares(self._concurrency())
 
     def _demand(self) -> int:
-        """Points to generate now: free slots plus spares, less those ready."""
+        """Points to generate now: free slots plus spares, less those ready.
+
+        One cycle generates at most one point per slot (or ``batch_size``): the cost
+        of a joint optimisation grows with its size, and the free slots' points come
+        first; the spares follow in the next cycle.
+        """
         ready = len(self._book.ready)
         need = self._slots_free() + self._spares() - ready
-        if self._settings.batch_size is not None:
-            need = min(need, self._settings.batch_size)
+        need = min(need, self._settings.batch_size or self._concurrency())
         if self._budget is not None:
             # Never queue more points than the study has trials left.
             need = min(need, self._budget - self._book.assigned() - ready)

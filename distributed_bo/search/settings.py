@@ -49,12 +49,6 @@ DEFAULT_STOPPED_TRIALS: StoppedTrialPolicy = "last_value"
 #: Default bound on the observations the model is fitted on (``max_observations``);
 #: chosen from ``benchmarks/results/searcher_overhead.md``.
 DEFAULT_MAX_OBSERVATIONS: int | None = 500
-#: Spare points kept ready when ``prefetch`` is ``None`` and more than one trial runs
-#: at once, so a freed GPU never waits for a model fit; none with a single slot, where
-#: a spare would never see the result before it. ``benchmarks/results/utilization.md``
-#: measures the busy time it buys, ``optimizer_quality.md`` its cost in regret (a spare
-#: is proposed before the result of the trial whose slot it takes).
-DEFAULT_PREFETCH = 1
 
 _CONSTRAINT_EXAMPLE = "'x0 + x1 <= 1.5'"
 #: The choice fields and their options, in the order they are checked.
@@ -68,7 +62,7 @@ _OPTIONAL_INTS: tuple[tuple[str, int, str], ...] = (
     ("batch_size", 1, ", or null for the number of free trial slots"),
     ("num_initial", 1, ", or null for the searcher's default"),
     ("max_observations", 2, ", or null to fit the model on every observation"),
-    ("prefetch", 0, " (0 = only on demand), or null for 1 when trials run in parallel"),
+    ("prefetch", 0, " (0 = only on demand), or null to keep one per slot that may free at once"),
 )
 
 
@@ -101,13 +95,15 @@ class SearcherSettings:
             :func:`~distributed_bo.search.generator.select_observations`), so long
             studies keep batch generation bounded; ``None`` fits on all. Default
             :data:`DEFAULT_MAX_OBSERVATIONS`.
-        prefetch: Spare points kept generated beyond the free slots, >= 0. With 1,
-            the next point is generated while every slot is busy (conditioned on the
-            running trials as pending points), so a trial that finishes frees a slot
-            that ``suggest()`` fills at once. 0 generates only when a slot is free:
-            each point then sees one more result, but the slot waits for the model
-            fit. ``None`` (default): :data:`DEFAULT_PREFETCH` when more than one trial
-            runs at once, else 0; see ``benchmarks/results/utilization.md``.
+        prefetch: Spare points kept generated beyond the free slots, >= 0, so a
+            trial that ends gives its slot a point at once instead of waiting for a
+            model fit (spares are conditioned on the running trials as pending
+            points). 0 generates only when a slot is free: each point then sees one
+            more result, but the slot waits. ``None`` (default) adapts the count to
+            the slots that free at once (:class:`~distributed_bo.search.spares.SpareCount`):
+            a round of spares while trials end together, one or two while they end
+            one at a time; none with a single slot. ``benchmarks/results/utilization.md``
+            measures the busy time this buys, with equal and staggered trial lengths.
         parameter_constraints: Linear inequalities over flat parameter names, in Ax
             syntax, e.g. ``("x0 + 2 * x1 <= 1.5",)``; nested parameters by flat name
             (``optim/beta1``). A list is stored as a tuple.

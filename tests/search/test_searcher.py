@@ -266,7 +266,8 @@ def test_prefetch_keeps_a_spare_so_a_freed_slot_never_waits(fast_optimizer):
         live, counter = {}, [0]
         assert fill(s, live, counter) == 4
         assert s.wait_ready(60)
-        assert s.generation_stats[0].num_points == 5  # 4 slots and the spare, one Sobol batch
+        # The 4 slots' Sobol points, then the spare in the next cycle.
+        assert [st.num_points for st in s.generation_stats] == [4, 1]
         for _ in range(6):
             tid = next(iter(live))
             s.on_trial_complete(tid, {"v": branin(live.pop(tid))})
@@ -286,15 +287,34 @@ def test_prefetch_keeps_a_spare_so_a_freed_slot_never_waits(fast_optimizer):
         s.close()
 
 
-def test_default_prefetch_keeps_a_spare_only_when_trials_run_in_parallel():
-    for slots, spares in ((4, 1), (1, 0)):
+def test_default_spares_are_a_round_first_and_none_with_one_slot():
+    for slots, cycles in ((4, [4, 4]), (1, [1])):
         s = make(prefetch=None, max_concurrent=slots)
         try:
             assert s.wait_ready(60)
-            # The first Sobol batch is the free slots plus the spares.
-            assert s.generation_stats[0].num_points == slots + spares
+            # The free slots' Sobol points, then one spare per slot (a cycle
+            # generates at most one point per slot).
+            assert [st.num_points for st in s.generation_stats] == cycles
         finally:
             s.close()
+
+
+@pytest.mark.parametrize("prefetch, served", [(None, 4), (1, 1)])
+def test_trials_that_end_together_each_find_a_point_ready(prefetch, served):
+    """Equal-length trials started together end together: the default has a point
+    ready for each freed slot; a single spare serves only one of them."""
+    s = make(prefetch=prefetch, num_initial=50)
+    try:
+        live, counter = {}, [0]
+        assert fill(s, live, counter) == 4
+        assert s.wait_ready(60)
+        with s._worker.ax_lock:  # no generation while the round ends
+            for tid in list(live):
+                s.on_trial_complete(tid, {"v": branin(live.pop(tid))})
+            got = [s.suggest(f"n{i}") for i in range(4)]
+        assert sum(c is not None for c in got) == served
+    finally:
+        s.close()
 
 
 # With 3 spares every point is drawn before the model is used.

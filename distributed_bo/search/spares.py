@@ -1,0 +1,77 @@
+"""How many spare points the searcher keeps ready: one per slot that may free at once.
+
+A spare is a point generated while every slot is busy, so that a trial that ends
+gives its slot a new point at once instead of waiting for a model fit. One spare
+covers trials that end one at a time. Trials of equal length started together (fixed
+epochs, fixed model: the common case) end together, and each freed slot then needs
+a spare of its own, or all but one wait for the next generation.
+
+:class:`SpareCount` sizes the spares from what the queue shows, with no clock:
+
+* It starts with one spare per slot: the first round starts together, and may end
+  together. Points generated before ``num_initial`` trials have data are Sobol
+  points, which do not depend on data, so this first round of spares costs nothing.
+* A slot that frees and finds the queue empty (a *miss*) adds a spare.
+* Every ``slots`` points handed out after the first round, it looks at the fewest
+  points left in the queue after a hand-out. Two or more always left means those
+  spares were not needed: it keeps one of them as a margin and drops the rest.
+
+So trials that end together keep a full round of spares; trials that end one at a
+time settle at one or two, each generated before fewer results (a spare is proposed
+before the results of the trials whose slots it will take). A fixed ``prefetch``
+turns the adaptation off.
+"""
+
+from __future__ import annotations
+
+
+class SpareCount:
+    """The number of spares to keep ready; guarded by the searcher's lock.
+
+    Args:
+        fixed: The ``prefetch`` setting: a fixed count, or ``None`` to adapt.
+    """
+
+    def __init__(self, *, fixed: int | None) -> None:
+        self.fixed = fixed
+        #: Adapted count; ``None`` until the slot count is known.
+        self.target: int | None = None
+        self._window = 0
+        self._low: int | None = None
+        self._dry = False
+
+    def spares(self, slots: int) -> int:
+        """Spares to keep ready with ``slots`` trials running at once."""
+        if self.fixed is not None:
+            return self.fixed
+        if slots <= 1:
+            return 0  # a spare would never see the result of the trial before it
+        if self.target is None:
+            self.target = slots
+        return min(max(self.target, 1), slots)
+
+    def handed_out(self, *, ready_left: int, slots: int, first_round: bool) -> None:
+        """Note a ready point handed to a slot; ``ready_left`` are still queued.
+
+        Args:
+            ready_left: Points left in the queue after this one.
+            slots: Trials run at once.
+            first_round: Whether the point fills a slot that never had a trial
+                (the first round's hand-outs are not bursts of ending trials).
+        """
+        self._dry = False
+        if self.fixed is not None or self.target is None or first_round:
+            return
+        self._low = ready_left if self._low is None else min(self._low, ready_left)
+        self._window += 1
+        if self._window >= slots:
+            if self._low >= 2:
+                self.target = max(1, self.target - (self._low - 1))
+            self._window, self._low = 0, None
+
+    def missed(self, *, slots: int) -> None:
+        """Note a freed slot that found no point ready; one miss counts per dry spell."""
+        if self.fixed is not None or self.target is None or self._dry:
+            return
+        self._dry = True
+        self.target = min(self.target + 1, slots)
