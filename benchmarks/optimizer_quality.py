@@ -261,18 +261,22 @@ PROBLEMS = {
 # --------------------------------------------------------------------- methods
 Factory = Callable[[Problem, int, int], Method]
 
-DEFAULT = "BatchBO (default: q=1, qLogNEI, joint, 1 spare)"
+DEFAULT = "BatchBO (default: q=1, qLogNEI, joint, adaptive spares)"
+ONE_SPARE = "BatchBO one spare (prefetch=1)"
 ON_DEMAND = "BatchBO on demand (prefetch=0)"
 #: Labels the runs of earlier versions of this script carry in the JSON, and the
 #: label of the same method now. Before ``prefetch`` existed the searcher generated
 #: only on demand, so its old default runs are the on-demand method's.
 RENAMED = {
     "BatchBO (default: q=1, qLogNEI, joint)": ON_DEMAND,
+    # The default from 2026-11-26 to 2026-12-04 kept one spare.
+    "BatchBO (default: q=1, qLogNEI, joint, 1 spare)": ONE_SPARE,
     "BatchBO qLogEI": "BatchBO qLogEI (on demand)",
     "BatchBO qUCB": "BatchBO qUCB (on demand)",
 }
 METHODS: dict[str, Factory] = {
     DEFAULT: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS),
+    ONE_SPARE: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, prefetch=1),
     ON_DEMAND: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, prefetch=0),
     "BatchBO qLogEI (on demand)": lambda p, s, b: SearcherMethod(
         p.space(), s, b, WORKERS, acquisition="qLogEI", prefetch=0
@@ -334,6 +338,7 @@ PLAN: list[tuple[list[str], list[str]]] = [
     # Ackley's optimum is the centre of its box and Levy's is near it; Ax's default
     # evaluates the centre first. The same functions with the optimum moved:
     ([DEFAULT, *CHEAP, GP, AX], SHIFTED),
+    ([ONE_SPARE], SHIFTED),
     # The last acquisition the retired searcher_quality.py compared.
     ([QEI], FIRST),
 ]
@@ -399,6 +404,7 @@ def run_one(label: str, name: str, seed: int, budget: int) -> dict[str, Any]:
 STYLES = {
     DEFAULT: ("tab:blue", "-", 2.8),
     ON_DEMAND: ("tab:blue", ":", 2.0),
+    ONE_SPARE: ("tab:blue", "--", 2.0),
     QLOGEI: ("tab:cyan", "--", 1.5),
     QUCB: ("tab:olive", "--", 1.8),
     QEI: ("tab:pink", "--", 1.5),
