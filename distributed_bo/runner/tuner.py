@@ -12,6 +12,7 @@ from typing import Any
 
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.runner.guard import guard_trainable
+from distributed_bo.runner.tune_fixes import drop_stale_actor_failures
 from distributed_bo.spec import StudySpec
 
 #: Seconds between Ray Tune's experiment snapshots (Tune's "auto" is >= 10 s). Short,
@@ -66,6 +67,8 @@ def new_tuner(
 
     from distributed_bo.runner.schedulers import build_scheduler
 
+    drop_stale_actor_failures()  # reuse_actors=True below loses trials without it
+
     run_config = tune.RunConfig(
         name=exp.name,
         storage_path=exp.storage_path,
@@ -116,6 +119,7 @@ def restore_tuner(
     """
     from ray import tune
 
+    drop_stale_actor_failures()
     tuner = tune.Tuner.restore(
         exp.uri if exp.is_local else exp.path,
         storage_filesystem=exp.tune_filesystem,
@@ -128,7 +132,8 @@ def restore_tuner(
     # Private Tune members, unavoidable with Ray 2.60: ``Tuner.restore`` keeps the
     # RunConfig pickled in tuner.pkl (its callbacks hold the last run's rows and a
     # stream) and takes no new one, and it exposes no accessor for the restored
-    # search algorithm. These three lines are the only reach into Tune's internals.
+    # search algorithm. These three lines and :mod:`distributed_bo.runner.tune_fixes`
+    # are the only reaches into Tune's internals.
     local: Any = tuner._local_tuner
     local._run_config.callbacks = callbacks
     local._run_config.stop = stopper
