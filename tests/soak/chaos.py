@@ -1378,6 +1378,13 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(143)
 
 
+def _script() -> str:
+    """The script as the user ran it (``benchmarks/chaos.py`` runs this file with runpy,
+    which puts this file's path in ``sys.argv[0]``)."""
+    ran = sys.orig_argv[1] if len(sys.orig_argv) > 1 else ""
+    return ran if ran.endswith(".py") else sys.argv[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--seed", type=int, default=0)
@@ -1431,7 +1438,7 @@ def main(argv: list[str] | None = None) -> int:
         phases["nodes"] = node_phase(args, work, rng)
         (work / "nodes_phase.json").write_text(json.dumps(phases["nodes"], default=str))
     report = {
-        "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]]),
+        "command": "python " + " ".join(shlex.quote(a) for a in [_script(), *sys.argv[1:]]),
         "date": date,
         "wall_s": round(time.monotonic() - t0, 1),
         "machine": machine(),
