@@ -11,8 +11,13 @@ trial. A trial sleeps for a known duration, then reports Hartmann6 of its config
 
 * ``equal``: every trial lasts ``--equal-s`` (fixed epochs and model, only the
   optimiser tuned: trials started together end together);
-* ``staggered``: uniform in ``[--min-s, --max-s]``, from a hash of its config, so the
-  durations do not depend on where the searcher looks.
+* ``staggered``: uniform in ``[--min-s, --max-s]``, drawn from a hash of the seed and
+  the trial's start order (the k-th trial to start gets the same duration under
+  every searcher). Every searcher then runs the same work, in the same order, and
+  differences in makespan come from the searcher, not from which durations its
+  configs happened to draw (in the first version the duration hashed the config,
+  and the end-of-study drain differed by up to 10% of the makespan between
+  searchers).
 
 Busy fraction = sum of the trials' run times / (GPUs x makespan), the makespan from
 ``Tuner.fit()`` being called to the last trial's end (also from the first trial's
@@ -55,11 +60,22 @@ ONE_SPARE = "BatchBOSearcher (prefetch=1)"
 TRIALS = {(4, "equal"): 24, (4, "staggered"): 48, (16, "equal"): 128, (16, "staggered"): 128}
 
 
-def duration_of(config: dict[str, Any], lo: float, hi: float) -> float:
-    """A duration in ``[lo, hi]`` from a hash of the config's rounded values."""
-    key = ",".join(f"{config[f'x{i}']:.6f}" for i in range(6)).encode()
+def duration_of(order: int, seed: int, lo: float, hi: float) -> float:
+    """A duration in ``[lo, hi]`` from a hash of the seed and the trial's start order."""
+    key = f"{seed},{order}".encode()
     frac = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
     return lo + (hi - lo) * frac
+
+
+def start_order(counter: str) -> int:
+    """How many trials of this run started before this one (a file on this machine)."""
+    import fcntl
+
+    with open(counter, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        order = f.seek(0, os.SEEK_END)
+        f.write(b".")
+    return order
 
 
 def sleep_trial(config: dict[str, Any]) -> None:
@@ -67,20 +83,33 @@ def sleep_trial(config: dict[str, Any]) -> None:
     from ray import tune
 
     start = time.time()
-    duration = duration_of(config, config["min_s"], config["max_s"])
+    order = start_order(config["counter"])
+    duration = duration_of(order, config["seed"], config["min_s"], config["max_s"])
     time.sleep(duration)
     value = hartmann6([config[f"x{i}"] for i in range(6)])
-    tune.report({"value": value, "start": start, "end": time.time(), "duration": duration})
+    tune.report(
+        {"value": value, "start": start, "end": time.time(), "duration": duration, "order": order}
+    )
 
 
 def run_tuner(
-    label: str, search_alg: Any, *, trials: int, gpus: int, lo: float, hi: float, storage: str
+    label: str,
+    search_alg: Any,
+    *,
+    trials: int,
+    gpus: int,
+    lo: float,
+    hi: float,
+    seed: int,
+    storage: str,
 ) -> dict[str, Any]:
     """One ``tune.Tuner`` run; the trials' start/end times and the fit() call's times."""
     from ray import tune
 
     space: dict[str, Any] = {f"x{i}": tune.uniform(0.0, 1.0) for i in range(6)}
-    space.update(min_s=lo, max_s=hi)
+    fd, counter = tempfile.mkstemp(prefix="utilization-order-", dir=storage)
+    os.close(fd)
+    space.update(min_s=lo, max_s=hi, seed=seed, counter=counter)
     tuner = tune.Tuner(
         tune.with_resources(sleep_trial, {"cpu": 0.5, "gpu": 1}),
         param_space=space,
@@ -108,6 +137,7 @@ def run_tuner(
                     "start": m["start"],
                     "end": m["end"],
                     "duration": m["duration"],
+                    "order": m["order"],
                     "value": m["value"],
                 }
             )
@@ -410,7 +440,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         ),
                     ):
                         run = run_tuner(
-                            label, alg, trials=trials, gpus=gpus, lo=lo, hi=hi, storage=storage
+                            label,
+                            alg,
+                            trials=trials,
+                            gpus=gpus,
+                            lo=lo,
+                            hi=hi,
+                            seed=args.seed,
+                            storage=storage,
                         )
                         run.update(durations=durations, loadavg_after=loadavg())
                         runs.append(run)
