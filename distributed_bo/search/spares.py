@@ -10,7 +10,10 @@ a spare of its own, or all but one wait for the next generation.
 
 * It starts with one spare per slot: the first round starts together, and may end
   together. Points generated before ``num_initial`` trials have data are Sobol
-  points, which do not depend on data, so this first round of spares costs nothing.
+  points, so these spares cost no model fit. Where ``num_initial`` is under two
+  rounds of slots, some of them are Sobol points in place of model-based ones
+  (Branin, 5 initial points at 4 workers: 5-4-1 against one spare in
+  ``benchmarks/results/optimizer_quality.md``, not significant).
 * A slot that frees and finds the queue empty (a *miss*) adds a spare.
 * Every ``slots`` points handed out after the first round, it looks at the fewest
   points left in the queue after a hand-out. Two or more always left means those
