@@ -22,6 +22,7 @@ Every other failure goes through Tune's code unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -49,17 +50,23 @@ def drop_stale_actor_failures() -> bool:
     if getattr(original, _MARK, False):
         return True
 
+    @functools.wraps(original)
     def _trial_task_failure(self: Any, trial: Any, exception: Exception) -> None:
-        has_actor = getattr(self, "_trial_to_actor", {trial: None})
-        if trial.status == Trial.PENDING and trial not in has_actor:
-            logger.debug("Trial %s: failure of an actor already handled: %s", trial, exception)
-            # Its reset will never answer: without this the trial waits for it
-            # forever (``_maybe_reuse_cached_actor``) and the study hangs.
-            getattr(self, "_resetting_trials", set()).discard(trial)
-            return None
-        return original(self, trial, exception)
+        trial_to_actor = getattr(self, "_trial_to_actor", None)
+        # Requeued with no actor: this failure's actor was already handled.
+        stale = (
+            trial_to_actor is not None
+            and trial.status == Trial.PENDING
+            and trial not in trial_to_actor
+        )
+        if not stale:
+            return original(self, trial, exception)
+        logger.debug("Trial %s: failure of an actor already handled: %s", trial, exception)
+        # Its reset will never answer: without this the trial waits for it forever
+        # (``_maybe_reuse_cached_actor``) and the study hangs.
+        getattr(self, "_resetting_trials", set()).discard(trial)
+        return None
 
     setattr(_trial_task_failure, _MARK, True)
-    _trial_task_failure.__doc__ = original.__doc__
     TuneController._trial_task_failure = _trial_task_failure  # type: ignore[method-assign]
     return True
