@@ -177,6 +177,14 @@ def test_save_restore_round_trip(tmp_path, fast_optimizer):
         r.on_trial_complete(tid, {"v": branin(config), "config": config})
     r.wait_ready(60)
     assert sum(t.status.is_completed for t in exp.trials.values()) == 6
+    # The batch above may be Sobol: its cycle can start before the last results are
+    # applied. With all six applied, the next one is the model's.
+    handed = {}
+    assert fill(r, handed, counter) == 4
+    tid = next(iter(handed))
+    r.on_trial_complete(tid, {"v": branin(handed.pop(tid))})
+    assert r.wait_ready(60)
+    assert r.generation_stats[-1].method == "qLogNEI"
     r.close()
 
 
