@@ -84,7 +84,11 @@ def read_trials(storage: StorageDir) -> list[Row]:
     data = storage.read_bytes(TRIALS_FILE)
     if data is None:
         return []
-    return pq.read_table(pa.BufferReader(data)).to_pylist()
+    # One file's reader, not ``pq.read_table``: the latter's dataset scanner, given an
+    # in-memory buffer, leaves a thread that aborts the interpreter at exit
+    # ("terminate called without an active exception", rc 134) in most runs of a
+    # short command such as ``show`` with pyarrow 26 (apache/arrow#34314).
+    return pq.ParquetFile(pa.BufferReader(data)).read().to_pylist()
 
 
 #: The fixed columns a reader relies on, and what each may hold besides null.
