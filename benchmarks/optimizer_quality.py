@@ -261,7 +261,8 @@ PROBLEMS = {
 # --------------------------------------------------------------------- methods
 Factory = Callable[[Problem, int, int], Method]
 
-DEFAULT = "BatchBO (default: q=1, qLogNEI, joint, adaptive spares)"
+DEFAULT = "BatchBO (default: qLogNEI, sequential, adaptive spares)"
+JOINT = "BatchBO joint (adaptive spares)"
 ONE_SPARE = "BatchBO one spare (prefetch=1)"
 ON_DEMAND = "BatchBO on demand (prefetch=0)"
 #: Labels the runs of earlier versions of this script carry in the JSON, and the
@@ -271,21 +272,28 @@ RENAMED = {
     "BatchBO (default: q=1, qLogNEI, joint)": ON_DEMAND,
     # The default from 2026-11-26 to 2026-12-04 kept one spare.
     "BatchBO (default: q=1, qLogNEI, joint, 1 spare)": ONE_SPARE,
+    # The default of 2026-12-05, before batches became sequential by default.
+    "BatchBO (default: q=1, qLogNEI, joint, adaptive spares)": JOINT,
     "BatchBO qLogEI": "BatchBO qLogEI (on demand)",
     "BatchBO qUCB": "BatchBO qUCB (on demand)",
 }
 METHODS: dict[str, Factory] = {
     DEFAULT: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS),
-    ONE_SPARE: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, prefetch=1),
-    ON_DEMAND: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, prefetch=0),
+    JOINT: lambda p, s, b: SearcherMethod(p.space(), s, b, WORKERS, batch_strategy="joint"),
+    ONE_SPARE: lambda p, s, b: SearcherMethod(
+        p.space(), s, b, WORKERS, prefetch=1, batch_strategy="joint"
+    ),
+    ON_DEMAND: lambda p, s, b: SearcherMethod(
+        p.space(), s, b, WORKERS, prefetch=0, batch_strategy="joint"
+    ),
     "BatchBO qLogEI (on demand)": lambda p, s, b: SearcherMethod(
-        p.space(), s, b, WORKERS, acquisition="qLogEI", prefetch=0
+        p.space(), s, b, WORKERS, acquisition="qLogEI", prefetch=0, batch_strategy="joint"
     ),
     "BatchBO qUCB (on demand)": lambda p, s, b: SearcherMethod(
-        p.space(), s, b, WORKERS, acquisition="qUCB", prefetch=0
+        p.space(), s, b, WORKERS, acquisition="qUCB", prefetch=0, batch_strategy="joint"
     ),
     "BatchBO qEI (on demand)": lambda p, s, b: SearcherMethod(
-        p.space(), s, b, WORKERS, acquisition="qEI", prefetch=0
+        p.space(), s, b, WORKERS, acquisition="qEI", prefetch=0, batch_strategy="joint"
     ),
     "BatchBO q=4 joint": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "joint"),
     "BatchBO q=4 sequential": lambda p, s, b: QBatchMethod(p.space(), s, b, 4, "sequential"),
@@ -339,6 +347,7 @@ PLAN: list[tuple[list[str], list[str]]] = [
     # evaluates the centre first. The same functions with the optimum moved:
     ([DEFAULT, *CHEAP, GP, AX], SHIFTED),
     ([ONE_SPARE], SHIFTED),
+    ([JOINT], FIRST + REST),
     # The last acquisition the retired searcher_quality.py compared.
     ([QEI], FIRST),
 ]
@@ -405,6 +414,7 @@ STYLES = {
     DEFAULT: ("tab:blue", "-", 2.8),
     ON_DEMAND: ("tab:blue", ":", 2.0),
     ONE_SPARE: ("tab:blue", "--", 2.0),
+    JOINT: ("tab:cyan", "-", 2.0),
     QLOGEI: ("tab:cyan", "--", 1.5),
     QUCB: ("tab:olive", "--", 1.8),
     QEI: ("tab:pink", "--", 1.5),

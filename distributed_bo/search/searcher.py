@@ -31,6 +31,7 @@ from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
 from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
+    GENERATION_CHUNK,
     UNSET,
     SearcherSettings,
     settings_from_keywords,
@@ -352,13 +353,15 @@ class BatchBOSearcher(SaveRestore, Searcher):
     def _demand(self) -> int:
         """Points to generate now: free slots plus spares, less those ready.
 
-        One cycle generates at most one point per slot (or ``batch_size``): the cost
-        of a joint optimisation grows with its size, and the free slots' points come
-        first; the spares follow in the next cycle.
+        One cycle generates at most ``batch_size`` points, or without it at most one
+        per slot and :data:`~distributed_bo.search.settings.GENERATION_CHUNK`: the
+        cost of an optimisation grows with its size, so the free slots' points come
+        first, a chunk at a time, and the spares follow in later cycles.
         """
         ready = len(self._book.ready)
         need = self._slots_free() + self._spares() - ready
-        need = min(need, self._settings.batch_size or self._concurrency())
+        cap = self._settings.batch_size or min(self._concurrency(), GENERATION_CHUNK)
+        need = min(need, cap)
         if self._budget is not None:
             # Never queue more points than the study has trials left.
             need = min(need, self._budget - self._book.assigned() - ready)

@@ -8,6 +8,7 @@ import ray.cloudpickle
 from ray import tune
 
 from distributed_bo import BatchBOSearcher, SearcherStateError, SpecError
+from distributed_bo.search.settings import GENERATION_CHUNK
 
 SPACE = {"x": tune.uniform(-5.0, 10.0), "y": tune.uniform(0.0, 15.0), "tag": "const"}
 
@@ -265,6 +266,16 @@ def test_batch_size_caps_points_per_optimisation():
     live, counter = {}, [0]
     fill(s, live, counter)
     assert [st.num_points for st in s.generation_stats] == [2, 2]
+    s.close()
+
+
+def test_many_free_slots_get_their_points_a_chunk_at_a_time():
+    """16 free slots: cycles of GENERATION_CHUNK points, not one 16-point optimisation."""
+    s = make(max_concurrent=16, num_initial=16)
+    live, counter = {}, [0]
+    assert fill(s, live, counter) == 16
+    sizes = [st.num_points for st in s.generation_stats]
+    assert sizes == [GENERATION_CHUNK] * (16 // GENERATION_CHUNK)
     s.close()
 
 

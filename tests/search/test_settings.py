@@ -22,7 +22,7 @@ from distributed_bo.search.settings import (
 def test_defaults_are_the_documented_ones():
     s = SearcherSettings()
     assert s.acquisition == DEFAULT_ACQUISITION == "qLogNEI"
-    assert s.batch_strategy == "joint"
+    assert s.batch_strategy == "sequential"
     assert (s.batch_size, s.num_initial, s.prefetch) == (None, None, None)
     assert s.max_observations == DEFAULT_MAX_OBSERVATIONS == 500
     assert s.stopped_trials == DEFAULT_STOPPED_TRIALS == "last_value"
