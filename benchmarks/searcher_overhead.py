@@ -1,7 +1,8 @@
 """Searcher overhead: batch-generation time and memory, suggest() latency, bounded model.
 
 1. Batch generation: ``BatchGenerator.generate(q)`` after n noise-free Sobol
-   observations of Levy-d (on ``[-10, 10]^d``), default acquisition (qLogNEI, joint),
+   observations of Levy-d (on ``[-10, 10]^d``), default acquisition (qLogNEI) and
+   batch strategy (sequential; ``--sequential`` times joint beside it),
    one factor at a time around (n = 200, q = 4, d = 6): n in 50/200/500/1000 with
    the model fitted on all observations and on ``max_observations`` of them, q in
    1/4/8/16, d in 2/6/10/20. Wall seconds and peak extra resident memory (the
@@ -13,6 +14,11 @@
    the default. Per arm: generation seconds per batch, ``suggest()`` latency, the
    time a worker waited for its point, and final simple regret (the cost of the
    bound in quality).
+
+3. Several objectives (issue 14): one q = 4 batch after 100 observations of k
+   shifted copies of Levy-6, with qLogNEHVI (k = 2 to 4) and qLogNParEGO (2 to 5):
+   what the choice between them at :data:`MAX_HVI_OBJECTIVES` rests on.
+   ``--objectives`` runs only these cells and merges them into the existing JSON.
 
 Run: ``python benchmarks/searcher_overhead.py`` (``--quick`` for a smoke test).
 Results: ``benchmarks/results/searcher_overhead.md``.
@@ -67,7 +73,9 @@ class BenchConfig:
         torch_threads: ``torch.set_num_threads`` in every process.
         out: Output folder.
         strategies: ``batch_strategy`` values each timing cell is measured with
-            (``--sequential`` adds "sequential" beside "joint").
+            (the default strategy; ``--sequential`` times "joint" and "sequential").
+        objective_cells: (objectives, acquisition) per several-objective cell
+            (n = 100, q = 4, d = 6, sequential).
     """
 
     cells: tuple[tuple[int, int, int, int | None], ...] = ()
@@ -79,7 +87,8 @@ class BenchConfig:
     jobs: int = 2
     torch_threads: int = 1
     out: str = "benchmarks/results"
-    strategies: tuple[str, ...] = ("joint",)
+    strategies: tuple[str, ...] = ("sequential",)
+    objective_cells: tuple[tuple[int, str], ...] = ()
 
 
 def default_cells(bound: int) -> tuple[tuple[int, int, int, int | None], ...]:
@@ -127,28 +136,63 @@ def _rss_kib(field_name: str) -> int:
     return -1
 
 
+def shifted_levy(d: int, k: int, params: dict[str, Any]) -> dict[str, float]:
+    """``k`` objectives: Levy-d at x, x - 3, x - 6, ... (optima apart, so they conflict).
+
+    A shifted point is wrapped back into the box [-10, 10]^d.
+    """
+    return {
+        f"value{j}": levy_value(
+            d, {n: (v - 3.0 * j + 10.0) % 20.0 - 10.0 for n, v in params.items()}
+        )
+        for j in range(k)
+    }
+
+
 def time_cell(
-    n_obs: int, q: int, d: int, bound: int | None, repeat: int, strategy: str = "joint"
+    n_obs: int,
+    q: int,
+    d: int,
+    bound: int | None,
+    repeat: int,
+    strategy: str = "joint",
+    objectives: int = 1,
+    acquisition: str | None = None,
 ) -> dict[str, Any]:
     """One timing cell in this process: fill n observations, time one q-point batch."""
     from distributed_bo.search.generator import BatchGenerator
+    from distributed_bo.search.outcomes import Outcomes
     from distributed_bo.search.settings import DEFAULT_ACQUISITION
     from distributed_bo.search.space import map_space
 
     space = map_space(levy_space(d))
+    names = [f"value{j}" for j in range(objectives)] if objectives > 1 else ["value"]
+    acquisition = acquisition or DEFAULT_ACQUISITION
     gen = BatchGenerator(
         space=space,
-        metric="value",
+        metric=names[0],
         mode="min",
-        acquisition=DEFAULT_ACQUISITION,
+        acquisition=acquisition,
         batch_strategy=strategy,
         num_initial=max(5, 2 * d),
         seed=1000 + repeat,
         max_observations=bound,
+        outcomes=Outcomes.build(
+            names if objectives > 1 else names[0], ["min"] * len(names) if objectives > 1 else "min"
+        ),
     )
+
+    def observe(index: int) -> None:
+        params = gen.parameters(index)
+        if objectives == 1:
+            gen.complete(index, levy_value(d, params))
+            return
+        values = shifted_levy(d, objectives, params)
+        gen.complete(index, values[names[0]], values)
+
     start = time.perf_counter()
     for index in gen.generate(n_obs):
-        gen.complete(index, levy_value(d, gen.parameters(index)))
+        observe(index)
     fill_s = time.perf_counter() - start
     rss_before = _rss_kib("VmRSS")
     try:
@@ -161,7 +205,7 @@ def time_cell(
     seconds = time.perf_counter() - start
     peak = _rss_kib("VmHWM")
     stats = gen.last_stats
-    if len(new) != q or stats is None or stats.method != DEFAULT_ACQUISITION:
+    if len(new) != q or stats is None or stats.method != gen.acquisition_name:
         raise RuntimeError(f"timing cell: expected {q} BO points, got {len(new)} ({stats})")
     # The searcher snapshots the experiment after every generation cycle: Ax's own
     # encoder, against BatchGenerator.to_json after one more result (cache warm).
@@ -169,7 +213,7 @@ def time_cell(
     gen.client._to_json_snapshot()
     snapshot_ax_s = time.perf_counter() - start
     gen.to_json()
-    gen.complete(new[0], levy_value(d, gen.parameters(new[0])))
+    observe(new[0])
     start = time.perf_counter()
     gen.to_json()
     snapshot_s = time.perf_counter() - start
@@ -179,6 +223,8 @@ def time_cell(
         "d": d,
         "max_observations": bound,
         "batch_strategy": strategy,
+        "objectives": objectives,
+        "acquisition": gen.acquisition_name,
         "repeat": repeat,
         "seconds": seconds,
         "fill_s": fill_s,
@@ -255,7 +301,10 @@ def _bound(b: int | None) -> str:
 def plot(raw: dict[str, Any], out: Path) -> list[Path]:
     """Generation seconds against n (all vs bounded), q and d."""
     plt = pyplot()
-    rows = [r for r in raw["timing"] if _strategy(r) == "joint"]  # the plot is joint only
+    # The plot shows the default strategy (joint in runs before 2026-12-05).
+    have = {_strategy(r) for r in raw["timing"]}
+    shown = "sequential" if "sequential" in have else "joint"
+    rows = [r for r in raw["timing"] if _strategy(r) == shown]
 
     def med(sel: list[dict[str, Any]], key: str) -> float:
         return pct([r[key] for r in sel], 50)
@@ -330,7 +379,7 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
     n_cells = len(
         {(r["observations"], r["q"], r["d"], r["max_observations"]) for r in raw["timing"]}
     )
-    both = any(_strategy(r) != "joint" for r in raw["timing"])
+    both = len({_strategy(r) for r in raw["timing"]}) > 1
     lines = header_lines(
         "Searcher overhead benchmark",
         header,
@@ -356,7 +405,9 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
         "## Batch generation time and memory",
         "",
         "`BatchGenerator.generate(q)` on Levy-d after n noise-free Sobol observations, "
-        "qLogNEI, joint, default optimizer options, no pending points. Seconds: median "
+        "qLogNEI, "
+        + ("" if both else f"{_strategy(raw['timing'][0])}, " if raw["timing"] else "")
+        + "default optimizer options, no pending points. Seconds: median "
         "[min, max] over repeats. Peak extra MiB: resident-memory high-water mark "
         "during the call minus resident memory before it (max over repeats). Snapshot: "
         "the experiment's JSON the searcher takes after every generation cycle, with "
@@ -435,8 +486,41 @@ def write_markdown(raw: dict[str, Any], out: Path, plots: Sequence[Path]) -> Non
                 + " |"
             )
         lines += [""] + [f"![{p.stem}]({p.name})" for p in plots[1:]]
+    lines += objective_lines(raw.get("objectives"))
     lines += reading(out, NOTES_FILE)
     (out / f"{NAME}.md").write_text("\n".join(lines))
+
+
+def objective_lines(part: dict[str, Any] | None) -> list[str]:
+    """The several-objective section (its own command, date and load)."""
+    if not part or not part.get("cells"):
+        return []
+    h = part["header"]
+    load = h.get("load") or {}
+    lines = [
+        "",
+        "## Several objectives: qLogNEHVI against qLogNParEGO",
+        "",
+        f"- Command: `{h['command']}` (merged into this file's JSON under `objectives`)",
+        f"- Date (UTC): {h['date_utc']}; {h.get('wall_min', 0):.1f} min; "
+        f"load median {load.get('median', float('nan')):.1f} on 2 cores",
+        "",
+        "One q = 4 batch (sequential) after 100 Sobol observations of k objectives, Levy-6 "
+        "at x, x - 3, x - 6, ... wrapped into the box (conflicting optima), all minimised, "
+        "no pending points; "
+        "seconds of `BatchGenerator.generate(4)` (fit plus optimisation), median [min, max] "
+        "over repeats. The default switches from qLogNEHVI to qLogNParEGO above "
+        "`MAX_HVI_OBJECTIVES` objectives (`distributed_bo/search/acquisition.py`).",
+        "",
+        "| objectives | acquisition | seconds |",
+        "|---|---|---|",
+    ]
+    cells: dict[tuple[int, str], list[float]] = {}
+    for r in part["cells"]:
+        cells.setdefault((r["objectives"], r["acquisition"]), []).append(r["seconds"])
+    for (k, acq), secs in sorted(cells.items()):
+        lines.append(f"| {k} | {acq} | {pct(secs, 50):.2f} [{min(secs):.2f}, {max(secs):.2f}] |")
+    return lines
 
 
 def report(raw: dict[str, Any], out: Path) -> None:
@@ -461,12 +545,31 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument(
         "--sequential", action="store_true", help="time every cell joint and sequential"
     )
+    parser.add_argument(
+        "--objectives",
+        action="store_true",
+        help="only the several-objective cells, merged into the JSON in --out",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--replot", action="store_true")
     args = parser.parse_args(argv)
+    if args.objectives:
+        # qLogNEHVI took 164 s at 4 objectives (2026-12-05), so 5 is not timed.
+        hvi, parego = ((2,), (2,)) if args.quick else ((2, 3, 4), (2, 3, 4, 5))
+        cells = [(k, "qLogNEHVI") for k in hvi] + [(k, "qLogNParEGO") for k in parego]
+        return (
+            BenchConfig(
+                repeats=args.repeats,
+                seeds=0,
+                torch_threads=args.torch_threads,
+                out=args.out,
+                objective_cells=tuple(sorted(cells)),
+            ),
+            args.replot,
+        )
     bound = DEFAULT_MAX_OBSERVATIONS or 200
-    strategies = ("joint", "sequential") if args.sequential else ("joint",)
+    strategies = ("joint", "sequential") if args.sequential else ("sequential",)
     if args.quick:
         return (
             BenchConfig(
@@ -509,6 +612,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     quiet()
     out.mkdir(parents=True, exist_ok=True)
+    if config.objective_cells:
+        run_objective_cells(config, raw_path)
+        return
     from distributed_bo.search.settings import DEFAULT_MAX_OBSERVATIONS
 
     header = new_header(config=asdict(config), bound=DEFAULT_MAX_OBSERVATIONS, finished=False)
@@ -549,6 +655,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     record.finish()
     report(raw, out)
     print(f"done in {header['wall_min']:.1f} min", flush=True)
+
+
+def run_objective_cells(config: BenchConfig, raw_path: Path) -> None:
+    """Time the several-objective cells; keep the rest of the JSON as it is."""
+    raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"timing": [], "tail": []}
+    part: dict[str, Any] = {"header": new_header(config=asdict(config), finished=False)}
+    part["cells"] = []
+    record = Recorder(raw_path.with_suffix(".objectives.json"), part)
+    with worker_pool(1, config.torch_threads) as pool:
+        pool.submit(time_cell, 20, 1, 2, None, 99, "sequential", 2).result()  # warm-up
+        for rep in range(config.repeats):
+            for k, acquisition in config.objective_cells:
+                r = pool.submit(
+                    time_cell, 100, 4, 6, None, rep, "sequential", k, acquisition
+                ).result()
+                part["cells"].append(r)
+                print(f"{k} objectives {acquisition} rep={rep}: {r['seconds']:.2f} s", flush=True)
+                record.dump()
+    record.finish()
+    raw_path.with_suffix(".objectives.json").unlink()
+    raw["objectives"] = part
+    raw_path.write_text(json.dumps(raw, indent=1))
+    report(raw, raw_path.parent)
+    print(f"done in {part['header']['wall_min']:.1f} min", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from distributed_bo.search.settings import AcquisitionName
+from distributed_bo.search.settings import MULTI_OBJECTIVE, AcquisitionName
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
 
 
-def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
+#: Most objectives for which the default acquisition is qLogNEHVI; above it,
+#: qLogNParEGO. Hypervolume improvement partitions the objective space into boxes
+#: whose number grows quickly with the objectives (Daulton et al., 2021, section 5);
+#: ParEGO scalarises, so its cost hardly depends on their number. One q = 4 batch
+#: after 100 observations on a 2-core CPU (``benchmarks/results/searcher_overhead.md``,
+#: 2026-12-05): qLogNEHVI 6.0 / 30 / 165 s with 2 / 3 / 4 objectives, qLogNParEGO
+#: 6.7 / 6.7 / 14 / 18 s with 2 to 5. At 3 a batch of 30 s still fits trials of
+#: minutes; 165 s at 4 does not.
+MAX_HVI_OBJECTIVES = 3
+
+
+def multi_objective_acquisition(name: str, num_objectives: int) -> str:
+    """The acquisition used with ``num_objectives`` > 1 objectives for setting ``name``.
+
+    The default ``qLogNEI`` becomes its multi-objective form, qLogNEHVI (Daulton et
+    al., "Parallel Bayesian Optimization of Multiple Noisy Objectives with
+    Expected Hypervolume Improvement", NeurIPS 2021; log form from Ament et al.,
+    2023), or qLogNParEGO (Knowles, 2006; Daulton et al., 2020) above
+    :data:`MAX_HVI_OBJECTIVES` objectives.
+    """
+    if name in MULTI_OBJECTIVE:
+        return name
+    return "qLogNEHVI" if num_objectives <= MAX_HVI_OBJECTIVES else "qLogNParEGO"
+
+
+def acquisition_class(
+    name: AcquisitionName | str, *, num_objectives: int = 1
+) -> type[AcquisitionFunction]:
     """Map an acquisition name to its BoTorch class.
 
     The ``Log`` variants are the numerically robust LogEI family of Ament et al.,
@@ -20,6 +47,7 @@ def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
 
     Args:
         name: One of :data:`~distributed_bo.search.settings.ACQUISITIONS`.
+        num_objectives: With more than one, see :func:`multi_objective_acquisition`.
 
     Returns:
         The BoTorch ``AcquisitionFunction`` subclass.
@@ -34,6 +62,10 @@ def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
         qLogExpectedImprovement,
         qLogNoisyExpectedImprovement,
     )
+    from botorch.acquisition.multi_objective.logei import (
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.parego import qLogNParEGO
 
     classes: dict[str, type[AcquisitionFunction]] = {
         "qLogNEI": qLogNoisyExpectedImprovement,
@@ -42,5 +74,9 @@ def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
         "qNEI": qNoisyExpectedImprovement,
         "qUCB": qUpperConfidenceBound,
         "qPI": qProbabilityOfImprovement,
+        "qLogNEHVI": qLogNoisyExpectedHypervolumeImprovement,
+        "qLogNParEGO": qLogNParEGO,
     }
+    if num_objectives > 1:
+        name = multi_objective_acquisition(name, num_objectives)
     return classes[name]

@@ -157,10 +157,10 @@ def apply_events(
             gen.fail(found, event.reason)
         elif isinstance(event, Complete):
             gen.record_curve(found, curve)
-            gen.complete(found, event.value)
+            gen.complete(found, event.value, event.others)
         elif isinstance(event, EarlyStop):
             gen.record_curve(found, curve)
             value = event.value
-            if value is None and curve:
-                value = curve[-1][1]
-            gen.early_stop(found, value)
+            if value is None and curve and not gen.outcomes.tracked[1:]:
+                value = curve[-1][1]  # one tracked metric: its curve is the whole outcome
+            gen.early_stop(found, value, event.others)

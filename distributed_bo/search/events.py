@@ -48,11 +48,16 @@ class Run(_Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Complete(_Event):
-    """``trial_id`` finished with a finite objective ``value``: it is data."""
+    """``trial_id`` finished with a finite objective ``value``: it is data.
+
+    ``others`` holds the other tracked metrics (further objectives, constrained
+    metrics) by the names the trainable reports; empty for one objective.
+    """
 
     kind: ClassVar[str] = "complete"
     trial_id: str
     value: float
+    others: Mapping[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +79,7 @@ class EarlyStop(_Event):
     kind: ClassVar[str] = "early_stop"
     trial_id: str
     value: float | None = None
+    others: Mapping[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,19 +127,24 @@ def finished_event(
     result: Mapping[str, Any] | None,
     *,
     metric: str,
+    others: tuple[str, ...] = (),
     error: bool = False,
     early_stopped: bool = False,
     last_value: float | None = None,
+    last_others: Mapping[str, Any] | None = None,
 ) -> Finished:
     """How a finished trial enters the model, from Tune's ``on_trial_complete``.
 
     Args:
         trial_id: The Tune trial id.
         result: Its last result, or ``None`` (Tune ended a paused trial).
-        metric: The objective's key.
+        metric: The (first) objective's key.
+        others: The other tracked metrics' keys (further objectives, constrained
+            metrics); each must be reported, finite, as ``metric`` must.
         error: Whether the trial raised.
         early_stopped: Whether a scheduler stopped it early.
         last_value: Its learning curve's last value, used when ``result`` is ``None``.
+        last_others: Its last reported values of ``others``, likewise.
 
     Returns:
         :class:`Fail` on an error, a reported ``trial_error``, a missing or
@@ -141,20 +152,28 @@ def finished_event(
         :class:`EarlyStop` or :class:`Complete`.
     """
     value = last_value if result is None and not error else None
+    source: Mapping[str, Any] = last_others or {}
     if result is not None:
-        value = result.get(metric)
+        value, source = result.get(metric), result
     reason = None if result is None else result.get(TRIAL_ERROR_KEY)
     if error:
         return Fail(trial_id=trial_id, reason="the trial raised an error")
     if reason:
         return Fail(trial_id=trial_id, reason=str(reason))
+    extra: dict[str, Any] = {m: source.get(m) for m in others}
     if early_stopped and (value is None or is_finite_number(value)):
-        return EarlyStop(trial_id=trial_id, value=None if value is None else float(value))
-    if value is None:
-        return Fail(trial_id=trial_id, reason=f"the trial reported no {metric!r} metric")
-    if not is_finite_number(value):
-        return Fail(trial_id=trial_id, reason=f"{metric} was {value!r}")
-    return Complete(trial_id=trial_id, value=float(value))
+        if value is None or not all(is_finite_number(v) for v in extra.values()):
+            # Stopped before it reported every tracked metric: its outcome is unknown.
+            return EarlyStop(trial_id=trial_id, value=None)
+        done = {m: float(v) for m, v in extra.items()}
+        return EarlyStop(trial_id=trial_id, value=float(value), others=done)
+    for name, v in ((metric, value), *extra.items()):
+        if v is None:
+            return Fail(trial_id=trial_id, reason=f"the trial reported no {name!r} metric")
+        if not is_finite_number(v):
+            return Fail(trial_id=trial_id, reason=f"{name} was {v!r}")
+    done = {m: float(v) for m, v in extra.items()}
+    return Complete(trial_id=trial_id, value=float(value), others=done)  # type: ignore[arg-type]  # checked above
 
 
 def is_finite_number(value: Any) -> bool:

@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distributed_bo.search.acquisition import acquisition_class
+from distributed_bo.search.acquisition import acquisition_class, multi_objective_acquisition
+from distributed_bo.search.outcomes import Outcomes, ax_metric_name, pareto_layers
 from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
 
@@ -79,12 +79,6 @@ class GenerationStats:
     num_fitted: int | None = None
 
 
-def ax_metric_name(metric: str) -> str:
-    """An Ax-safe metric name (Ax parses objective strings such as ``-loss``)."""
-    name = re.sub(r"\W", "_", metric)
-    return name if name and not name[0].isdigit() else f"m_{name}"
-
-
 class BatchGenerator:
     """The Ax experiment plus batch generation; one thread at a time.
 
@@ -103,6 +97,8 @@ class BatchGenerator:
         max_observations: Most observations the model is fitted on, >= 2; ``None``
             fits on all of them. See :func:`select_observations`.
         client: An existing client (from a checkpoint); otherwise a new one.
+        outcomes: Several objectives and/or outcome constraints; ``None`` is the one
+            objective ``metric``/``mode``, which must then be the first of ``outcomes``.
     """
 
     def __init__(
@@ -120,6 +116,7 @@ class BatchGenerator:
         optimizer_options: Mapping[str, Any] | None = None,
         max_observations: int | None = None,
         client: Any = None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         from ax.api import Client
 
@@ -133,7 +130,9 @@ class BatchGenerator:
         self.initial_points = [dict(p) for p in initial_points]
         self.optimizer_options = dict(optimizer_options or {})
         self.max_observations = max_observations
-        self.ax_metric = ax_metric_name(metric)
+        self.outcomes = outcomes or Outcomes.build(metric, mode)
+        self.metric, self.mode = self.outcomes.metrics[0], self.outcomes.modes[0]
+        self.ax_metric = ax_metric_name(self.metric)
         self.last_stats: GenerationStats | None = None
         self._snapshot = AxSnapshot()
         if client is not None:
@@ -145,10 +144,18 @@ class BatchGenerator:
             parameter_constraints=[space.translate_constraint(c) for c in parameter_constraints],
             name="distributed_bo",
         )
-        sign = "-" if mode == "min" else ""
-        self.client.configure_optimization(objective=f"{sign}{self.ax_metric}")
+        self.client.configure_optimization(
+            objective=self.outcomes.ax_objective(),
+            outcome_constraints=self.outcomes.ax_constraints() or None,
+        )
 
     # ----------------------------------------------------------------- trials
+    @property
+    def acquisition_name(self) -> str:
+        """The acquisition in use: the setting, or its multi-objective form."""
+        n = len(self.outcomes.metrics)
+        return multi_objective_acquisition(self.acquisition, n) if n > 1 else self.acquisition
+
     @property
     def experiment(self) -> Any:
         """The Ax experiment."""
@@ -166,16 +173,30 @@ class BatchGenerator:
         if trial.status.is_candidate:
             trial.mark_running(no_runner_required=True)
 
-    def complete(self, index: int, value: float) -> None:
-        """Record a trial's final objective value as data and mark it COMPLETED.
+    def complete(self, index: int, value: float, others: Mapping[str, float] | None = None) -> None:
+        """Record a trial's final values as data and mark it COMPLETED.
 
         A trial that is already terminal (a result replayed after a restore) is left
         as it is, so a result is never counted twice.
+
+        Args:
+            index: The Ax trial.
+            value: The first objective's value.
+            others: The other tracked metrics' values (objectives and constrained
+                metrics), by the names the trainable reports.
         """
         if self.experiment.trials[index].status.is_terminal:
             return
         self.mark_running(index)
-        self.client.complete_trial(trial_index=index, raw_data={self.ax_metric: float(value)})
+        self.client.complete_trial(trial_index=index, raw_data=self.raw_data(value, others))
+
+    def raw_data(self, value: float, others: Mapping[str, float] | None) -> dict[str, float]:
+        """Ax raw data of one trial: every tracked metric under its Ax name."""
+        data = {self.ax_metric: float(value)}
+        for name in self.outcomes.tracked[1:]:
+            if others and name in others:
+                data[ax_metric_name(name)] = float(others[name])
+        return data
 
     def fail(self, index: int, reason: str) -> None:
         """Mark a trial FAILED; it is never used as data."""
@@ -192,6 +213,21 @@ class BatchGenerator:
     def parameters(self, index: int) -> dict[str, Any]:
         """Ax parameters of trial ``index``."""
         return dict(self.experiment.trials[index].arm.parameters)
+
+    def observed_values(self) -> dict[int, dict[str, float]]:
+        """Each tracked metric's value (by reported name), for trials that have them all.
+
+        Those are the completed trials and the ones stopped early with data.
+        """
+        df = self.experiment.lookup_data().df
+        names = {ax_metric_name(m): m for m in self.outcomes.tracked}
+        out: dict[int, dict[str, float]] = {}
+        for (index, name), value in (
+            df.groupby(["trial_index", "metric_name"])["mean"].mean().items()
+        ):
+            if name in names:
+                out.setdefault(int(index), {})[names[name]] = float(value)
+        return {i: v for i, v in out.items() if len(v) == len(names)}
 
     def num_with_data(self) -> int:
         """Number of COMPLETED trials (each has objective data)."""
@@ -254,7 +290,7 @@ class BatchGenerator:
             adapter = Generators.BOTORCH_MODULAR(
                 experiment=self.experiment,
                 data=data,
-                botorch_acqf_class=acquisition_class(self.acquisition),
+                botorch_acqf_class=acquisition_class(self.acquisition_name),
             )
             run = adapter.gen(
                 n=k,
@@ -263,7 +299,7 @@ class BatchGenerator:
             )
         indices = self._add_runs(run)
         self.last_stats = GenerationStats(
-            method=self.acquisition,
+            method=self.acquisition_name,
             num_points=len(indices),
             num_pending=num_pending,
             num_observations=n_data,
@@ -278,10 +314,23 @@ class BatchGenerator:
         df = data.df
         rows = df[df["metric_name"] == self.ax_metric]
         values = rows.groupby("trial_index")["mean"].mean().to_dict()
+        mode = self.mode
+        if self.outcomes.is_multi and self.max_observations is not None:
+            # Several objectives: rank trials by Pareto layer (0 = non-dominated).
+            names = [ax_metric_name(m) for m in self.outcomes.metrics]
+            table = df[df["metric_name"].isin(names)].pivot_table(
+                index="trial_index", columns="metric_name", values="mean"
+            )
+            table = table.dropna()[names]
+            signs = [1.0 if m == "min" else -1.0 for m in self.outcomes.modes]
+            layers = pareto_layers(
+                [[s * v for s, v in zip(signs, row, strict=True)] for row in table.to_numpy()]
+            )
+            values, mode = dict(zip(table.index, layers, strict=True)), "min"
         keep = select_observations(
             {int(k): float(v) for k, v in values.items()},
             max_observations=self.max_observations,
-            mode=self.mode,
+            mode=mode,
         )
         if len(keep) == len(values):
             return data, len(values)

@@ -29,9 +29,11 @@ from distributed_bo.exceptions import SpecError
 from distributed_bo.search.book import TrialBook
 from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
+from distributed_bo.search.outcomes import Outcomes, pareto_layers
 from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
     GENERATION_CHUNK,
+    MULTI_OBJECTIVE,
     UNSET,
     SearcherSettings,
     settings_from_keywords,
@@ -62,8 +64,17 @@ class BatchBOSearcher(SaveRestore, Searcher):
     Args:
         space: Ray Tune domains (nested dicts and constants allowed). If ``None``, the
             Tuner's ``param_space`` is used.
-        metric: The reported key to optimise.
-        mode: ``"min"`` or ``"max"``.
+        metric: The reported key to optimise, or a list of keys for several
+            objectives (as ``OptunaSearch`` takes them): batches then come from
+            qLogNEHVI, and :meth:`pareto_front` gives the trade-offs found.
+        mode: ``"min"`` or ``"max"``, or a list of them, one per metric.
+        objective_thresholds: Several objectives only: objective -> the worst value
+            worth having (the hypervolume's reference point); an objective left out
+            gets the threshold Ax infers from the data.
+        outcome_constraints: Constraints on reported metrics that are not objectives,
+            in Ax's syntax: ``["num_params <= 5e6"]``. They enter the acquisition
+            (as in BoTorch's constrained qLogNEI / qLogNEHVI); a trial must report
+            every constrained metric.
         seed: Seed of the Sobol sequence and the acquisition optimiser. With the same
             seed and the same results in the same order, proposals are identical.
         max_concurrent: Trials run at once. ``None`` takes Tune's
@@ -96,8 +107,10 @@ class BatchBOSearcher(SaveRestore, Searcher):
         self,
         *,
         space: Mapping[str, Any] | None = None,
-        metric: str | None = None,
-        mode: str | None = None,
+        metric: str | Sequence[str] | None = None,
+        mode: str | Sequence[str] | None = None,
+        objective_thresholds: Mapping[str, float] | None = None,
+        outcome_constraints: Sequence[str] = (),
         batch_size: int | None = UNSET,
         acquisition: str = UNSET,
         batch_strategy: str = UNSET,
@@ -115,11 +128,20 @@ class BatchBOSearcher(SaveRestore, Searcher):
     ) -> None:
         # Every setting keyword (the others are ignored); UNSET where not given.
         self._settings = settings_from_keywords(settings, locals())
-        if mode is not None:
+        if isinstance(mode, str):
             check_literal(mode, "mode", _MODES)
         check_int(max_concurrent, "max_concurrent", ge=1, allow_none=True, extra=" or None")
         check_int(seed, "seed", allow_none=True, extra=" or None")
-        super().__init__(metric=metric, mode=mode)
+        if not isinstance(metric, str | None):
+            metric = list(metric)
+        if not isinstance(mode, str | None):
+            mode = list(mode)
+        self._objective_thresholds = dict(objective_thresholds or {})
+        self._outcome_constraints = list(outcome_constraints)
+        if metric is not None and mode is not None:
+            # Bad metric/mode/thresholds/constraints fail here, before Tune's asserts.
+            self._outcomes(metric, mode)
+        super().__init__(metric=metric, mode=mode)  # type: ignore[arg-type]  # lists too
         self._raw_space = dict(space) if space is not None else None
         self._seed = seed
         self._max_concurrent = max_concurrent
@@ -145,12 +167,15 @@ class BatchBOSearcher(SaveRestore, Searcher):
         self._space: MappedSpace | None = None
         self._warned_concurrency = False
         self._spare_count = SpareCount(fixed=self._settings.prefetch)
+        #: Last reported values of the tracked metrics after the first, per live trial.
+        self._last_others: dict[str, dict[str, Any]] = {}
 
     # Tune pickles the searcher into ``tuner.pkl``; threads and locks cannot be
     # pickled and the study state lives in ``save()``'s file instead.
     _PICKLED = (
         *("_raw_space", "_settings", "_seed", "_max_concurrent", "_points"),
         *("_time_attr", "_budget", "_resume", "_metric", "_mode"),
+        *("_objective_thresholds", "_outcome_constraints"),
     )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -158,25 +183,64 @@ class BatchBOSearcher(SaveRestore, Searcher):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(upgrade_pickled(state))
+        # Pickled before several objectives and outcome constraints existed.
+        self.__dict__.setdefault("_objective_thresholds", {})
+        self.__dict__.setdefault("_outcome_constraints", [])
         self._init_runtime()
         if self._raw_space is not None and self._metric is not None and self._mode is not None:
             self._setup()
 
-    def _setup(self) -> None:
-        metric, mode = self._metric, self._mode
+    def _outcomes(self, metric: Any = UNSET, mode: Any = UNSET) -> Outcomes:
+        """The objectives and constraints (of ``metric``/``mode``, else the searcher's).
+
+        Raises:
+            SpecError: If metric or mode is missing or malformed, a threshold or
+                constraint is bad, or the acquisition or stopped-trial policy does not
+                fit the number of objectives.
+        """
+        metric = self._metric if metric is UNSET else metric
+        mode = self._mode if mode is UNSET else mode
         if metric is None or mode is None:
             raise SpecError(
                 "metric/mode: not set; pass metric= and mode= to BatchBOSearcher or "
                 "to tune.TuneConfig"
             )
+        outcomes = Outcomes.build(
+            metric,
+            mode,
+            objective_thresholds=self._objective_thresholds,
+            outcome_constraints=self._outcome_constraints,
+        )
+        acquisition = self._settings.acquisition
+        if outcomes.is_multi and acquisition not in ("qLogNEI", *MULTI_OBJECTIVE):
+            raise SpecError(
+                f"acquisition: got {acquisition!r} with {len(outcomes.metrics)} objectives; "
+                f"use one of {', '.join(MULTI_OBJECTIVE)} (or the default qLogNEI, which "
+                "becomes qLogNEHVI)"
+            )
+        if not outcomes.is_multi and acquisition in MULTI_OBJECTIVE:
+            raise SpecError(
+                f"acquisition: got {acquisition!r} with one objective; it needs several "
+                "metrics; use qLogNEI"
+            )
+        if outcomes.is_multi and self._settings.stopped_trials == "highest_rung":
+            raise SpecError(
+                "stopped_trials: got 'highest_rung' with several objectives; BOHB's rule "
+                "follows one learning curve; use 'last_value'"
+            )
+        return outcomes
+
+    def _setup(self) -> None:
+        outcomes = self._outcomes()
         space = map_space(self._raw_space or {})
         gen = StoppedTrialGenerator.from_settings(
             self._settings,
             space=space,
-            metric=metric,
-            mode=mode,
+            metric=outcomes.metrics[0],
+            mode=outcomes.modes[0],
             seed=self._seed,
             initial_points=[space.to_ax(p) for p in self._points],
+            outcomes=outcomes,
         )
         self._space = space
         self._start_worker(gen)
@@ -198,9 +262,12 @@ class BatchBOSearcher(SaveRestore, Searcher):
             self._budget = num_samples
         if self._worker is not None:
             return False
-        if metric:
+        # Tune's metric/mode (TuneConfig's, for its scheduler) never replace the
+        # searcher's own list of objectives.
+        several = isinstance(self._metric, list)
+        if metric and not several:
             self._metric = metric
-        if mode:
+        if mode and not several:
             self._mode = check_literal(mode, "mode", _MODES)
         if self._raw_space is None:
             self._raw_space = dict(config)
@@ -308,20 +375,30 @@ class BatchBOSearcher(SaveRestore, Searcher):
             if result is not None and not error:
                 self._add_to_curve(trial_id, result)
             curve = book.curves.get(trial_id)
+            tracked = self._worker.gen.outcomes.tracked
             event = finished_event(
                 trial_id,
                 result,
-                metric=self._metric or "",
+                metric=tracked[0],
+                others=tracked[1:],
                 error=error,
                 early_stopped=trial_id in book.stopped,
                 last_value=curve[-1][1] if curve else None,
+                last_others=self._last_others.pop(trial_id, None),
             )
             book.events.append(event)
             self._worker.wake()
 
     def _add_to_curve(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        t, value = result.get(self._time_attr), result.get(self._metric or "")
+        if self._worker is None:
+            return
+        tracked = self._worker.gen.outcomes.tracked
+        t, value = result.get(self._time_attr), result.get(tracked[0])
         self._book.add_to_curve(trial_id, t, value)
+        if len(tracked) > 1:
+            # The other tracked metrics' last values, for a trial Tune ends unreported.
+            last = self._last_others.setdefault(trial_id, {})
+            last.update({m: result[m] for m in tracked[1:] if m in result})
 
     def _ensure_known(self, trial_id: str, result: Mapping[str, Any] | None) -> None:
         """Re-attach a trial that Tune knows and this searcher does not (after restore)."""
@@ -381,6 +458,40 @@ class BatchBOSearcher(SaveRestore, Searcher):
         """One entry per generated batch: method, size, pending points and seconds."""
         with self._cond:
             return [] if self._worker is None else list(self._worker.stats)
+
+    def pareto_front(self) -> list[dict[str, Any]]:
+        """The observed Pareto front: feasible trials with data that none dominates.
+
+        Values are as reported (not model predictions). A trial is feasible when it
+        meets every outcome constraint. With one objective this is the best trial
+        (with its ties).
+
+        Returns:
+            One entry per trial, best first by the first objective:
+            ``{"trial_id": ..., "config": {...}, "values": {metric: value, ...}}``,
+            ``values`` holding every objective and constrained metric.
+        """
+        worker, space = self._worker, self._space
+        if worker is None or space is None:
+            return []
+        with worker.ax_lock:
+            gen = worker.gen
+            observed = gen.observed_values()
+            configs = {i: space.to_config(gen.parameters(i)) for i in observed}
+        with self._cond:
+            tune_id = {i: t for t, i in self._book.ax_of.items()}
+        outcomes = gen.outcomes
+        feasible = {i: v for i, v in observed.items() if outcomes.feasible(v)}
+        signs = [1.0 if m == "min" else -1.0 for m in outcomes.modes]
+        rows = list(feasible.items())
+        layers = pareto_layers(
+            [[s * v[m] for s, m in zip(signs, outcomes.metrics, strict=True)] for _, v in rows]
+        )
+        front = [(i, v) for (i, v), layer in zip(rows, layers, strict=True) if layer == 0]
+        front.sort(key=lambda item: (signs[0] * item[1][outcomes.metrics[0]], item[0]))
+        return [
+            {"trial_id": tune_id.get(i), "config": configs[i], "values": dict(v)} for i, v in front
+        ]
 
     @property
     def ax_client(self) -> Any:

@@ -28,12 +28,16 @@ from distributed_bo.validation import (
     require_mapping,
 )
 
-AcquisitionName = Literal["qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI"]
+AcquisitionName = Literal[
+    "qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI", "qLogNEHVI", "qLogNParEGO"
+]
 BatchStrategy = Literal["joint", "sequential"]
 StoppedTrialPolicy = Literal["highest_rung", "last_value"]
 
 #: Acquisition names, as :func:`~distributed_bo.search.acquisition.acquisition_class` maps them.
 ACQUISITIONS: tuple[str, ...] = get_args(AcquisitionName)
+#: The acquisitions that take several objectives.
+MULTI_OBJECTIVE: tuple[str, ...] = ("qLogNEHVI", "qLogNParEGO")
 BATCH_STRATEGIES: tuple[str, ...] = get_args(BatchStrategy)
 #: See :mod:`distributed_bo.search.stopped`.
 STOPPED_TRIAL_POLICIES: tuple[str, ...] = get_args(StoppedTrialPolicy)
@@ -43,10 +47,13 @@ STOPPED_TRIAL_POLICIES: tuple[str, ...] = get_args(StoppedTrialPolicy)
 #: on Branin and Hartmann6 (qUCB against it: 4-1-5 and 6-2-2 W-T-L, n.s.); qLogNEI
 #: stays, as it also handles the noisy metrics that real training reports.
 DEFAULT_ACQUISITION: AcquisitionName = "qLogNEI"
-#: Default batch strategy: greedy, one point at a time (Ax's default too). It ranked at
-#: least as well as joint in every cell of ``benchmarks/results/optimizer_quality.md``
-#: (q = 4 and 8, n.s.; adaptive spares: see its reading of 2026-12-05), and builds 16
-#: points on Hartmann6 in 6.1 s against 15.9 s here (120 observations, 16 pending).
+#: Default batch strategy: greedy, one point at a time (Ax's default too). In
+#: ``benchmarks/results/optimizer_quality.md`` it ranked at least as well as joint in
+#: every fixed-q cell (q = 4 and 8, n.s.), and with the default's spares the two gave
+#: identical runs (4 async workers ask one point at a time). Speed depends on the
+#: problem: with 16 pending points on Hartmann6 it built 16 points in 6.1 s against
+#: 15.9 s joint on a 2-core CPU; on Levy-6 with none, joint was faster at q = 4
+#: (``benchmarks/results/searcher_overhead.md``).
 DEFAULT_BATCH_STRATEGY: BatchStrategy = "sequential"
 #: Most points one generation cycle proposes when ``batch_size`` is None. When many
 #: slots free at once, chunks of this size reach them as each is ready (sequential

@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from distributed_bo.search.generator import BatchGenerator
+from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS, SearcherSettings
 from distributed_bo.search.space import MappedSpace
 
@@ -110,6 +111,7 @@ class StoppedTrialGenerator(BatchGenerator):
         mode: str,
         seed: int | None,
         initial_points: Sequence[Mapping[str, Any]] = (),
+        outcomes: Outcomes | None = None,
     ) -> StoppedTrialGenerator:
         """The generator that ``settings`` describe, over ``space``.
 
@@ -121,6 +123,8 @@ class StoppedTrialGenerator(BatchGenerator):
             mode: ``"min"`` or ``"max"``.
             seed: Seed of the Sobol sequence and of the acquisition optimiser.
             initial_points: Ax parameterizations to evaluate before anything else.
+            outcomes: Several objectives and/or outcome constraints (``metric`` and
+                ``mode`` are then its first objective's).
         """
         return cls(
             policy=settings.stopped_trials,
@@ -135,6 +139,7 @@ class StoppedTrialGenerator(BatchGenerator):
             initial_points=initial_points,
             optimizer_options=settings.optimizer_options,
             max_observations=settings.max_observations,
+            outcomes=outcomes,
         )
 
     def record_curve(self, index: int, curve: Curve) -> None:
@@ -142,30 +147,36 @@ class StoppedTrialGenerator(BatchGenerator):
         if curve:
             self.curves[index] = [(float(t), float(v)) for t, v in curve]
 
-    def early_stop(self, index: int, value: float | None = None) -> None:
-        """Mark trial ``index`` EARLY_STOPPED with its last value, then apply the policy.
+    def early_stop(
+        self, index: int, value: float | None = None, others: Mapping[str, float] | None = None
+    ) -> None:
+        """Mark trial ``index`` EARLY_STOPPED with its last values, then apply the policy.
 
         Ax keeps an early-stopped trial's data (it refuses to early-stop a trial
-        without any), so the last value is attached; under ``highest_rung`` the data
-        is then rewritten to the current fidelity level.
+        without any), so the last values are attached; under ``highest_rung`` the
+        data is then rewritten to the current fidelity level.
 
         Args:
             index: The Ax trial.
-            value: Its last reported value, or ``None`` if it reported none.
+            value: Its last reported (first objective) value, or ``None`` if unknown.
+            others: Its last values of the other tracked metrics; the trial enters
+                the model only if it has them all.
         """
         trial = self.experiment.trials[index]
         if trial.status.is_terminal:
             return
         self.mark_running(index)
-        if value is not None:
-            self.client.attach_data(trial_index=index, raw_data={self.ax_metric: float(value)})
-        trial.mark_early_stopped(unsafe=value is None)
+        missing = [m for m in self.outcomes.tracked[1:] if m not in (others or {})]
+        known = value is not None and not missing
+        if value is not None and known:
+            self.client.attach_data(trial_index=index, raw_data=self.raw_data(value, others))
+        trial.mark_early_stopped(unsafe=not known)
         if self.policy == "highest_rung":
             self.use_highest_level()
 
-    def complete(self, index: int, value: float) -> None:
-        """Record a full-length trial's final value as data (see the base class)."""
-        super().complete(index, value)
+    def complete(self, index: int, value: float, others: Mapping[str, float] | None = None) -> None:
+        """Record a full-length trial's final values as data (see the base class)."""
+        super().complete(index, value, others)
         if self.policy == "highest_rung":
             self.use_highest_level()
 

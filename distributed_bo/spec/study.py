@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from distributed_bo.search.constraints import constraint_names
-from distributed_bo.search.settings import SearcherSettings
+from distributed_bo.search.settings import MULTI_OBJECTIVE, SearcherSettings
 from distributed_bo.spec._frozen import freeze, thaw
 from distributed_bo.spec.baseline import check_baseline
 from distributed_bo.spec.domains import RANGE_TYPES
@@ -179,6 +179,13 @@ class StudySpec:
         object.__setattr__(self, "space", space)
         _check_config_overlap(self.trainable.config, space, "trainable.config")
         _check_constraint_names(self.searcher.parameter_constraints, parsed)
+        if self.searcher.acquisition in MULTI_OBJECTIVE:
+            # A spec has one objective until the spec takes several (issue 14).
+            fail(
+                "searcher.acquisition",
+                self.searcher.acquisition,
+                "it needs several objectives and objective has one metric; use qLogNEI",
+            )
         constraints = parse_constraints(self.searcher.parameter_constraints)
         check_feasible(constraints, parsed.domains)
         check_scheduler_reach(self.scheduler, self.trainable.config)

@@ -28,7 +28,10 @@ def test_defaults_are_the_documented_ones():
     assert s.stopped_trials == DEFAULT_STOPPED_TRIALS == "last_value"
     assert s.parameter_constraints == ()
     assert s.optimizer_options == {}
-    assert ACQUISITIONS == ("qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI")
+    assert (
+        *("qLogNEI", "qLogEI", "qEI", "qNEI", "qUCB", "qPI"),
+        *("qLogNEHVI", "qLogNParEGO"),
+    ) == ACQUISITIONS
     assert STOPPED_TRIAL_POLICIES == ("highest_rung", "last_value")
 
 

@@ -308,6 +308,13 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         r"^searcher\.acquisition: got 'qLogNIE'; use 'qLogNEI', .* \(did you mean 'qLogNEI'\?\)$",
     ),
     (
+        "multi_objective_acquisition_with_one_objective",
+        MINIMAL_YAML,
+        ["searcher.acquisition=qLogNEHVI"],
+        r"^searcher\.acquisition: got 'qLogNEHVI'; it needs several objectives and objective "
+        r"has one metric; use qLogNEI$",
+    ),
+    (
         "unknown_batch_strategy",
         MINIMAL_YAML,
         ["searcher.batch_strategy=greedy"],

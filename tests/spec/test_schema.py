@@ -29,7 +29,7 @@ def test_minimal_spec_gets_defaults(minimal: dict[str, Any]) -> None:
     assert spec.budget == BudgetSpec(num_trials=4, max_concurrent=4)
     assert spec.searcher == SearcherSpec(
         acquisition="qLogNEI",
-        batch_strategy="joint",
+        batch_strategy="sequential",
         batch_size=None,
         num_initial=None,
         parameter_constraints=(),

@@ -67,7 +67,8 @@ def test_spec_yaml_written_before_the_change_reads_back(minimal: dict[str, Any])
         "parameter_constraints": [],
         "stopped_trials": "last_value",
     }
-    assert StudySpec.from_dict(minimal).searcher == SearcherSettings()
+    # Its saved batch_strategy (joint, the default before 2026-12-05) is kept on resume.
+    assert StudySpec.from_dict(minimal).searcher == SearcherSettings(batch_strategy="joint")
 
 
 def test_messages_name_the_searcher_section(minimal: dict[str, Any]) -> None:
