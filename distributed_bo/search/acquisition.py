@@ -35,9 +35,7 @@ def multi_objective_acquisition(name: str, num_objectives: int) -> str:
     return "qLogNEHVI" if num_objectives <= MAX_HVI_OBJECTIVES else "qLogNParEGO"
 
 
-def acquisition_class(
-    name: AcquisitionName | str, *, num_objectives: int = 1
-) -> type[AcquisitionFunction]:
+def acquisition_class(name: AcquisitionName | str) -> type[AcquisitionFunction]:
     """Map an acquisition name to its BoTorch class.
 
     The ``Log`` variants are the numerically robust LogEI family of Ament et al.,
@@ -47,7 +45,6 @@ def acquisition_class(
 
     Args:
         name: One of :data:`~distributed_bo.search.settings.ACQUISITIONS`.
-        num_objectives: With more than one, see :func:`multi_objective_acquisition`.
 
     Returns:
         The BoTorch ``AcquisitionFunction`` subclass.
@@ -77,6 +74,4 @@ def acquisition_class(
         "qLogNEHVI": qLogNoisyExpectedHypervolumeImprovement,
         "qLogNParEGO": qLogNParEGO,
     }
-    if num_objectives > 1:
-        name = multi_objective_acquisition(name, num_objectives)
     return classes[name]

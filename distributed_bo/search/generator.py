@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distributed_bo.search.acquisition import acquisition_class, multi_objective_acquisition
-from distributed_bo.search.outcomes import Outcomes, ax_metric_name, pareto_layers
+from distributed_bo.search.outcomes import Outcomes, ax_metric_name
 from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
 
@@ -98,7 +98,8 @@ class BatchGenerator:
             fits on all of them. See :func:`select_observations`.
         client: An existing client (from a checkpoint); otherwise a new one.
         outcomes: Several objectives and/or outcome constraints; ``None`` is the one
-            objective ``metric``/``mode``, which must then be the first of ``outcomes``.
+            objective ``metric``/``mode``. When given, ``metric``/``mode`` are its
+            first objective's.
     """
 
     def __init__(
@@ -219,15 +220,7 @@ class BatchGenerator:
 
         Those are the completed trials and the ones stopped early with data.
         """
-        df = self.experiment.lookup_data().df
-        names = {ax_metric_name(m): m for m in self.outcomes.tracked}
-        out: dict[int, dict[str, float]] = {}
-        for (index, name), value in (
-            df.groupby(["trial_index", "metric_name"])["mean"].mean().items()
-        ):
-            if name in names:
-                out.setdefault(int(index), {})[names[name]] = float(value)
-        return {i: v for i, v in out.items() if len(v) == len(names)}
+        return _by_trial(self.experiment.lookup_data().df, self.outcomes.tracked)
 
     def num_with_data(self) -> int:
         """Number of COMPLETED trials (each has objective data)."""
@@ -317,16 +310,9 @@ class BatchGenerator:
         mode = self.mode
         if self.outcomes.is_multi and self.max_observations is not None:
             # Several objectives: rank trials by Pareto layer (0 = non-dominated).
-            names = [ax_metric_name(m) for m in self.outcomes.metrics]
-            table = df[df["metric_name"].isin(names)].pivot_table(
-                index="trial_index", columns="metric_name", values="mean"
-            )
-            table = table.dropna()[names]
-            signs = [1.0 if m == "min" else -1.0 for m in self.outcomes.modes]
-            layers = pareto_layers(
-                [[s * v for s, v in zip(signs, row, strict=True)] for row in table.to_numpy()]
-            )
-            values, mode = dict(zip(table.index, layers, strict=True)), "min"
+            rows = _by_trial(df, self.outcomes.metrics)
+            layers = self.outcomes.layers(list(rows.values()))
+            values, mode = dict(zip(rows, layers, strict=True)), "min"
         keep = select_observations(
             {int(k): float(v) for k, v in values.items()},
             max_observations=self.max_observations,
@@ -393,6 +379,21 @@ class BatchGenerator:
             SearcherStateError: If the snapshot cannot be decoded.
         """
         return client_from_json(snapshot)
+
+
+def _by_trial(df: Any, metrics: Sequence[str]) -> dict[int, dict[str, float]]:
+    """``metrics``' mean values (by reported name) of each trial that has them all.
+
+    Args:
+        df: Ax data (``trial_index``, ``metric_name`` with Ax-safe names, ``mean``).
+        metrics: Reported metric names.
+    """
+    names = {ax_metric_name(m): m for m in metrics}
+    out: dict[int, dict[str, float]] = {}
+    for (index, name), value in df.groupby(["trial_index", "metric_name"])["mean"].mean().items():
+        if name in names:
+            out.setdefault(int(index), {})[names[name]] = float(value)
+    return {i: v for i, v in out.items() if len(v) == len(names)}
 
 
 def select_observations(

@@ -234,14 +234,12 @@ class Outcomes:
         """Whether a trial's ``values`` satisfy every outcome constraint."""
         return all(c.holds(values) for c in self.constraints)
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-safe form (for the searcher's state file)."""
-        return {
-            "metrics": list(self.metrics),
-            "modes": list(self.modes),
-            "thresholds": dict(self.thresholds),
-            "constraints": [c.text for c in self.constraints],
-        }
+    def layers(self, rows: Sequence[Mapping[str, float]]) -> list[int]:
+        """Pareto layer of each row of objective values (0: none dominates it)."""
+        signs = [1.0 if mode == "min" else -1.0 for mode in self.modes]
+        return pareto_layers(
+            [[s * row[m] for s, m in zip(signs, self.metrics, strict=True)] for row in rows]
+        )
 
 
 def pareto_layers(points: Sequence[Sequence[float]]) -> list[int]:

@@ -29,7 +29,7 @@ from distributed_bo.exceptions import SpecError
 from distributed_bo.search.book import TrialBook
 from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
-from distributed_bo.search.outcomes import Outcomes, pareto_layers
+from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.restore import ResumeInfo, SaveRestore, upgrade_pickled
 from distributed_bo.search.settings import (
     GENERATION_CHUNK,
@@ -481,14 +481,11 @@ class BatchBOSearcher(SaveRestore, Searcher):
         with self._cond:
             tune_id = {i: t for t, i in self._book.ax_of.items()}
         outcomes = gen.outcomes
-        feasible = {i: v for i, v in observed.items() if outcomes.feasible(v)}
-        signs = [1.0 if m == "min" else -1.0 for m in outcomes.modes]
-        rows = list(feasible.items())
-        layers = pareto_layers(
-            [[s * v[m] for s, m in zip(signs, outcomes.metrics, strict=True)] for _, v in rows]
-        )
+        rows = [(i, v) for i, v in observed.items() if outcomes.feasible(v)]
+        layers = outcomes.layers([v for _, v in rows])
         front = [(i, v) for (i, v), layer in zip(rows, layers, strict=True) if layer == 0]
-        front.sort(key=lambda item: (signs[0] * item[1][outcomes.metrics[0]], item[0]))
+        sign = 1.0 if outcomes.modes[0] == "min" else -1.0
+        front.sort(key=lambda item: (sign * item[1][outcomes.metrics[0]], item[0]))
         return [
             {"trial_id": tune_id.get(i), "config": configs[i], "values": dict(v)} for i, v in front
         ]
