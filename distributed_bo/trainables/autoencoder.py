@@ -25,6 +25,7 @@ from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import prepare_model
 from distributed_bo.trainables.configs import AutoencoderConfig
+from distributed_bo.trainables.costs import latency_batch
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
@@ -73,6 +74,16 @@ class _Epochs(DeviceEpochs):
             total += F.mse_loss(out.float(), xb, reduction="sum")
         return total.item() / (len(x) * x[0].numel())
 
+    @property
+    def example(self) -> torch.Tensor:
+        """The latency batch: the first validation images, flattened ``LATENCY_BATCH x D``."""
+        return self._flat(latency_batch(self.split.x_val))
+
+    def infer(self, xb: torch.Tensor) -> torch.Tensor:
+        """One forward pass over flattened images ``batch x D``, as evaluation runs it."""
+        with self._autocast():
+            return self.forward(xb)
+
     def evaluate(self, final: bool) -> Metrics:
         """``val_mse``; after the last epoch also ``test_mse`` when ``evaluate_test``."""
         metrics: Metrics = {"val_mse": self.mse(self.split.x_val)}
@@ -98,8 +109,8 @@ def fit(
         report: Called after each epoch with the metrics of
             :func:`~distributed_bo.trainables.loop.run_epochs` (``train_loss`` is the
             training MSE; here ``val_mse``, ``best_val_mse`` and, after the last
-            epoch with ``evaluate_test``, ``test_mse``) and, on checkpoint epochs,
-            the state.
+            epoch with ``evaluate_test``, ``test_mse``; ``num_params`` counts encoder
+            and decoder) and, on checkpoint epochs, the state.
         device: Where to train; default: :func:`~distributed_bo.trainables.placement.place`.
 
     Returns:
@@ -122,7 +133,14 @@ def fit(
     steps = len(split.y_train) // batch_size
     run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     epochs = _Epochs(cfg, split, run, forward, device, batch_size)
-    task = loop.Task(train=epochs.train, evaluate=epochs.evaluate, objective="val_mse", mode="min")
+    task = loop.Task(
+        train=epochs.train,
+        evaluate=epochs.evaluate,
+        objective="val_mse",
+        mode="min",
+        example=epochs.example,
+        infer=epochs.infer,
+    )
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 

@@ -30,6 +30,7 @@ from distributed_bo.models.digits import DigitsCNN
 from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.configs import DigitsCNNConfig
+from distributed_bo.trainables.costs import latency_batch
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.placement import place
 
@@ -59,8 +60,9 @@ def fit(
         report: Called after each epoch with the metrics of
             :func:`~distributed_bo.trainables.loop.run_epochs` (here ``val_loss``
             in nats per image, ``val_accuracy`` and ``best_val_accuracy`` as
-            fractions) and, on checkpoint epochs (every ``cfg.checkpoint_frequency``
-            and the last), the state.
+            fractions; ``inference_ms`` is timed on the first ``LATENCY_BATCH``
+            (64) validation images) and, on checkpoint epochs (every
+            ``cfg.checkpoint_frequency`` and the last), the state.
         device: Where to train; default:
             :func:`~distributed_bo.trainables.placement.place` of ``cfg.device``.
 
@@ -100,7 +102,13 @@ def fit(
         accuracy = (logits.argmax(dim=1) == split.y_val).float().mean().item()
         return {"val_loss": F.cross_entropy(logits, split.y_val).item(), "val_accuracy": accuracy}
 
-    task = loop.Task(train=train_epoch, evaluate=evaluate, objective="val_accuracy", mode="max")
+    task = loop.Task(
+        train=train_epoch,
+        evaluate=evaluate,
+        objective="val_accuracy",
+        mode="max",
+        example=latency_batch(split.x_val),
+    )
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 
 

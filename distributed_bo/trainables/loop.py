@@ -2,7 +2,8 @@
 
 :func:`run_epochs` owns what ``digits_cnn``, ``vision_cnn`` and ``autoencoder`` do
 the same way: resume from a checkpoint, time each epoch, track the best metric,
-decide when to checkpoint, and report. A trainable supplies its model and data as a
+measure the model's costs (:mod:`~distributed_bo.trainables.costs`), decide when to
+checkpoint, and report. A trainable supplies its model and data as a
 :class:`Training` and its epoch as a :class:`Task`. :func:`run_in_tune` connects
 the loop to Ray Tune: it places the trial, reads the trial's checkpoint, adds
 ``node``, ``device`` and ``gpu_ids`` to every report, and writes checkpoint
@@ -32,7 +33,9 @@ from distributed_bo.trainables.checkpointing import (
     restore_state,
     save_state,
 )
+from distributed_bo.trainables.compiled import Forward
 from distributed_bo.trainables.configs import LoopConfig
+from distributed_bo.trainables.costs import count_parameters, inference_ms
 from distributed_bo.trainables.optim import make_optimizer
 from distributed_bo.trainables.placement import Placement, place
 
@@ -136,6 +139,11 @@ class Task:
             is True after the last epoch, when test metrics may be added.
         objective: Key of the metric to track, e.g. ``val_accuracy``.
         mode: Whether larger (``max``) or smaller (``min``) ``objective`` is better.
+        example: The fixed batch ``inference_ms`` is timed on: model inputs
+            ``LATENCY_BATCH x ...`` (:func:`~distributed_bo.trainables.costs.latency_batch`),
+            prepared as evaluation prepares them (normalised, memory format).
+        infer: One forward pass as evaluation runs it (compiled wrapper, autocast),
+            without test-time augmentation; ``None``: the module itself.
 
     """
 
@@ -143,6 +151,8 @@ class Task:
     evaluate: Callable[[bool], Metrics]
     objective: str
     mode: Literal["min", "max"]
+    example: torch.Tensor
+    infer: Forward | None = None
 
 
 @dataclass
@@ -173,6 +183,14 @@ def run_epochs(
 ) -> FitResult:
     """Train ``cfg.epochs`` epochs (or the rest of them after ``start_state``).
 
+    The model's costs are measured once, after the first epoch this call trains:
+    the architecture, and so the size and the latency, do not depend on the
+    weights, and by then the device is warm (allocator, cuDNN, ``torch.compile``).
+    Measuring then rather than after the last epoch puts ``num_params`` and
+    ``inference_ms`` into every report, so a trial that a scheduler such as ASHA
+    stops early still carries them onto the Pareto front. A resumed run measures
+    again, on the device it now runs on.
+
     Args:
         cfg: The config (epochs, checkpoint frequency).
         run: Freshly built training objects; ``start_state`` is loaded into them.
@@ -182,9 +200,17 @@ def run_epochs(
         report: Called after each epoch with the metrics ``epoch`` (1-based),
             ``train_loss``, ``task.evaluate``'s, ``best_<objective>``, ``epoch_seconds``
             (train and evaluate), ``images_per_second`` (training images over
-            training seconds), ``lr`` (at the end of the epoch) and ``device``; and,
-            on checkpoint epochs (every ``checkpoint_frequency`` and the last), the state.
-            A run restored after its last epoch reports that epoch's metrics once more.
+            training seconds), ``lr`` (at the end of the epoch), ``device``,
+            ``num_params`` (trainable parameters, an int; see
+            :func:`~distributed_bo.trainables.costs.count_parameters`),
+            ``inference_ms`` (median milliseconds of one forward pass over
+            ``task.example`` on ``device``; see
+            :func:`~distributed_bo.trainables.costs.inference_ms`) and ``train_seconds``
+            (wall seconds in ``task.train`` summed over all epochs so far, continued
+            from ``start_state``'s metrics; evaluation and the latency measurement
+            excluded); and, on checkpoint epochs (every ``checkpoint_frequency`` and
+            the last), the state. A run restored after its last epoch reports that
+            epoch's metrics once more.
 
     Raises:
         DataError: If ``start_state`` does not fit the model, optimizer or scheduler.
@@ -194,11 +220,13 @@ def run_epochs(
     best_key = f"best_{objective}"
     better = max if task.mode == "max" else min
     done, best = 0, -math.inf if task.mode == "max" else math.inf
+    trained_s = 0.0  # checkpoints written before issue 14 lack train_seconds
     if start_state is not None:
         run.restore(start_state)
         done = int(start_state["epoch"])
         last = start_state.get("metrics") or {}
         best = float(last.get(best_key, start_state["best_val_accuracy"]))
+        trained_s = float(last.get("train_seconds", 0.0))
         if done >= cfg.epochs:  # restored after the last epoch: report it once more
             replay: Metrics = dict(last) or {"epoch": done, **evaluate(True), best_key: best}
             if report is not None:
@@ -206,21 +234,29 @@ def run_epochs(
             return FitResult(model=run.module, history=[replay], best=best)
 
     history: list[Metrics] = []
+    costs: Metrics = {}
     for epoch in range(done + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         train_loss, images = task.train()
         train_seconds = time.perf_counter() - t0
+        trained_s += train_seconds
         evaluated = evaluate(epoch == cfg.epochs)
         best = better(best, float(evaluated[objective]))
+        epoch_seconds = time.perf_counter() - t0
+        if not costs:
+            latency = inference_ms(run.module, task.example, device, forward=task.infer)
+            costs = {"num_params": count_parameters(run.module), "inference_ms": latency}
         metrics: Metrics = {
             "epoch": epoch,
             "train_loss": train_loss,
             **evaluated,
             best_key: best,
-            "epoch_seconds": time.perf_counter() - t0,
+            "epoch_seconds": epoch_seconds,
             "images_per_second": images / train_seconds,
             "lr": run.optimizer.param_groups[0]["lr"],
             "device": str(device),
+            **costs,
+            "train_seconds": trained_s,
         }
         history.append(metrics)
         if report is not None:

@@ -33,6 +33,7 @@ from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import Forward, prepare_model
 from distributed_bo.trainables.configs import VisionConfig
+from distributed_bo.trainables.costs import latency_batch
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
@@ -123,6 +124,17 @@ class _Epochs(DeviceEpochs):
             total += loss.detach()
         return total.item() / steps, steps * batch_size
 
+    @property
+    def example(self) -> torch.Tensor:
+        """The latency batch: the first validation images, normalised as evaluation does."""
+        xb = self.split.normalise(latency_batch(self.split.x_val))
+        return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
+
+    def infer(self, xb: torch.Tensor) -> torch.Tensor:
+        """One forward pass as evaluation runs it (autocast, no test-time augmentation)."""
+        with _autocast(self.device, self.cfg.amp):
+            return self.forward(xb)
+
     def evaluate(self, final: bool) -> Metrics:
         """Validation loss and accuracy; after the last epoch also the test set's, if asked."""
         split = self.split
@@ -160,9 +172,10 @@ def fit(
         start_state: A state from an earlier run with the same config.
         report: Called after each epoch with the metrics of
             :func:`~distributed_bo.trainables.loop.run_epochs` (here ``val_loss``,
-            ``val_accuracy``, ``best_val_accuracy``; after the last epoch with
-            ``evaluate_test`` also ``test_loss`` and ``test_accuracy``) and, on
-            checkpoint epochs, the state.
+            ``val_accuracy``, ``best_val_accuracy``; ``inference_ms`` on the first
+            ``LATENCY_BATCH`` (64) validation images, without ``tta``; after the last
+            epoch with ``evaluate_test`` also ``test_loss`` and ``test_accuracy``)
+            and, on checkpoint epochs, the state.
         device: Where to train; default: :func:`~distributed_bo.trainables.placement.place`.
 
     Returns:
@@ -190,7 +203,12 @@ def fit(
     run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
     epochs = _Epochs(cfg, split, run, forward, device, batch_size)
     task = loop.Task(
-        train=epochs.train, evaluate=epochs.evaluate, objective="val_accuracy", mode="max"
+        train=epochs.train,
+        evaluate=epochs.evaluate,
+        objective="val_accuracy",
+        mode="max",
+        example=epochs.example,
+        infer=epochs.infer,
     )
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 

@@ -37,7 +37,13 @@ def test_reconstruction_error_falls_and_a_bigger_code_helps(one_thread) -> None:
         "best_val_mse",
         "epoch_seconds",
         "images_per_second",
+        "num_params",
+        "inference_ms",
+        "train_seconds",
     } <= row.keys()
+    # 64 -> 32 -> 16 and back: four linear layers with biases.
+    assert row["num_params"] == sum(p.numel() for p in big.model.parameters())
+    assert row["num_params"] == 2 * (64 * 32 + 32 * 16) + (32 + 16) + (32 + 64)
     assert "test_mse" not in row
 
 

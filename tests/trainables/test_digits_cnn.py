@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import ray.tune
 import torch
 
 from distributed_bo.exceptions import DataError, SpecError
+from distributed_bo.models.digits import DigitsCNN
 from distributed_bo.trainables import resolve_trainable
 from distributed_bo.trainables.checkpointing import (
     STATE_FILE,
@@ -17,6 +20,7 @@ from distributed_bo.trainables.checkpointing import (
     save_state,
 )
 from distributed_bo.trainables.digits import DigitsCNNConfig, fit, train_digits_cnn
+from distributed_bo.trainables.loop import Metrics
 
 # Small and fast, with dropout so the torch RNG state matters on restore.
 SMALL = DigitsCNNConfig(epochs=4, channels=8, dropout=0.2, batch_size=128, seed=7)
@@ -26,6 +30,19 @@ def _states(cfg: DigitsCNNConfig, **kwargs) -> list[TrainingState]:
     states: list[TrainingState] = []
     fit(cfg, report=lambda metrics, state: state is not None and states.append(state), **kwargs)
     return states
+
+
+def _assert_costs(rows: list[Metrics], model: torch.nn.Module) -> None:
+    """Every row carries the model's costs, measured once; training time only grows."""
+    num_params = sum(p.numel() for p in model.parameters())
+    for row in rows:
+        for key in ("num_params", "inference_ms", "train_seconds"):
+            value = row[key]
+            assert isinstance(value, numbers.Real) and math.isfinite(value) and value > 0, key
+        assert isinstance(row["num_params"], numbers.Integral) and row["num_params"] == num_params
+        assert row["inference_ms"] == rows[0]["inference_ms"]  # measured once
+    seconds = [float(row["train_seconds"]) for row in rows]
+    assert seconds == sorted(seconds)
 
 
 def _assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -127,6 +144,37 @@ def test_reported_metrics() -> None:
         assert row["device"] == "cpu"
 
 
+def test_reports_costs_from_the_first_epoch(one_thread) -> None:
+    rows: list[Metrics] = []
+    result = fit(dataclasses.replace(SMALL, epochs=3), report=lambda m, s: rows.append(m))
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows == result.history
+    _assert_costs(rows, result.model)
+    # Two 3x3 convs of 8 channels (1 -> 8 -> 8) and a linear head on 8 x 2 x 2 features.
+    assert rows[0]["num_params"] == (1 * 8 * 9 + 8) + (8 * 8 * 9 + 8) + (8 * 4 * 10 + 10)
+    assert rows[0]["inference_ms"] < 100  # 64 images of 8 x 8 on one CPU thread
+    # Training time excludes evaluation and the latency measurement.
+    assert float(rows[0]["train_seconds"]) < float(rows[0]["epoch_seconds"])
+    epochs = [float(r["epoch_seconds"]) for r in rows]
+    assert float(rows[-1]["train_seconds"]) < sum(epochs)
+    default = DigitsCNN(channels=16, num_layers=2, dropout=0.0)
+    assert sum(p.numel() for p in default.parameters()) == 3130  # as documented
+
+
+def test_resumed_run_continues_training_time_and_measures_again(one_thread) -> None:
+    (half,) = _states(dataclasses.replace(SMALL, epochs=2, checkpoint_frequency=0))
+    before = float(half["metrics"]["train_seconds"])
+    rows: list[Metrics] = []
+    resumed = fit(SMALL, start_state=half, report=lambda m, s: rows.append(m))
+    assert [r["epoch"] for r in rows] == [3, 4]
+    _assert_costs(rows, resumed.model)
+    assert float(rows[0]["train_seconds"]) > before
+    assert rows[0]["num_params"] == half["metrics"]["num_params"]
+    old = {**half, "metrics": {k: v for k, v in half["metrics"].items() if k != "train_seconds"}}
+    rows.clear()
+    fit(SMALL, start_state=old, report=lambda m, s: rows.append(m))
+    assert float(rows[-1]["train_seconds"]) > 0  # a checkpoint from before issue 14
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -199,6 +247,8 @@ def test_tuner_runs_digits_cnn(ray_session, tmp_path: Path, torch_threads) -> No
     for result in results:
         metrics = result.metrics
         assert metrics["epoch"] == 2 and metrics["training_iteration"] == 2
+        history = result.metrics_dataframe.to_dict("records")
+        assert [row["epoch"] for row in history] == [1, 2]
         assert 0.3 < metrics["val_accuracy"] <= 1.0  # chance is 0.1
         assert metrics["device"] == "cpu"
         assert metrics["node"] == metrics["node_ip"]  # what Tune itself records
@@ -210,6 +260,7 @@ def test_tuner_runs_digits_cnn(ray_session, tmp_path: Path, torch_threads) -> No
         torch.set_num_threads(1)
         reference = fit(DigitsCNNConfig.from_config(result.config))
         _assert_same_weights(saved["model"], reference.model.state_dict())
+        _assert_costs(history, reference.model)
 
 
 def test_messages_name_the_field_the_value_and_the_fix() -> None:

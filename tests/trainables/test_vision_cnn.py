@@ -137,13 +137,18 @@ def test_metrics_per_epoch_and_test_set_only_when_asked(cifar_dir, one_thread) -
     with_test = setup(constants)["data"]
     assert with_test.has_test and not setup({**constants, "evaluate_test": False})["data"].has_test
     rows: list[dict] = []
-    fit(_cfg(epochs=2, evaluate_test=True, tta=True), data=with_test, device=CPU,
-        report=lambda m, s: rows.append(m))  # fmt: skip
+    result = fit(_cfg(epochs=2, evaluate_test=True, tta=True), data=with_test, device=CPU,
+                 report=lambda m, s: rows.append(m))  # fmt: skip
+    num_params = sum(p.numel() for p in result.model.parameters())
     for row in rows:
         assert 0 <= row["val_accuracy"] <= row["best_val_accuracy"] <= 1
         assert row["train_loss"] > 0 and row["val_loss"] > 0 and row["lr"] >= 0
         assert row["epoch_seconds"] > 0 and row["images_per_second"] > 0
         assert row["device"] == "cpu"
+        assert row["num_params"] == num_params and 0 < row["inference_ms"] < math.inf
+        assert 0 < row["train_seconds"] < math.inf
+    assert rows[0]["inference_ms"] == rows[1]["inference_ms"]  # measured once
+    assert rows[0]["train_seconds"] < rows[1]["train_seconds"]
     assert "test_accuracy" not in rows[0] and 0 <= rows[1]["test_accuracy"] <= 1
     assert rows[1]["test_loss"] > 0
 
