@@ -90,6 +90,58 @@ CASES = [
         yaml_text(objective="{metric: value, mode: maximize}"),
         fragment="objective.mode",
     ),
+    # Issue 14: several objectives and outcome constraints.
+    Case(
+        "several objectives: fewer modes than metrics",
+        yaml_text(objective="{metric: [value, cost], mode: [min]}"),
+        fragment="objective.mode",
+    ),
+    Case(
+        "several objectives: a metric named twice",
+        yaml_text(objective="[{metric: value, mode: min}, {metric: value, mode: max}]"),
+        fragment="objective[1].metric",
+    ),
+    Case(
+        "several objectives: unknown mode",
+        yaml_text(objective="[{metric: value, mode: min}, {metric: cost, mode: lowest}]"),
+        fragment="objective[1].mode",
+    ),
+    Case(
+        "objective threshold on an unknown metric",
+        yaml_text(objective="{metric: [value, cost], mode: [min, min], threshold: {latency: 3}}"),
+        fragment="objective.threshold",
+    ),
+    Case(
+        "objective threshold with one objective",
+        yaml_text(objective="{metric: value, mode: min, threshold: 3}"),
+        fragment="objective.threshold",
+    ),
+    Case(
+        "outcome constraint on an objective",
+        yaml_text(constraints="['value <= 3']"),
+        fragment="constraints[0]",
+    ),
+    Case(
+        "malformed outcome constraint",
+        yaml_text(constraints="['cost < 3']"),
+        fragment="constraints[0]",
+    ),
+    Case(
+        "scheduler metric no trial reports",
+        yaml_text(
+            objective="[{metric: value, mode: min}, {metric: cost, mode: min}]",
+            scheduler="{type: asha, max_t: 3, metric: loss}",
+        ),
+        fragment="scheduler.metric",
+    ),
+    Case(
+        "one-objective acquisition with several objectives",
+        yaml_text(
+            objective="[{metric: value, mode: min}, {metric: cost, mode: min}]",
+            searcher="{acquisition: qEI}",
+        ),
+        fragment="searcher.acquisition",
+    ),
     Case(
         "fractional GPUs above 1",
         yaml_text(resources="{gpus_per_trial: 1.5}"),

@@ -32,13 +32,13 @@ class Experiment:
 
     @property
     def metric(self) -> str:
-        """The objective's key."""
-        return self.spec.objective.metric
+        """The objective's key (the first objective's, with several)."""
+        return self.spec.objectives[0].metric
 
     @property
     def mode(self) -> Mode:
         """``"min"`` or ``"max"``."""
-        return self.spec.objective.mode
+        return self.spec.objectives[0].mode
 
     def best_row(self) -> Row | None:
         """The COMPLETED row with the best metric, or ``None``."""

@@ -1,23 +1,29 @@
 """The trial-row schema of ``trials.parquet``: reading, writing, and the best row.
 
 A row is a plain dict (:data:`distributed_bo.types.Row`) with the columns of
-:class:`TrialRow` plus one ``config/<path>`` column per parameter. Rows written
-before a column was added lack it (``last_start_time``, ``device``), so readers
-use ``row.get``.
+:class:`TrialRow` plus one ``config/<path>`` column per parameter and, in a study
+with several objectives or outcome constraints, one ``metric/<name>`` column per
+objective and constrained metric. Rows written before a column was added lack it
+(``last_start_time``, ``device``, ``feasible``), so readers use ``row.get``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from distributed_bo.experiment.layout import TRIALS_FILE
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.types import TERMINAL, Mode, Row, TrialStatus
 
+if TYPE_CHECKING:
+    from distributed_bo.search.outcomes import Outcomes
+
 #: Prefix of the per-parameter columns (``config/optim/lr``).
 CONFIG_PREFIX = "config/"
+#: Prefix of the per-metric columns of several objectives or constraints (``metric/acc``).
+METRIC_PREFIX = "metric/"
 
 
 class TrialRow(TypedDict, total=False):
@@ -27,9 +33,12 @@ class TrialRow(TypedDict, total=False):
         trial_id: Ray Tune's trial id.
         ax_index: The Ax trial index (the trial number people see).
         status: A :class:`~distributed_bo.types.TrialStatus` name.
-        metric: The final reported objective.
+        metric: The final reported objective (the first, with several).
         best_metric: The best objective the trial reported.
         is_baseline: Whether this is the spec's baseline trial.
+        feasible: With outcome constraints: whether a COMPLETED trial met them all.
+        is_pareto: With several objectives: whether a COMPLETED, feasible trial is
+            on the Pareto front of those finished so far.
         iterations: Training iterations reported.
         wall_time_s: Tune's ``time_total_s`` at the last report, seconds.
         start_time: Unix seconds of the first start.
@@ -48,6 +57,8 @@ class TrialRow(TypedDict, total=False):
     metric: float | None
     best_metric: float | None
     is_baseline: bool
+    feasible: bool | None
+    is_pareto: bool | None
     iterations: int
     wall_time_s: float
     start_time: float
@@ -61,7 +72,10 @@ class TrialRow(TypedDict, total=False):
 
 
 #: Columns written first, in this order; then the ``config/`` columns, then the rest.
-_FIRST = ("trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline")
+_FIRST = (
+    *("trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline"),
+    *("feasible", "is_pareto"),
+)
 
 
 def write_trials(storage: StorageDir, rows: list[Row]) -> None:
@@ -99,6 +113,8 @@ _COLUMN_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "metric": ("a number", lambda v: _is_number(v)),
     "best_metric": ("a number", lambda v: _is_number(v)),
     "is_baseline": ("true or false", lambda v: isinstance(v, bool)),
+    "feasible": ("true or false", lambda v: isinstance(v, bool)),
+    "is_pareto": ("true or false", lambda v: isinstance(v, bool)),
     "iterations": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "restarts": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "wall_time_s": ("a number", lambda v: _is_number(v)),
@@ -139,15 +155,55 @@ def is_finished(row: Row) -> bool:
 
 
 def objective(row: Row) -> float | None:
-    """The row's final metric if it COMPLETED with a finite value, else ``None``."""
+    """The row's final metric if it COMPLETED feasible with a finite value, else ``None``."""
     value = row.get("metric")
     if row.get("status") != TrialStatus.COMPLETED or value is None or not is_finite(value):
+        return None
+    if row.get("feasible") is False:
         return None
     return float(value)
 
 
+def metric_values(row: Row) -> dict[str, float]:
+    """The row's finite ``metric/<name>`` values, by metric name."""
+    n = len(METRIC_PREFIX)
+    return {k[n:]: float(v) for k, v in row.items() if k.startswith(METRIC_PREFIX) and is_finite(v)}
+
+
+def mark_front(rows: Iterable[Row], outcomes: Outcomes) -> None:
+    """Set ``feasible`` and ``is_pareto`` on each row, in place, from its metric columns.
+
+    A COMPLETED row that has every tracked metric gets ``feasible`` (with outcome
+    constraints) and ``is_pareto`` (with several objectives): whether no other
+    such feasible row dominates it. Other rows get ``None`` for both.
+    """
+    done: list[tuple[Row, dict[str, float]]] = []
+    for r in rows:
+        values = metric_values(r)
+        if r.get("status") == TrialStatus.COMPLETED and all(m in values for m in outcomes.tracked):
+            done.append((r, values))
+        else:
+            r.pop("feasible", None)
+            r.pop("is_pareto", None)
+    for r, values in done:
+        if outcomes.constraints:
+            r["feasible"] = outcomes.feasible(values)
+    if outcomes.is_multi:
+        ok = [(r, v) for r, v in done if r.get("feasible") is not False]
+        layers = outcomes.layers([v for _, v in ok])
+        for r, _ in done:
+            r["is_pareto"] = False
+        for (r, _), layer in zip(ok, layers, strict=True):
+            r["is_pareto"] = layer == 0
+
+
+def pareto_rows(rows: Iterable[Row]) -> list[Row]:
+    """The rows marked ``is_pareto`` (see :func:`mark_front`), in file order."""
+    return [r for r in rows if r.get("is_pareto") is True]
+
+
 def best_row(rows: Iterable[Row], mode: Mode | str) -> Row | None:
-    """The COMPLETED row with the best finite metric (the first of ties), or ``None``."""
+    """The COMPLETED, feasible row with the best finite metric (first of ties), or ``None``."""
     done = [(value, r) for r in rows if (value := objective(r)) is not None]
     if not done:
         return None
@@ -177,4 +233,6 @@ def is_finite(value: Any) -> bool:
 def _column_order(name: str) -> tuple[int, str]:
     if name in _FIRST:
         return (0, f"{_FIRST.index(name):02d}")
-    return (1 if name.startswith(CONFIG_PREFIX) else 2, name)
+    if name.startswith(METRIC_PREFIX):
+        return (1, name)
+    return (2 if name.startswith(CONFIG_PREFIX) else 3, name)

@@ -93,7 +93,7 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         counts[status] = counts.get(status, 0) + 1
     status = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "none yet"
     items = [
-        ("objective", f"{spec.objective.mode} {spec.objective.metric}"),
+        ("objective", ", ".join(f"{o.mode} {o.metric}" for o in spec.objectives)),
         ("trials", f"{len(study.rows)} of {spec.budget.num_trials} ({status})"),
         ("concurrency", f"{spec.budget.max_concurrent} slots; at most {peak} trial(s) at once"),
         ("searcher", f"{spec.searcher.acquisition}, {spec.searcher.batch_strategy} batches"),

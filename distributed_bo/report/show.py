@@ -6,7 +6,13 @@ import re
 from typing import Any
 
 from distributed_bo.experiment import read_experiment
-from distributed_bo.experiment.rows import CONFIG_PREFIX, objective, status_counts
+from distributed_bo.experiment.rows import (
+    CONFIG_PREFIX,
+    METRIC_PREFIX,
+    metric_values,
+    objective,
+    status_counts,
+)
 from distributed_bo.experiment.storage import redact
 from distributed_bo.types import Row, TrialStatus
 
@@ -20,7 +26,9 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
 
     Returns:
         The summary: counts, the trial table best first, the best configuration,
-        the gain over the baseline, and the failures.
+        the gain over the baseline, and the failures. With several objectives: the
+        Pareto set (sorted by the first objective) and its hypervolume instead of
+        the best configuration; with outcome constraints, how many trials broke one.
 
     Raises:
         ExperimentNotFoundError: If the directory holds no study.
@@ -33,21 +41,31 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
         ", ".join(f"{n} {escape(s.lower())}" for s, n in sorted(counts.items()))
         or "no trial has started yet"
     )
+    outcomes = spec.outcomes()
+    objectives = ", ".join(
+        f"{m} {escape(o)}" for o, m in zip(outcomes.metrics, outcomes.modes, strict=True)
+    )
     lines = [
         f"study {escape(spec.name)}: {len(rows)}/{spec.budget.num_trials} trials ({status})",
-        f"objective: {mode} {escape(metric)}    dir: {escape(exp.shown)}",
-        "",
+        f"objective: {objectives}    dir: {escape(exp.shown)}",
     ]
+    if spec.constraints:
+        lines.append(f"constraints: {escape('; '.join(spec.constraints))}")
+    lines.append("")
     params = sorted({k for r in rows for k in r if k.startswith(CONFIG_PREFIX)})
     searched = [p for p in params if _varies(rows, p)] or params
     ranked = sorted(rows, key=lambda r: _sort_key(r, mode))
-    header = [escape(h) for h in ("trial", "status", metric, "iters", "time_s")]
+    extra = list(outcomes.tracked[1:]) if len(outcomes.tracked) > 1 else []
+    marks = [k for k in ("feasible", "is_pareto") if any(k in r for r in rows)]
+    header = [escape(h) for h in ("trial", "status", metric, *extra, *marks, "iters", "time_s")]
     header += [_name(p) for p in searched]
     table = [
         [
             escape(str(r.get("ax_index", r["trial_id"]))),
             escape(str(r["status"]).lower()),
             _fmt(r.get("metric")),
+            *(_fmt(r.get(f"{METRIC_PREFIX}{m}")) for m in extra),
+            *(_fmt(r.get(k)) for k in marks),
             str(r.get("iterations") or 0),
             _fmt(r.get("wall_time_s"), 1),
             *(_fmt(r.get(p)) for p in searched),
@@ -55,7 +73,14 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
         for r in ranked[:top]
     ]
     lines.extend(_table(header, table))
-    row = study.best_row()
+    if outcomes.constraints:
+        from distributed_bo.report.front import infeasible_count
+
+        done = sum(1 for r in rows if r.get("status") == TrialStatus.COMPLETED)
+        lines += ["", f"infeasible: {infeasible_count(rows)} of {done} completed trials"]
+    row = None if outcomes.is_multi else study.best_row()
+    if outcomes.is_multi:
+        lines += _front_lines(rows, outcomes, searched)
     if row is not None:
         best = float(row["metric"])
         lines += ["", f"best {escape(metric)} = {best:.6g} (trial {row.get('ax_index')})"]
@@ -80,6 +105,33 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
 #: C0 controls, DEL and C1 controls (ANSI ESC, CSI, BEL, CR, newlines, ...), and the
 #: Unicode line separators and bidirectional overrides, which reorder what is shown.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _front_lines(rows: list[Row], outcomes: Any, searched: list[str]) -> list[str]:
+    """The Pareto set, sorted by the first objective, and its hypervolume."""
+    from distributed_bo.report.front import front_rows, hypervolume, reference_point
+
+    front = front_rows(rows, outcomes)
+    if not front:
+        return ["", "Pareto set: no feasible trial has completed yet"]
+    ref = reference_point(rows, outcomes)
+    where = ", ".join(
+        f"{escape(m)} {ref[m]:.6g} ({'threshold' if m in outcomes.thresholds else 'worst seen'})"
+        for m in outcomes.metrics
+    )
+    out = ["", f"Pareto set: {len(front)} trials, by {escape(outcomes.metrics[0])}"]
+    header = ["trial", *(escape(m) for m in outcomes.metrics), *(_name(p) for p in searched)]
+    table = [
+        [
+            escape(str(r.get("ax_index", r["trial_id"]))),
+            *(_fmt(metric_values(r).get(m)) for m in outcomes.metrics),
+            *(_fmt(r.get(p)) for p in searched),
+        ]
+        for r in front
+    ]
+    out += _table(header, table)
+    out.append(f"hypervolume = {hypervolume(rows, outcomes, ref):.6g} (reference point: {where})")
+    return out
 
 
 def escape(text: str) -> str:

@@ -35,7 +35,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished
+from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, metric_values
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.types import Row, TrialStatus
 
@@ -158,6 +158,7 @@ def _finish(meta: dict[str, Any], row: Row, raw: dict[str, Any], metric: str) ->
     }
     if row.get("metric") is not None:
         last[metric] = row["metric"]
+    last.update(metric_values(row))  # several objectives, constrained metrics
     meta["last_result"] = last
 
 

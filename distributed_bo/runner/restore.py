@@ -195,7 +195,7 @@ def plan_resume(exp: StorageDir, spec: StudySpec, tune_trials: dict[str, str]) -
         exp,
         tune_snapshots(exp.list())[-1],
         every,
-        metric=spec.objective.metric,
+        metric=spec.objectives[0].metric,
         checkpoint_frequency=spec.checkpoint.frequency,
     )
     rows = [r for r in every if is_finished(r) or r["trial_id"] in tune_trials]

@@ -19,8 +19,15 @@ from ray.tune import Callback
 
 from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.experiment.layout import AX_FILE, PREV_SEARCHER_FILE, SEARCHER_FILE
-from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finished, write_trials
+from distributed_bo.experiment.rows import (
+    CONFIG_PREFIX,
+    METRIC_PREFIX,
+    is_finished,
+    mark_front,
+    write_trials,
+)
 from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.space import flatten
 from distributed_bo.types import TRIAL_ERROR_KEY, Row, TrialStatus
 
@@ -30,8 +37,13 @@ class ResultsWriter(Callback):
 
     Args:
         storage: The experiment directory.
-        metric: The objective's key.
+        metric: The objective's key (the first objective's, with several).
         mode: ``"min"`` or ``"max"``.
+        outcomes: The study's objectives and outcome constraints. With several
+            objectives or any constraint, each row gets a ``metric/<name>`` column
+            per tracked metric, ``feasible`` (constraints) and ``is_pareto``
+            (several objectives), and a trial that ends without a finite value of
+            every tracked metric FAILED.
         searcher: The study's ``BatchBOSearcher`` (for Ax indices and the Ax JSON).
         baseline: Flat baseline config, to flag the baseline trial.
         rows: Rows from an earlier run of the same study (on resume).
@@ -43,6 +55,7 @@ class ResultsWriter(Callback):
         storage: StorageDir,
         metric: str,
         mode: str,
+        outcomes: Outcomes | None = None,
         searcher: Any = None,
         baseline: Mapping[str, Any] | None = None,
         rows: list[dict[str, Any]] | None = None,
@@ -50,6 +63,9 @@ class ResultsWriter(Callback):
         self._storage = storage
         self.metric = metric
         self.mode = mode
+        self._outcomes = outcomes
+        #: Every metric a row records besides ``metric``; empty for one objective alone.
+        self._tracked = outcomes.tracked if outcomes and len(outcomes.tracked) > 1 else ()
         self._searcher = searcher
         self._baseline = dict(baseline or {})
         self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
@@ -160,6 +176,9 @@ class ResultsWriter(Callback):
             )
         elif self._searcher is not None and self._searcher.is_early_stopped(trial.trial_id):
             row["status"] = TrialStatus.EARLY_STOPPED
+        elif (missing := self._missing(row)) is not None:
+            row["status"] = TrialStatus.FAILED
+            row["error"] = row.get("error") or missing
         else:
             row["status"] = TrialStatus.COMPLETED
         row["end_time"] = time.time()
@@ -249,15 +268,25 @@ class ResultsWriter(Callback):
         row["restarts"] = max(int(row.get("restarts") or 0), int(trial.num_failures))
         return row
 
+    def _missing(self, row: Row) -> str | None:
+        """Why a finished row lacks a tracked metric (as the searcher says it), or ``None``."""
+        for name in self._tracked:
+            value = row.get(f"{METRIC_PREFIX}{name}")
+            if value is None:
+                return f"reported no {name!r}"
+            if not math.isfinite(value):
+                return f"{name} was {value!r}"
+        return None
+
     def _update_from_result(self, row: Row, result: Mapping[str, Any]) -> None:
         if not result:
             return
+        for name in self._tracked:
+            if name in result:
+                row[f"{METRIC_PREFIX}{name}"] = _number(result[name])
         value = result.get(self.metric)
         if value is not None and not isinstance(value, bool):
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                value = math.nan
+            value = _number(value)
             row["metric"] = value
             best = row.get("best_metric")
             if math.isfinite(value) and (
@@ -292,7 +321,19 @@ class ResultsWriter(Callback):
                 self._saved_state = data
             if with_ax:
                 self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
+        if self._tracked and self._outcomes is not None:
+            mark_front(self.rows.values(), self._outcomes)
         write_trials(self._storage, list(self.rows.values()))
+
+
+def _number(value: Any) -> float:
+    """A reported value as a float; NaN for what is not a number."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _scalar(value: Any) -> Any:

@@ -68,7 +68,9 @@ class StudyResult:
     Attributes:
         experiment_dir: The experiment directory (path or URI).
         rows: One dict per trial, as in ``trials.parquet``.
-        best: The best COMPLETED row, or ``None``.
+        best: The best COMPLETED (and feasible) row of the first objective, or
+            ``None``. With several objectives, the rows marked ``is_pareto`` are the
+            trade-offs found.
         note: What ended the study early, in one line (its time budget ran out),
             else ``None``.
     """
@@ -304,8 +306,9 @@ def _build_run(
     searcher = build_searcher(spec)
     writer = ResultsWriter(
         storage=exp,
-        metric=spec.objective.metric,
-        mode=spec.objective.mode,
+        metric=spec.objectives[0].metric,
+        mode=spec.objectives[0].mode,
+        outcomes=spec.outcomes(),
         searcher=searcher,
         baseline=flatten(spec.baseline) if spec.baseline else None,
         rows=resume.rows if resume else None,
@@ -314,7 +317,7 @@ def _build_run(
         writer=writer,
         max_fraction=spec.max_failure_fraction,
         finished=writer.finished_ids(),
-        metric=spec.objective.metric,
+        metric=spec.objectives[0].metric,
     )
     callbacks = _callbacks(spec, writer, progress)
     trainable, param_space = build_trainable(spec)
@@ -327,6 +330,7 @@ def _build_run(
             tune_trials=set(resume.tune_trials),
             rows=resume.rows,
             unfinished_configs=resume.unfinished_configs,
+            tracked=spec.outcomes().tracked,
         )
         writer.attach_searcher(searcher)
         writer.set_verify(functools.partial(restore_failure, resume, searcher=searcher))
@@ -394,5 +398,5 @@ def _result(
             f"trainable: no trial completed ({len(rows)} failed; first reason: {first}); "
             f"results are in {exp.uri}"
         )
-    best = best_row(rows, spec.objective.mode)
+    best = best_row(rows, spec.objectives[0].mode)
     return StudyResult(experiment_dir=exp.uri, rows=rows, best=best, note=note)

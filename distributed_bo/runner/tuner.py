@@ -90,8 +90,10 @@ def new_tuner(
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=scheduler,
-            metric=spec.objective.metric,
-            mode=spec.objective.mode,
+            # Tune's schedulers follow one metric: scheduler.metric's (the first
+            # objective by default). The searcher keeps its own list of objectives.
+            metric=spec.scheduler_objective.metric,
+            mode=spec.scheduler_objective.mode,
             num_samples=spec.budget.num_trials,
             max_concurrent_trials=spec.budget.max_concurrent,
             reuse_actors=True,

@@ -255,6 +255,8 @@ def pareto_layers(points: Sequence[Sequence[float]]) -> list[int]:
     Returns:
         The layer of each point, in input order.
     """
+    if len(points) == 0:
+        return []
     y = np.asarray(points, dtype=float).reshape(len(points), -1)
     # dominates[i, j]: i is no worse than j everywhere and better somewhere.
     no_worse = np.all(y[:, None, :] <= y[None, :, :], axis=-1)

@@ -7,12 +7,19 @@ full length), which :class:`~distributed_bo.spec.study.StudySpec` calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
-from distributed_bo.spec.sections import Section
-from distributed_bo.validation import check_literal, check_number, fail, is_integer
+from distributed_bo.spec.sections import ObjectiveSpec, Section
+from distributed_bo.validation import (
+    check_literal,
+    check_number,
+    check_text,
+    did_you_mean,
+    fail,
+    is_integer,
+)
 
 SchedulerType = Literal["fifo", "asha", "hyperband", "median_stopping"]
 TimeAttr = Literal["training_iteration", "time_total_s"]
@@ -41,6 +48,11 @@ class SchedulerSpec(Section):
             stopped, > 0 and <= ``max_t`` (ASHA and the median stopping rule).
         reduction_factor: Fraction of trials (1 / this) promoted at each rung,
             > 1 (ASHA and HyperBand).
+        metric: The objective the scheduler compares trials on, with that
+            objective's mode. Ray Tune's schedulers follow one metric, so a study
+            with several objectives stops trials on this one; ``None`` (default)
+            takes the first objective. It must be one of the objectives (the
+            metrics every trial reports).
 
     """
 
@@ -51,8 +63,11 @@ class SchedulerSpec(Section):
     max_t: float | None = None
     grace_period: float = 1
     reduction_factor: float = 3
+    metric: str | None = None
 
     def __post_init__(self) -> None:
+        if self.metric is not None:
+            check_text(self.metric, "scheduler.metric", "use one of the objective's metrics")
         check_literal(self.type, "scheduler.type", SCHEDULERS)
         check_literal(self.time_attr, "scheduler.time_attr", TIME_ATTRS)
         for name in ("max_t", "grace_period"):
@@ -85,6 +100,13 @@ class SchedulerSpec(Section):
                 fail(path, value, "use a whole number of epochs for training_iteration")
             value = int(number)
         return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as YAML-able data; ``metric`` only when set (older specs lack it)."""
+        out = super().to_dict()
+        if out["metric"] is None:
+            del out["metric"]
+        return out
 
     def full_length(self, trainable_config: Mapping[str, Any]) -> float | None:
         """A trial's full length in ``time_attr`` units (``max_t`` or the epochs).
@@ -141,3 +163,29 @@ def check_scheduler_reach(scheduler: SchedulerSpec, config: Mapping[str, Any]) -
             scheduler.grace_period,
             f"use a value <= the trials' full length ({full:g} {scheduler.time_attr})",
         )
+
+
+def scheduler_objective(
+    scheduler: SchedulerSpec, objectives: Sequence[ObjectiveSpec]
+) -> ObjectiveSpec:
+    """The objective the scheduler follows: ``scheduler.metric``'s, else the first.
+
+    Args:
+        scheduler: The ``scheduler`` section.
+        objectives: The study's :class:`~distributed_bo.spec.sections.ObjectiveSpec`
+            entries, in order.
+
+    Raises:
+        SpecError: If ``scheduler.metric`` is not one of the objectives.
+    """
+    if scheduler.metric is None:
+        return objectives[0]
+    names = [o.metric for o in objectives]
+    if scheduler.metric not in names:
+        fail(
+            "scheduler.metric",
+            scheduler.metric,
+            f"trials are not asked to report it; use one of the objectives "
+            f"({', '.join(names)}){did_you_mean(scheduler.metric, names)}",
+        )
+    return objectives[names.index(scheduler.metric)]

@@ -79,11 +79,15 @@ class Section:
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectiveSpec(Section):
-    """What the study optimises (YAML section ``objective``).
+    """One objective of the study (YAML section ``objective``, or one entry of its list).
+
+    See :mod:`distributed_bo.spec.objectives` for the section's forms.
 
     Attributes:
         metric: Key of the result the trainable reports, e.g. ``val_accuracy``.
         mode: ``"max"`` to maximise the metric, ``"min"`` to minimise it.
+        threshold: Several objectives only: the worst value worth having (the
+            hypervolume's reference point); ``None`` lets Ax infer it.
 
     """
 
@@ -91,6 +95,7 @@ class ObjectiveSpec(Section):
 
     metric: str
     mode: Mode
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         check_text(
@@ -99,6 +104,16 @@ class ObjectiveSpec(Section):
             "use the name of the metric the trainable reports, e.g. val_accuracy",
         )
         check_literal(self.mode, "objective.mode", ("min", "max"))
+        if self.threshold is not None:
+            value = check_number(self.threshold, "objective.threshold", extra=", or None")
+            object.__setattr__(self, "threshold", value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{metric, mode}``, with ``threshold`` only when one is set."""
+        out: dict[str, Any] = {"metric": self.metric, "mode": self.mode}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

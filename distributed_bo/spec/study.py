@@ -15,12 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from distributed_bo.search.constraints import constraint_names
+from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.settings import MULTI_OBJECTIVE, SearcherSettings
 from distributed_bo.spec._frozen import freeze, thaw
 from distributed_bo.spec.baseline import check_baseline
 from distributed_bo.spec.domains import RANGE_TYPES
 from distributed_bo.spec.feasibility import check_baseline_meets, check_feasible, parse_constraints
-from distributed_bo.spec.scheduler import SchedulerSpec, check_scheduler_reach
+from distributed_bo.spec.objectives import (
+    Objective,
+    as_tuple,
+    build_outcomes,
+    check_objectives,
+    objective_to_dict,
+    parse_objective,
+    parse_outcome_constraints,
+)
+from distributed_bo.spec.scheduler import SchedulerSpec, check_scheduler_reach, scheduler_objective
 from distributed_bo.spec.sections import (
     BudgetSpec,
     CheckpointSpec,
@@ -52,7 +62,6 @@ _MAX_CONSTRAINTS = 1_000
 
 #: YAML section name -> its class; each has ``from_dict`` and ``to_dict``.
 _SECTIONS: dict[str, type[Section] | type[SearcherSettings]] = {
-    "objective": ObjectiveSpec,
     "trainable": TrainableSpec,
     "budget": BudgetSpec,
     "searcher": SearcherSettings,
@@ -69,7 +78,10 @@ class StudySpec:
     Attributes:
         name: Names the experiment directory: 1 to 64 characters from
             ``A-Z a-z 0-9 _ . -``, not only dots and not starting with ``-``.
-        objective: The metric and its direction.
+        objective: The metric and its direction, or several of them (a tuple):
+            see :mod:`distributed_bo.spec.objectives`.
+        constraints: Outcome constraints on reported metrics that are not
+            objectives, in Ax's syntax (``"num_params <= 5e6"``).
         trainable: The function each trial runs and its fixed config.
         space: The searched parameters, as validated YAML (read-only): a mapping
             with a ``type`` key is a domain (see :mod:`distributed_bo.spec.domains`),
@@ -98,6 +110,7 @@ class StudySpec:
     _TOP_LEVEL: ClassVar[tuple[str, ...]] = (
         "name",
         "objective",
+        "constraints",
         "trainable",
         "space",
         "budget",
@@ -114,7 +127,8 @@ class StudySpec:
     _REQUIRED: ClassVar[tuple[str, ...]] = ("name", "objective", "trainable", "space", "budget")
 
     name: str
-    objective: ObjectiveSpec
+    objective: Objective
+    constraints: tuple[str, ...] = ()
     trainable: TrainableSpec
     space: Mapping[str, Any]
     budget: BudgetSpec
@@ -154,7 +168,11 @@ class StudySpec:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             section = _SECTIONS.get(key)
-            if section is None:
+            if key == "objective":
+                kwargs[key] = parse_objective(value)
+            elif key == "constraints":
+                kwargs[key] = () if value is None else value
+            elif section is None:
                 kwargs[key] = value
             elif value is None and key not in cls._REQUIRED:
                 kwargs[key] = section()
@@ -166,6 +184,7 @@ class StudySpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        self._check_outcomes()
         for key, section in _SECTIONS.items():
             value = getattr(self, key)
             if not isinstance(value, section):
@@ -179,13 +198,8 @@ class StudySpec:
         object.__setattr__(self, "space", space)
         _check_config_overlap(self.trainable.config, space, "trainable.config")
         _check_constraint_names(self.searcher.parameter_constraints, parsed)
-        if self.searcher.acquisition in MULTI_OBJECTIVE:
-            # A spec has one objective until the spec takes several (issue 14).
-            fail(
-                "searcher.acquisition",
-                self.searcher.acquisition,
-                "it needs several objectives and objective has one metric; use qLogNEI",
-            )
+        _check_searcher_fits(self.searcher, len(self.objectives))
+        scheduler_objective(self.scheduler, self.objectives)
         constraints = parse_constraints(self.searcher.parameter_constraints)
         check_feasible(constraints, parsed.domains)
         check_scheduler_reach(self.scheduler, self.trainable.config)
@@ -205,7 +219,39 @@ class StudySpec:
             check_baseline_meets(constraints, baseline)
             object.__setattr__(self, "baseline", baseline)
 
+    def _check_outcomes(self) -> None:
+        """The objectives and the outcome constraints, before anything else reads them."""
+        objective = self.objective
+        if isinstance(objective, list):
+            objective = tuple(objective)
+        entries = objective if isinstance(objective, tuple) else (objective,)
+        if not entries or not all(isinstance(o, ObjectiveSpec) for o in entries):
+            fail(
+                "objective",
+                objective,
+                "pass an ObjectiveSpec or a tuple of them, or build the spec with "
+                "StudySpec.from_dict",
+            )
+        check_objectives(entries)
+        object.__setattr__(self, "objective", entries[0] if len(entries) == 1 else entries)
+        parse_outcome_constraints(self.constraints, entries)
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+
     # -- use --------------------------------------------------------------------
+
+    @property
+    def objectives(self) -> tuple[ObjectiveSpec, ...]:
+        """The objectives in order (one objective: a tuple of one)."""
+        return as_tuple(self.objective)
+
+    @property
+    def scheduler_objective(self) -> ObjectiveSpec:
+        """The objective the scheduler follows (``scheduler.metric``, else the first)."""
+        return scheduler_objective(self.scheduler, self.objectives)
+
+    def outcomes(self) -> Outcomes:
+        """The objectives and constraints as the searcher takes them."""
+        return build_outcomes(self.objectives, self.constraints)
 
     def param_space(self) -> dict[str, Any]:
         """Build the Ray Tune ``param_space``: nested dict of ``tune`` domains and constants.
@@ -229,7 +275,13 @@ class StudySpec:
         out: dict[str, Any] = {}
         for key in self._TOP_LEVEL:
             value = getattr(self, key)
-            out[key] = value.to_dict() if key in _SECTIONS else thaw(value)
+            if key == "objective":
+                out[key] = objective_to_dict(value)
+            elif key == "constraints":
+                if value:  # left out when empty, as specs written before it have it
+                    out[key] = list(value)
+            else:
+                out[key] = value.to_dict() if key in _SECTIONS else thaw(value)
         return out
 
     def to_yaml(self) -> str:
@@ -318,3 +370,28 @@ def _check_storage(storage: Any) -> str:
     if "://" in storage and not _URI.fullmatch(storage):
         fail("storage", storage, fix)
     return storage
+
+
+def _check_searcher_fits(settings: SearcherSettings, num_objectives: int) -> None:
+    """The acquisition and the stopped-trial policy fit the number of objectives."""
+    acquisition = settings.acquisition
+    if num_objectives > 1 and acquisition not in ("qLogNEI", *MULTI_OBJECTIVE):
+        fail(
+            "searcher.acquisition",
+            acquisition,
+            f"it takes one objective and objective has {num_objectives}; use "
+            f"{' or '.join(MULTI_OBJECTIVE)} (or leave the default qLogNEI, which becomes "
+            "qLogNEHVI)",
+        )
+    if num_objectives == 1 and acquisition in MULTI_OBJECTIVE:
+        fail(
+            "searcher.acquisition",
+            acquisition,
+            "it needs several objectives and objective has one metric; use qLogNEI",
+        )
+    if num_objectives > 1 and settings.stopped_trials == "highest_rung":
+        fail(
+            "searcher.stopped_trials",
+            settings.stopped_trials,
+            "BOHB's rule follows one learning curve and objective has several; use last_value",
+        )

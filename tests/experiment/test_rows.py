@@ -115,3 +115,31 @@ def test_tune_file_names_sorted_oldest_first():
         "searcher-state-2026-01-01.pkl",
         "searcher-state-2026-01-02.pkl",
     ]
+
+
+def test_mark_front_sets_feasible_and_pareto_from_the_metric_columns() -> None:
+    from distributed_bo.experiment.rows import mark_front, pareto_rows
+    from distributed_bo.search.outcomes import Outcomes
+
+    outcomes = Outcomes.build(["acc", "ms"], ["max", "min"], outcome_constraints=["params <= 100"])
+
+    def row(i: int, status: str, **values: float) -> dict:
+        return {"trial_id": str(i), "status": status} | {
+            f"metric/{k}": v for k, v in values.items()
+        }
+
+    rows = [row(0, "RUNNING")]
+    mark_front(rows, outcomes)  # nothing finished yet: no marks, no error
+    assert "is_pareto" not in rows[0] and "feasible" not in rows[0]
+    rows += [
+        row(1, "COMPLETED", acc=0.9, ms=5.0, params=50),
+        row(2, "COMPLETED", acc=0.8, ms=2.0, params=50),
+        row(3, "COMPLETED", acc=0.7, ms=6.0, params=50),  # dominated by 1
+        row(4, "COMPLETED", acc=0.99, ms=1.0, params=500),  # best of all, infeasible
+        row(5, "FAILED", acc=0.95, ms=1.0, params=50),
+        row(6, "COMPLETED", acc=0.95),  # lacks a tracked metric
+    ]
+    mark_front(rows, outcomes)
+    assert [r["trial_id"] for r in pareto_rows(rows)] == ["1", "2"]
+    assert [r.get("feasible") for r in rows] == [None, True, True, True, False, None, None]
+    assert [r.get("is_pareto") for r in rows] == [None, True, True, False, False, None, None]

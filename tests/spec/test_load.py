@@ -179,7 +179,7 @@ BAD_INPUTS: list[tuple[str, str, list[str], str]] = [
         "section_is_list",
         _replace("{metric: loss, mode: min}", "[loss, min]"),
         [],
-        r"^objective: got \['loss', 'min'\]; use a mapping",
+        r"^objective\[0\]: got 'loss'; use a mapping with metric, mode and an optional threshold",
     ),
     (
         "space_is_list",

@@ -80,7 +80,11 @@ def test_readme_example(readme_yaml: str) -> None:
 
 def test_to_dict_round_trips_through_yaml(readme_yaml: str) -> None:
     spec = parse_spec(
-        readme_yaml, overrides=["searcher.parameter_constraints=['lr + optim/beta1 <= 1']"]
+        readme_yaml,
+        overrides=[
+            "searcher.parameter_constraints=['lr + optim/beta1 <= 1']",
+            "constraints=['num_params <= 5e6']",
+        ],
     )
     data = spec.to_dict()
     assert StudySpec.from_dict(data) == spec
@@ -141,7 +145,7 @@ def test_direct_construction(trainable_name: str) -> None:
 
 
 def test_direct_construction_rejects_dict_sections(trainable_name: str) -> None:
-    with pytest.raises(SpecError, match=r"^objective: got \{.*pass a ObjectiveSpec"):
+    with pytest.raises(SpecError, match=r"^objective: got \{.*pass an ObjectiveSpec or a tuple"):
         StudySpec(
             name="direct",
             objective={"metric": "loss", "mode": "min"},  # type: ignore[arg-type]
