@@ -22,6 +22,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from distributed_bo.models.factory import count_parameters as models_count
+
 #: Inputs per timed forward pass: a typical serving batch, small enough for the CPU.
 LATENCY_BATCH = 64
 #: Untimed passes first (allocator, cuDNN algorithm choice, ``torch.compile``).
@@ -36,7 +38,7 @@ BUDGET_S = 1.0
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars (``requires_grad``) in ``model``; frozen ones are left out."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return models_count(model, trainable_only=True)
 
 
 def latency_batch(x: torch.Tensor) -> torch.Tensor:
