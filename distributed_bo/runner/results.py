@@ -63,9 +63,10 @@ class ResultsWriter(Callback):
         self._storage = storage
         self.metric = metric
         self.mode = mode
-        self._outcomes = outcomes
         #: Every metric a row records besides ``metric``; empty for one objective alone.
         self._tracked = outcomes.tracked if outcomes and len(outcomes.tracked) > 1 else ()
+        #: The outcomes rows are marked by (``feasible``, ``is_pareto``), else ``None``.
+        self._front = outcomes if self._tracked else None
         self._searcher = searcher
         self._baseline = dict(baseline or {})
         self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
@@ -181,6 +182,8 @@ class ResultsWriter(Callback):
             row["error"] = row.get("error") or missing
         else:
             row["status"] = TrialStatus.COMPLETED
+            if self._front is not None:  # only a completion changes the front
+                mark_front(self.rows.values(), self._front)
         row["end_time"] = time.time()
         self.write(with_ax=True, with_searcher=True)
 
@@ -321,8 +324,6 @@ class ResultsWriter(Callback):
                 self._saved_state = data
             if with_ax:
                 self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
-        if self._tracked and self._outcomes is not None:
-            mark_front(self.rows.values(), self._outcomes)
         write_trials(self._storage, list(self.rows.values()))
 
 

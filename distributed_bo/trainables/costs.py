@@ -1,10 +1,11 @@
 """A model's costs, reported by the built-in trainables for multi-objective studies.
 
-:func:`count_parameters` gives the size (``num_params``) and :func:`inference_ms`
-the latency (``inference_ms``) of a forward pass over a fixed batch of
-:data:`LATENCY_BATCH` inputs (:func:`latency_batch`) on the trial's device. The
-shared loop (:func:`~distributed_bo.trainables.loop.run_epochs`) calls them once
-per run, after the first epoch's training.
+:func:`inference_ms` gives the latency (``inference_ms``) of a forward pass over a
+fixed batch of :data:`LATENCY_BATCH` inputs (:func:`latency_batch`) on the trial's
+device; the size (``num_params``) is
+:func:`~distributed_bo.models.factory.count_parameters` of the trainable
+parameters. The shared loop (:func:`~distributed_bo.trainables.loop.run_epochs`)
+measures both once per run, after the first epoch's training.
 
 Measured on this project's 2-core CPU machine, one torch thread (the other core
 busy): ``digits_cnn`` at its default config has 3,130 parameters and takes
@@ -22,8 +23,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from distributed_bo.models.factory import count_parameters as models_count
-
 #: Inputs per timed forward pass: a typical serving batch, small enough for the CPU.
 LATENCY_BATCH = 64
 #: Untimed passes first (allocator, cuDNN algorithm choice, ``torch.compile``).
@@ -34,11 +33,6 @@ TIMED_PASSES = 20
 MIN_PASSES = 2
 #: Seconds after which warm-up, and then timing, stop early (once ``MIN_PASSES`` ran).
 BUDGET_S = 1.0
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars (``requires_grad``) in ``model``; frozen ones are left out."""
-    return models_count(model, trainable_only=True)
 
 
 def latency_batch(x: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from distributed_bo.models.factory import count_parameters
 from distributed_bo.trainables.checkpointing import (
     TrainingState,
     capture_state,
@@ -35,7 +36,7 @@ from distributed_bo.trainables.checkpointing import (
 )
 from distributed_bo.trainables.compiled import Forward
 from distributed_bo.trainables.configs import LoopConfig
-from distributed_bo.trainables.costs import count_parameters, inference_ms
+from distributed_bo.trainables.costs import inference_ms
 from distributed_bo.trainables.optim import make_optimizer
 from distributed_bo.trainables.placement import Placement, place
 
@@ -202,7 +203,7 @@ def run_epochs(
             (train and evaluate), ``images_per_second`` (training images over
             training seconds), ``lr`` (at the end of the epoch), ``device``,
             ``num_params`` (trainable parameters, an int; see
-            :func:`~distributed_bo.trainables.costs.count_parameters`),
+            :func:`~distributed_bo.models.factory.count_parameters`),
             ``inference_ms`` (median milliseconds of one forward pass over
             ``task.example`` on ``device``; see
             :func:`~distributed_bo.trainables.costs.inference_ms`) and ``train_seconds``
@@ -245,7 +246,8 @@ def run_epochs(
         epoch_seconds = time.perf_counter() - t0
         if not costs:
             latency = inference_ms(run.module, task.example, device, forward=task.infer)
-            costs = {"num_params": count_parameters(run.module), "inference_ms": latency}
+            size = count_parameters(run.module, trainable_only=True)
+            costs = {"num_params": size, "inference_ms": latency}
         metrics: Metrics = {
             "epoch": epoch,
             "train_loss": train_loss,

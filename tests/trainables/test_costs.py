@@ -1,4 +1,4 @@
-"""``count_parameters``, ``latency_batch`` and ``inference_ms`` on tiny real modules."""
+"""``num_params``'s count, ``latency_batch`` and ``inference_ms`` on tiny real modules."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from distributed_bo.models.factory import count_parameters
 from distributed_bo.trainables import costs
-from distributed_bo.trainables.costs import (
-    LATENCY_BATCH,
-    count_parameters,
-    inference_ms,
-    latency_batch,
-)
+from distributed_bo.trainables.costs import LATENCY_BATCH, inference_ms, latency_batch
 
 CPU = torch.device("cpu")
 
@@ -37,9 +33,11 @@ class Recorder(nn.Module):
 
 def test_count_parameters_counts_trainable_scalars_only() -> None:
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
-    assert count_parameters(model) == (4 * 3 + 3) + (3 + 3) + (3 * 2 + 2) == 29
+    # What the loop reports as num_params: trainable parameters only.
+    assert count_parameters(model, trainable_only=True) == (4 * 3 + 3) + (3 + 3) + (3 * 2 + 2)
+    assert count_parameters(model, trainable_only=True) == 29
     model[0].weight.requires_grad_(False)  # frozen, as FastNet's whitening filters
-    assert count_parameters(model) == 29 - 12
+    assert count_parameters(model, trainable_only=True) == 29 - 12
 
 
 def test_latency_batch_has_fixed_size_and_cycles_short_inputs() -> None:
