@@ -10,6 +10,7 @@ from distributed_bo.exceptions import SpecError
 from distributed_bo.experiment.layout import REPORT_FILE
 from distributed_bo.report.data import busy_fraction, load_study, peak_concurrency, timeline
 from distributed_bo.report.effects import Effects, ax_effects
+from distributed_bo.report.front_plots import front_png, hypervolume_png, violations_png
 from distributed_bo.report.html import render_html
 from distributed_bo.report.plots import (
     best_so_far_png,
@@ -61,8 +62,15 @@ def write_report(experiment_dir: str, *, out: str | None = None, model: bool = T
     out = os.path.abspath(os.path.expanduser(out))
     effects = ax_effects(study) if model else Effects(unavailable="--no-model was given")
     labels, bars = timeline(study.rows)
-    figures = {
-        "best_so_far": best_so_far_png(study),
+    outcomes = study.spec.outcomes()
+    figures = (
+        {"front": front_png(study, outcomes), "hypervolume": hypervolume_png(study, outcomes)}
+        if outcomes.is_multi
+        else {"best_so_far": best_so_far_png(study)}
+    )
+    if outcomes.constraints:
+        figures["violations"] = violations_png(study)
+    figures |= {
         "timeline": timeline_png(labels, bars),
         "parallel_coordinates": parallel_coordinates_png(study),
         "effects": effects_png(study, effects),

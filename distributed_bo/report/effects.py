@@ -95,7 +95,8 @@ def _analyse(experiment: Any, study: Study) -> Effects:
     from ax.analysis.plotly.utils import select_metric
 
     adapter = Generators.BOTORCH_MODULAR(experiment=experiment, data=experiment.lookup_data())
-    metric = select_metric(experiment=experiment)
+    # With several objectives Ax cannot pick one; the report shows the first.
+    metric = study.metric if study.metric in experiment.metrics else select_metric(experiment)
     by_ax = {p.ax_name: p.path for p in study.params}
     slices: dict[str, Slice] = {}
     fixed = ""

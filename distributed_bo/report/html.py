@@ -13,9 +13,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from distributed_bo.experiment.rows import objective
+from distributed_bo.experiment.rows import METRIC_PREFIX, objective
 from distributed_bo.report.data import Study, best_row, trial_label
 from distributed_bo.report.effects import Effects
+from distributed_bo.report.front import front_rows, hypervolume, infeasible_count, reference_point
+from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.types import TrialStatus
 
 _CSS = """
@@ -46,8 +48,10 @@ def render_html(
 
     Args:
         study: The study.
-        figures: PNG bytes by name: ``best_so_far``, ``timeline``,
-            ``parallel_coordinates``, ``effects`` and optionally ``sensitivity``.
+        figures: PNG bytes by name: ``best_so_far`` (one objective) or ``front`` and
+            ``hypervolume`` (several), ``violations`` (with outcome constraints),
+            ``timeline``, ``parallel_coordinates``, ``effects`` and optionally
+            ``sensitivity``.
         effects: Ax's analyses (or why they are missing).
         lanes: Number of timeline lanes.
         peak: Most trials that ran at once.
@@ -63,15 +67,14 @@ def render_html(
         f'<p class="muted">{esc(study.exp.shown)} · report written '
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
         _summary(study, lanes=lanes, peak=peak, busy=busy),
-        "<h2>Best so far</h2>",
-        _img(figures["best_so_far"], "best so far against trials and wall-clock"),
+        *_progress(figures),
         "<h2>Timeline</h2>",
         '<p class="muted">One lane per GPU where trials report their GPU ids, otherwise '
         "per worker slot (overlapping trials take separate lanes). Gaps are idle time.</p>",
         _img(figures["timeline"], "trials per worker lane over time"),
         "<h2>Parallel coordinates</h2>",
         _img(figures["parallel_coordinates"], "parallel coordinates of the parameters"),
-        "<h2>Parameter effects</h2>",
+        f"<h2>Parameter effects{_on_first(study)}</h2>",
         _effects_note(effects),
         _img(figures["effects"], "objective against each parameter"),
     ]
@@ -83,6 +86,35 @@ def render_html(
     parts += ["<h2>Trials</h2>", _trial_table(study)]
     parts += ["<h2>Failures</h2>", _failures(study), "</body></html>"]
     return "\n".join(parts)
+
+
+def _progress(figures: Mapping[str, bytes]) -> list[str]:
+    """The sections on how the search went: best so far, or the front and hypervolume."""
+    if "front" in figures:
+        parts = [
+            "<h2>Pareto front</h2>",
+            _img(figures["front"], "observed objective values and the Pareto front"),
+            "<h2>Hypervolume</h2>",
+            _img(figures["hypervolume"], "hypervolume against trials and wall-clock"),
+        ]
+    else:
+        parts = [
+            "<h2>Best so far</h2>",
+            _img(figures["best_so_far"], "best so far against trials and wall-clock"),
+        ]
+    if "violations" in figures:
+        parts += [
+            "<h2>Constraints</h2>",
+            _img(figures["violations"], "share of completed trials that broke a constraint"),
+        ]
+    return parts
+
+
+def _on_first(study: Study) -> str:
+    """With several objectives, the parameter views show the first one."""
+    if len(study.spec.objectives) == 1:
+        return ""
+    return f" on {html.escape(study.metric)}, the first objective"
 
 
 def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
@@ -102,7 +134,16 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         items.append(("warning", f"{peak} trials ran at once, more than budget.max_concurrent"))
     if busy is not None:
         items.append(("lanes busy", f"{busy:.1%} of the study's span"))
-    best = best_row(study)
+    outcomes = spec.outcomes()
+    if outcomes.constraints:
+        done = sum(1 for r in study.rows if r.get("feasible") is not None)
+        bad = infeasible_count(study.rows)
+        share = f" ({bad / done:.0%})" if done else ""
+        text = ", ".join(c.text for c in outcomes.constraints)
+        items.append(("constraints", f"{text}; {bad} of {done} completed infeasible{share}"))
+    if outcomes.is_multi:
+        items += _front_summary(study, outcomes)
+    best = None if outcomes.is_multi else best_row(study)
     if best is not None:
         config = ", ".join(f"{p.path}={_fmt(best.get(p.column))}" for p in study.params)
         items.append(("best", f"{_fmt(objective(best))} (trial {trial_label(best)}): {config}"))
@@ -113,6 +154,22 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
             items.append(("baseline", f"{_fmt(b)}; improvement {gain:+.4g}"))
     rows = "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(v)}</td></tr>" for k, v in items)
     return f'<table class="kv">{rows}</table>'
+
+
+def _front_summary(study: Study, outcomes: Outcomes) -> list[tuple[str, str]]:
+    """The Pareto set's size and hypervolume, and the baseline's place against it."""
+    front = front_rows(study.rows, outcomes)
+    ref = reference_point(study.rows, outcomes)
+    where = ", ".join(f"{m} {_fmt(v)}" for m, v in ref.items()) or "-"
+    items = [
+        ("Pareto set", f"{len(front)} trial(s): {', '.join(trial_label(r) for r in front)}"),
+        ("hypervolume", f"{_fmt(hypervolume(study.rows, outcomes, ref))} (reference: {where})"),
+    ]
+    base = next((r for r in study.rows if r.get("is_baseline")), None)
+    if base is not None and base.get("is_pareto") is not None:
+        on = "on the Pareto front" if base["is_pareto"] else "dominated by the Pareto set"
+        items.append(("baseline", f"trial {trial_label(base)}, {on}"))
+    return items
 
 
 def _effects_note(effects: Effects) -> str:
@@ -131,9 +188,14 @@ def _effects_note(effects: Effects) -> str:
 def _trial_table(study: Study) -> str:
     if not study.rows:
         return '<p class="muted">No trial has started yet.</p>'
-    metric = study.metric
-    best = best_row(study)
-    head = ["trial", "status", metric, "best", "iters", "time (s)"]
+    outcomes = study.spec.outcomes()
+    shown = _trial_table_metrics(study, outcomes)
+    marked = (
+        {id(r) for r in study.rows if r.get("is_pareto")}
+        if outcomes.is_multi
+        else {id(best_row(study))}
+    )
+    head = ["trial", "status", *shown, "iters", "time (s)"]
     head += [p.path for p in study.params] + ["node", "gpu", "restarts"]
     out = ['<table class="trials"><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
@@ -143,8 +205,7 @@ def _trial_table(study: Study) -> str:
         cells = [
             trial_label(r) + (" (baseline)" if r.get("is_baseline") else ""),
             f'<span class="s-{html.escape(status)}">{html.escape(status.lower())}</span>',
-            _fmt(r.get("metric")),
-            _fmt(r.get("best_metric")),
+            *(_fmt(r.get(column)) for column in shown.values()),
             _fmt(r.get("iterations")),
             _fmt(r.get("wall_time_s"), 1),
             *(_fmt(r.get(p.column)) for p in study.params),
@@ -155,10 +216,22 @@ def _trial_table(study: Study) -> str:
         tds = [
             f"<td>{c}</td>" if i == 1 else f"<td>{html.escape(c)}</td>" for i, c in enumerate(cells)
         ]
-        cls = ' class="best"' if r is best else ""
+        cls = ' class="best"' if id(r) in marked else ""
         out.append(f"<tr{cls}>{''.join(tds)}</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _trial_table_metrics(study: Study, outcomes: Outcomes) -> dict[str, str]:
+    """Heading -> row key of the metric columns: one per objective and constrained metric."""
+    if not outcomes.is_multi and not outcomes.constraints:
+        return {study.metric: "metric", "best": "best_metric"}
+    shown = {m: f"{METRIC_PREFIX}{m}" for m in outcomes.tracked}
+    if outcomes.constraints:
+        shown["feasible"] = "feasible"
+    if outcomes.is_multi:
+        shown["Pareto"] = "is_pareto"
+    return shown
 
 
 def _failures(study: Study) -> str:

@@ -6,11 +6,11 @@ touches Matplotlib's global state or needs a display.
 
 from __future__ import annotations
 
-import io
 import math
 from typing import TYPE_CHECKING, Any
 
 from distributed_bo.experiment.rows import objective
+from distributed_bo.report.canvas import BEST_COLOR, POINT_COLOR, empty, figure, fmt, is_number, png
 from distributed_bo.report.data import (
     Bar,
     Param,
@@ -24,7 +24,6 @@ from distributed_bo.types import TrialStatus
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 #: Colour of each status on the timeline; any other status is grey.
 STATUS_COLORS: dict[str, str] = {
@@ -34,12 +33,11 @@ STATUS_COLORS: dict[str, str] = {
     TrialStatus.RUNNING: "#55a868",
 }
 OTHER_COLOR = "#999999"
-BEST_COLOR = "#c44e52"
 
 
 def best_so_far_png(study: Study) -> bytes:
     """Best-so-far against trial number (left) and against wall-clock (right)."""
-    fig = _figure(11, 4)
+    fig = figure(11, 4)
     by_trial, by_time = fig.subplots(1, 2)
     values = [objective(r) for r in study.rows]
     xs = list(range(1, len(study.rows) + 1))
@@ -52,7 +50,7 @@ def best_so_far_png(study: Study) -> bytes:
             [x for x, _ in done],
             [v for _, v in done],
             s=18,
-            color="#4c72b0",
+            color=POINT_COLOR,
             alpha=0.6,
             label="trial",
         )
@@ -81,17 +79,17 @@ def best_so_far_png(study: Study) -> bytes:
     if done or baseline is not None:
         by_trial.legend(loc="best", fontsize=8)
     if not done:
-        _empty(by_trial, "no completed trial")
-    return _png(fig)
+        empty(by_trial, "no completed trial")
+    return png(fig)
 
 
 def timeline_png(labels: list[str], bars: list[Bar]) -> bytes:
     """Trials as bars per lane (GPU or worker slot) over wall-clock; gaps are idle time."""
-    fig = _figure(11, max(2.5, 0.45 * len(labels) + 1.5))
+    fig = figure(11, max(2.5, 0.45 * len(labels) + 1.5))
     ax = fig.subplots()
     if not bars:
-        _empty(ax, "no trial has a start time")
-        return _png(fig)
+        empty(ax, "no trial has a start time")
+        return png(fig)
     scale = 60.0 if max(b.end for b in bars) > 180 else 1.0
     for b in bars:
         color = STATUS_COLORS.get(b.status, OTHER_COLOR)
@@ -111,18 +109,18 @@ def timeline_png(labels: list[str], bars: list[Bar]) -> bytes:
     handles = [Patch(color=STATUS_COLORS.get(s, OTHER_COLOR), label=s.lower()) for s in seen]
     fig.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=len(handles))
     ax.set_title("trials per worker lane (gaps are idle time)")
-    return _png(fig)
+    return png(fig)
 
 
 def parallel_coordinates_png(study: Study) -> bytes:
     """One line per trial across the parameters' axes (scaled to their range) and the metric."""
-    fig = _figure(11, 4.5)
+    fig = figure(11, 4.5)
     ax = fig.subplots()
     params = list(study.params)
     rows = [r for r in study.rows if any(r.get(p.column) is not None for p in params)]
     if not params or not rows:
-        _empty(ax, "no trial to draw")
-        return _png(fig)
+        empty(ax, "no trial to draw")
+        return png(fig)
     axes = [_axis_scale(p, [r.get(p.column) for r in rows]) for p in params]
     metric_values = [v for v in (objective(r) for r in rows) if v is not None]
     lo, hi = (min(metric_values), max(metric_values)) if metric_values else (0.0, 1.0)
@@ -146,7 +144,7 @@ def parallel_coordinates_png(study: Study) -> bytes:
             color, lw, alpha = BEST_COLOR, 3.0, 1.0
         ax.plot(xs, ys, color=color, lw=lw, alpha=alpha, ls="-" if value is not None else "--")
     names = [p.path + (" (log)" if p.log_scale else "") for p in params] + [study.metric]
-    ticks = [t for _, t in axes] + [(_fmt(lo), _fmt(hi))]
+    ticks = [t for _, t in axes] + [(fmt(lo), fmt(hi))]
     for i, (low, high) in enumerate(ticks):
         ax.axvline(i, color="#333", lw=0.8)
         ax.text(i, -0.06, low, ha="center", va="top", fontsize=7)
@@ -158,7 +156,7 @@ def parallel_coordinates_png(study: Study) -> bytes:
     ax.set_ylim(-0.12, 1.12)
     ax.set_xlim(-0.3, len(names) - 0.7)
     ax.set_title("parallel coordinates (red: best trial; grey dashed: no result)", pad=18)
-    return _png(fig)
+    return png(fig)
 
 
 def effects_png(study: Study, effects: Effects) -> bytes:
@@ -166,27 +164,27 @@ def effects_png(study: Study, effects: Effects) -> bytes:
     params = list(study.params)
     cols = min(3, max(1, len(params)))
     nrows = max(1, math.ceil(len(params) / cols))
-    fig = _figure(3.8 * cols, 3.0 * nrows)
+    fig = figure(3.8 * cols, 3.0 * nrows)
     grid = fig.subplots(nrows, cols, squeeze=False)
     for i, p in enumerate(params):
         ax = grid[i // cols][i % cols]
         _effect(ax, study, p, effects)
     for j in range(len(params), nrows * cols):
         grid[j // cols][j % cols].set_visible(False)
-    return _png(fig)
+    return png(fig)
 
 
 def sensitivity_png(effects: Effects) -> bytes:
     """Ax's signed total-order Sobol indices, largest first."""
     items = sorted(effects.sensitivity.items(), key=lambda kv: abs(kv[1]))
-    fig = _figure(7, max(2.0, 0.4 * len(items) + 1.2))
+    fig = figure(7, max(2.0, 0.4 * len(items) + 1.2))
     ax = fig.subplots()
-    colors = ["#4c72b0" if v >= 0 else "#dd8452" for _, v in items]
+    colors = [POINT_COLOR if v >= 0 else "#dd8452" for _, v in items]
     ax.barh([k for k, _ in items], [v for _, v in items], color=colors)
     ax.axvline(0, color="#333", lw=0.8)
     ax.set_xlabel("total-order Sobol index, signed by the direction of the effect")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 # ------------------------------------------------------------------ helpers
@@ -196,17 +194,17 @@ def _best_by_time(ax: Axes, study: Study) -> None:
     timed = sorted(
         (r["end_time"] - t0, value)
         for r in study.rows
-        if t0 is not None and (value := objective(r)) is not None and _num(r.get("end_time"))
+        if t0 is not None and (value := objective(r)) is not None and is_number(r.get("end_time"))
     )
     if timed:
         minutes = [t / 60 for t, _ in timed]
         running = best_so_far([v for _, v in timed], study.mode)
         best = [b for b in running if b is not None]  # every value is one: nothing dropped
-        ax.scatter(minutes, [v for _, v in timed], s=18, color="#4c72b0", alpha=0.6)
+        ax.scatter(minutes, [v for _, v in timed], s=18, color=POINT_COLOR, alpha=0.6)
         ax.step(minutes, best, where="post", color=BEST_COLOR, lw=2)
         ax.set_xlim(left=0)
     else:
-        _empty(ax, "no completed trial with an end time")
+        empty(ax, "no completed trial with an end time")
     ax.set_xlabel("wall-clock since the first trial started (min)")
     ax.set_title("best so far vs wall-clock")
 
@@ -232,7 +230,7 @@ def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
             ax.fill_between(xs, lo, hi, color="#55a868", alpha=0.2)
     if points:
         ys = [float(y) for _, y in points if y is not None]
-        ax.scatter([pos(x) for x, _ in points], ys, s=14, color="#4c72b0")
+        ax.scatter([pos(x) for x, _ in points], ys, s=14, color=POINT_COLOR)
     if cats:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=7)
     elif p.log_scale:
@@ -242,7 +240,7 @@ def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if not points:
-        _empty(ax, "no completed trial")
+        empty(ax, "no completed trial")
 
 
 def _categories(p: Param, observed: list[Any]) -> list[Any] | None:
@@ -263,7 +261,7 @@ def _axis_scale(p: Param, values: list[Any]) -> tuple[Any, tuple[str, str]]:
             (lambda v: cats.index(v) / n if v in cats else math.nan),
             (str(cats[0]), str(cats[-1])),
         )
-    nums = [float(v) for v in present if _num(v)]
+    nums = [float(v) for v in present if is_number(v)]
     if not nums:
         return (lambda v: math.nan), ("-", "-")
     use_log = p.log_scale and min(nums) > 0
@@ -274,11 +272,11 @@ def _axis_scale(p: Param, values: list[Any]) -> tuple[Any, tuple[str, str]]:
     lo, hi = t(min(nums)), t(max(nums))
 
     def scale(v: Any) -> float:
-        if not _num(v) or (use_log and v <= 0):
+        if not is_number(v) or (use_log and v <= 0):
             return math.nan
         return (t(float(v)) - lo) / (hi - lo) if hi > lo else 0.5
 
-    return scale, (_fmt(min(nums)), _fmt(max(nums)))
+    return scale, (fmt(min(nums)), fmt(max(nums)))
 
 
 def _baseline(study: Study) -> float | None:
@@ -286,27 +284,3 @@ def _baseline(study: Study) -> float | None:
         if r.get("is_baseline") and objective(r) is not None:
             return objective(r)
     return None
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def _empty(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777")
-
-
-def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"

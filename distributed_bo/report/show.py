@@ -116,7 +116,7 @@ def _front_lines(rows: list[Row], outcomes: Any, searched: list[str]) -> list[st
         return ["", "Pareto set: no feasible trial has completed yet"]
     ref = reference_point(rows, outcomes)
     where = ", ".join(
-        f"{escape(m)} {ref[m]:.6g} ({'threshold' if m in outcomes.thresholds else 'worst seen'})"
+        f"{escape(m)} {ref[m]:.6g} ({'threshold' if m in outcomes.thresholds else 'inferred'})"
         for m in outcomes.metrics
     )
     out = ["", f"Pareto set: {len(front)} trials, by {escape(outcomes.metrics[0])}"]
