@@ -13,7 +13,9 @@ and by the soak test (``tests/soak/chaos.py``, as
   computation (written after the epoch's work, before its result is reported);
 - ``{trial_id}.step{step}``: epoch ``step``'s result and checkpoint were reported.
 
-The objective is ``(x0 - 0.3)^2 + (x1 - 0.6)^2 + 1 / step`` (minimised).
+The objective is ``value = (x0 - 0.3)^2 + (x1 - 0.6)^2 + 1 / step`` (minimised); a
+second, conflicting one, ``value2 = (x0 - 0.7)^2 + (x1 - 0.2)^2 + 1 / step``, is
+reported too, for two-objective studies.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ import time
 from typing import Any
 
 
-def _value(config: dict[str, Any], step: int) -> float:
-    """The objective after ``step`` epochs."""
-    return float((config["x0"] - 0.3) ** 2 + (config["x1"] - 0.6) ** 2 + 1.0 / step)
+def _values(config: dict[str, Any], step: int) -> dict[str, float]:
+    """Both objectives after ``step`` epochs."""
+    x0, x1 = config["x0"], config["x1"]
+    return {
+        "value": float((x0 - 0.3) ** 2 + (x1 - 0.6) ** 2 + 1.0 / step),
+        "value2": float((x0 - 0.7) ** 2 + (x1 - 0.2) ** 2 + 1.0 / step),
+    }
 
 
 def _mark_start(config: dict[str, Any], trial_id: str, start: int) -> None:
@@ -68,7 +74,7 @@ def counter(config: dict[str, Any]) -> None:
     _mark_start(config, trial_id, start)
     steps = config.get("steps", 8)
     if start >= steps:  # restored after the last step: report that step once more
-        tune.report({"value": _value(config, steps), "step": steps, "pid": pid})
+        tune.report({**_values(config, steps), "step": steps, "pid": pid})
         return
     for step in range(start + 1, steps + 1):
         time.sleep(config.get("step_s", 0.4))
@@ -77,7 +83,7 @@ def counter(config: dict[str, Any]) -> None:
             with open(os.path.join(d, "state.json"), "w") as f:
                 json.dump({"step": step}, f)
             tune.report(
-                {"value": _value(config, step), "step": step, "pid": pid},
+                {**_values(config, step), "step": step, "pid": pid},
                 checkpoint=tune.Checkpoint.from_directory(d),
             )
         open(os.path.join(marker_dir, f"{trial_id}.step{step}"), "w").close()
