@@ -23,6 +23,10 @@ Busy fraction = sum of the trials' run times / (GPUs x makespan), the makespan f
 ``Tuner.fit()`` being called to the last trial's end (also from the first trial's
 start). First-round fill: how long after ``fit()`` all GPUs were busy.
 
+``--objectives 2`` (issue 14) runs the default searcher with two objectives instead
+(Hartmann6 at x and at 1 - x, both minimised: qLogNEHVI batches), against random
+search, and writes ``utilization_two_objectives.*`` beside the one-objective files.
+
 Run: ``python benchmarks/utilization.py``. Results: ``benchmarks/results/utilization.md``.
 """
 
@@ -55,6 +59,7 @@ NAME = "utilization"
 RANDOM = "Random search (BasicVariantGenerator)"
 DEFAULT = "BatchBOSearcher (defaults)"
 ONE_SPARE = "BatchBOSearcher (prefetch=1)"
+TWO = "BatchBOSearcher (defaults, two objectives)"
 #: Trials per (GPUs, durations): the issue's 24 equal 10-s trials on 4 GPUs, 48
 #: staggered ones (the earlier committed run), and 128 evaluations on 16 GPUs.
 TRIALS = {(4, "equal"): 24, (4, "staggered"): 48, (16, "equal"): 128, (16, "staggered"): 128}
@@ -79,16 +84,23 @@ def start_order(counter: str) -> int:
 
 
 def sleep_trial(config: dict[str, Any]) -> None:
-    """The trainable: sleep for the config's duration, then report Hartmann6."""
+    """The trainable: sleep for the config's duration, then report Hartmann6 at x, 1 - x."""
     from ray import tune
 
     start = time.time()
     order = start_order(config["counter"])
     duration = duration_of(order, config["seed"], config["min_s"], config["max_s"])
     time.sleep(duration)
-    value = hartmann6([config[f"x{i}"] for i in range(6)])
+    x = [config[f"x{i}"] for i in range(6)]
     tune.report(
-        {"value": value, "start": start, "end": time.time(), "duration": duration, "order": order}
+        {
+            "value": hartmann6(x),
+            "value2": hartmann6([1.0 - v for v in x]),
+            "start": start,
+            "end": time.time(),
+            "duration": duration,
+            "order": order,
+        }
     )
 
 
@@ -190,7 +202,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def plot(runs: list[dict[str, Any]], gpus: int, out: Path) -> Path:
+def plot(runs: list[dict[str, Any]], gpus: int, out: Path, objectives: int = 1) -> Path:
     """Timeline per GPU slot for each run with ``gpus`` GPUs: bars are trials, white is idle."""
     runs = [r for r in runs if r["gpus"] == gpus]
     plt = pyplot()
@@ -222,7 +234,7 @@ def plot(runs: list[dict[str, Any]], gpus: int, out: Path) -> Path:
         ax.set_ylabel(f"{gpus} GPUs", fontsize=8)
     axes[-1, 0].set_xlabel("seconds since Tuner.fit()")
     axes[-1, 0].set_xlim(left=0)
-    return save(fig, out / f"{NAME}_timeline_{gpus}.png")
+    return save(fig, out / f"{file_stem(objectives)}_timeline_{gpus}.png")
 
 
 def scenario_label(run: dict[str, Any], cfg: dict[str, Any]) -> str:
@@ -232,14 +244,21 @@ def scenario_label(run: dict[str, Any], cfg: dict[str, Any]) -> str:
     return f"{run['gpus']} GPUs, staggered {cfg['min_s']:g}-{cfg['max_s']:g} s"
 
 
+def file_stem(objectives: int) -> str:
+    """``utilization``, or ``utilization_two_objectives`` for ``--objectives 2``."""
+    return NAME if objectives == 1 else f"{NAME}_two_objectives"
+
+
 def write_markdown(raw: dict[str, Any], out: Path, pngs: Sequence[Path]) -> None:
-    """Write ``utilization.md``."""
+    """Write ``utilization.md`` (or ``utilization_two_objectives.md``)."""
     header = raw["header"]
     cfg = header["config"]
     runs = raw["runs"]
+    stem = file_stem(cfg.get("objectives", 1))
+    ours = [lb for lb in (DEFAULT, ONE_SPARE, TWO) if any(r["label"] == lb for r in runs)]
     order = " then ".join(dict.fromkeys(r["label"] for r in runs))
     lines = header_lines(
-        "Utilization benchmark",
+        "Utilization benchmark" + (", two objectives" if stem != NAME else ""),
         header,
         date=f"- Date (UTC): {header['date_utc']}; whole script {header['wall_min']:.1f} min",
         setup=[
@@ -270,9 +289,9 @@ def write_markdown(raw: dict[str, Any], out: Path, pngs: Sequence[Path]) -> None
         "## Ratio of busy fractions to random search's, same run (target >= 0.97)",
         "",
         "| Scenario | trials | "
-        + " | ".join(f"{lb} / random" for lb in (DEFAULT, ONE_SPARE))
+        + " | ".join(f"{lb} / random" for lb in ours)
         + " | target met by the default |",
-        "|---|---|---|---|---|",
+        "|---|---|" + "---|" * len(ours) + "---|",
     ]
     scenarios = list(dict.fromkeys((r["gpus"], r["durations"]) for r in runs))
     sums = {(r["gpus"], r["durations"], r["label"]): summarise(r) for r in runs}
@@ -280,17 +299,17 @@ def write_markdown(raw: dict[str, Any], out: Path, pngs: Sequence[Path]) -> None
         rnd = sums.get((gpus, durations, RANDOM))
         first = next(r for r in runs if (r["gpus"], r["durations"]) == (gpus, durations))
         cells = []
-        for label in (DEFAULT, ONE_SPARE):
-            ours = sums.get((gpus, durations, label))
-            if ours is None or rnd is None:
+        for label in ours:
+            one = sums.get((gpus, durations, label))
+            if one is None or rnd is None:
                 cells.append("-")
                 continue
-            ratio = ours["busy_fraction"] / rnd["busy_fraction"]
+            ratio = one["busy_fraction"] / rnd["busy_fraction"]
             open_ratio = (
-                ours["busy_fraction_while_work_remained"] / rnd["busy_fraction_while_work_remained"]
+                one["busy_fraction_while_work_remained"] / rnd["busy_fraction_while_work_remained"]
             )
             cells.append(f"**{ratio:.3f}** (while work remained {open_ratio:.3f})")
-        default = sums.get((gpus, durations, DEFAULT))
+        default = sums.get((gpus, durations, ours[0])) if ours else None
         met = "-"
         if default is not None and rnd is not None:
             met = "yes" if default["busy_fraction"] / rnd["busy_fraction"] >= 0.97 else "**no**"
@@ -319,8 +338,8 @@ def write_markdown(raw: dict[str, Any], out: Path, pngs: Sequence[Path]) -> None
         )
     lines.append("")
     lines += [f"![{png.stem}]({png.name})" for png in pngs]
-    lines += reading(out, f"{NAME}_notes.md")
-    (out / f"{NAME}.md").write_text("\n".join(lines))
+    lines += reading(out, f"{stem}_notes.md")
+    (out / f"{stem}.md").write_text("\n".join(lines))
 
 
 def first_trials(
@@ -370,13 +389,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 trials per GPU of 1-2 s")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--replot", action="store_true")
+    parser.add_argument(
+        "--objectives", type=int, choices=(1, 2), default=1, help="2: value and value2"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    raw_path = out / f"{NAME}.json"
+    raw_path = out / f"{file_stem(args.objectives)}.json"
     if args.replot:
         raw = json.loads(raw_path.read_text())
         counts = sorted({r["gpus"] for r in raw["runs"]})
-        write_markdown(raw, out, [plot(raw["runs"], g, out) for g in counts])
+        objectives = raw["header"]["config"].get("objectives", 1)
+        write_markdown(raw, out, [plot(raw["runs"], g, out, objectives) for g in counts])
         return
     gpu_counts = [int(g) for g in args.gpus.split(",")]
     patterns = [d.strip() for d in args.durations.split(",")]
@@ -411,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "seed": args.seed,
             "torch_threads": args.torch_threads,
             "quick": args.quick,
+            "objectives": args.objectives,
         },
         loadavg_start=loadavg(),
     )
@@ -431,14 +455,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                         else (args.min_s, args.max_s)
                     )
                     trials = 2 * gpus if args.quick else TRIALS[(gpus, durations)]
-                    for label, alg in (
+                    random = BasicVariantGenerator(max_concurrent=gpus, random_state=args.seed)
+                    searchers = (
                         (DEFAULT, BatchBOSearcher(seed=args.seed)),
                         (ONE_SPARE, BatchBOSearcher(seed=args.seed, prefetch=1)),
-                        (
-                            RANDOM,
-                            BasicVariantGenerator(max_concurrent=gpus, random_state=args.seed),
-                        ),
-                    ):
+                        (RANDOM, random),
+                    )
+                    if args.objectives == 2:
+                        two = BatchBOSearcher(
+                            metric=["value", "value2"], mode=["min", "min"], seed=args.seed
+                        )
+                        searchers = ((TWO, two), (RANDOM, random))
+                    for label, alg in searchers:
                         run = run_tuner(
                             label,
                             alg,
@@ -462,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             finally:
                 ray.shutdown()
     record.finish()
-    write_markdown(raw, out, [plot(runs, g, out) for g in gpu_counts])
+    write_markdown(raw, out, [plot(runs, g, out, args.objectives) for g in gpu_counts])
     print(f"done in {header['wall_min']:.1f} min", flush=True)
 
 
