@@ -51,7 +51,7 @@ def hypervolume_png(study: Study, outcomes: Outcomes) -> bytes:
     hypervolume: what the hand-tuned configuration alone dominates.
     """
     fig = figure(11, 4)
-    by_trial, by_time = fig.subplots(1, 2)
+    by_trial, by_time = fig.subplots(1, 2, sharey=True)
     ref = reference_point(study.rows, outcomes)
     trace = hypervolume_trace(study.rows, outcomes, ref)
     if any(trace):
@@ -75,7 +75,6 @@ def hypervolume_png(study: Study, outcomes: Outcomes) -> bytes:
             ax.axhline(base_hv, color=BASELINE_COLOR, ls="--", lw=1, label="baseline alone")
             ax.legend(loc="lower right", fontsize=8)
         ax.set_ylabel("hypervolume")
-        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     by_trial.set_xlabel("trial (in the order proposed)")
     by_trial.set_title("hypervolume vs trials")
@@ -132,8 +131,14 @@ def _front_2d(ax: Axes, study: Study, outcomes: Outcomes) -> None:
     if base is not None:
         v = metric_values(base)
         ax.scatter([v[m1]], [v[m2]], marker="*", s=200, color=BASELINE_COLOR, label="baseline")
-    ax.set_xlabel(f"{m1} ({mode1})")
-    ax.set_ylabel(f"{m2} ({mode2})")
+    for m, set_scale, set_label, mode in (
+        (m1, ax.set_xscale, ax.set_xlabel, mode1),
+        (m2, ax.set_yscale, ax.set_ylabel, mode2),
+    ):
+        wide = _spans_decades([metric_values(r)[m] for r in done])
+        if wide:
+            set_scale("log")
+        set_label(f"{m} ({mode}{', log scale' if wide else ''})")
     ax.set_title("observed trials and the Pareto front (dotted: thresholds)")
     ax.grid(alpha=0.3)
     if done:
@@ -188,6 +193,11 @@ def _front_axes(ax: Axes, study: Study, outcomes: Outcomes) -> None:
         "grey dotted: infeasible)",
         pad=18,
     )
+
+
+def _spans_decades(values: list[float], ratio: float = 100.0) -> bool:
+    """Whether positive ``values`` span ``ratio`` or more (as sizes and latencies do)."""
+    return bool(values) and min(values) > 0 and max(values) >= ratio * min(values)
 
 
 def _scatter(
