@@ -153,3 +153,20 @@ def test_three_objective_report_draws_the_objectives_on_parallel_axes(ray_sessio
     assert "Constraints" not in _sections(page)  # no constraint, no violations figure
     assert "objective</b></td><td>min f1, min f2, min cost" in page
     assert Path(report.pngs[0]).name == "report_front.png"
+
+
+def test_one_objective_with_a_constraint_keeps_best_so_far_and_adds_violations(
+    ray_session, tmp_path
+):
+    spec = _spec(tmp_path, "one", {"metric": "f1", "mode": "min"}, constraints=["cost <= 0.5"])
+    exp = run_study(spec, progress=None).experiment_dir
+    rows = read_trials(StorageDir.open(exp))
+    page = Path(write_report(exp, model=False).html).read_text()
+    assert _sections(page)[:3] == ["Best so far", "Constraints", "Timeline"]
+    done = [r for r in rows if r["status"] == "COMPLETED"]
+    bad = sum(1 for r in done if r["feasible"] is False)
+    assert f"{bad} of {len(done)} completed infeasible" in page
+    table = page.split("<h2>Trials</h2>")[1].split("<h2>")[0]
+    assert "<th>f1</th><th>cost</th><th>feasible</th><th>iters</th>" in table
+    best = min((r for r in done if r["feasible"]), key=lambda r: r["metric/f1"])
+    assert f"best</b></td><td>{best['metric/f1']:.4g} (trial {best['ax_index']})" in page
