@@ -47,6 +47,14 @@ def _add_study_commands(sub: Any) -> None:
     run.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS or local)")
     run.add_argument("--storage", help="override the spec's storage (path or URI)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
+    run.add_argument(
+        "--warm-start",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="an earlier study whose best configurations run first (repeatable; replaces "
+        "warm_start.from, keeps its mode and top_k)",
+    )
 
     validate = sub.add_parser("validate", help="check a job spec without running it")
     validate.add_argument("spec", metavar="JOB.yaml")
@@ -248,6 +256,8 @@ def _start(args: argparse.Namespace, where: dict[str, str]) -> int:
         from distributed_bo import load_spec
 
         spec = load_spec(args.spec, overrides=args.overrides)  # before any heavy import
+        if args.warm_start:
+            spec = spec.with_warm_start(args.warm_start)
         from distributed_bo import run_study
         from distributed_bo.experiment.storage import StorageDir
 

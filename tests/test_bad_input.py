@@ -126,6 +126,33 @@ CASES = [
         yaml_text(constraints="['cost < 3']"),
         fragment="constraints[0]",
     ),
+    # Issue 15: warm starts (checked before anything starts).
+    Case(
+        "warm start: a source that cannot be read",
+        yaml_text(warm_start="{from: [STORAGE/CORRUPT_SPEC]}"),
+        fragment="CORRUPT_SPEC/spec.yaml is corrupt",
+    ),
+    Case(
+        "warm start: the study itself as its source",
+        yaml_text(name="EXISTING", warm_start="{from: [STORAGE/EXISTING]}"),
+        fragment="name an earlier study",
+    ),
+    Case(
+        "warm start: data mode (not built yet)",
+        yaml_text(warm_start="{from: [STORAGE/EXISTING], mode: data}"),
+        fragment="warm_start.mode",
+    ),
+    Case(
+        "warm start: top_k below 1",
+        yaml_text(warm_start="{from: [STORAGE/EXISTING], top_k: 0}"),
+        fragment="warm_start.top_k",
+    ),
+    Case(
+        "run --warm-start with a missing directory",
+        yaml_text(),
+        args=("run", "JOB", "--warm-start", "NOPE"),
+        fragment="warm_start.from[0]: ",
+    ),
     Case(
         "scheduler metric no trial reports",
         yaml_text(

@@ -7,6 +7,8 @@ Ours:
 - ``searcher_state.json``: the searcher's state, saved on every trial event;
   fresher than Tune's own copy, which is only written with Tune's snapshots;
 - ``ax_experiment.json``: the Ax experiment, for Ax's own tools;
+- ``warm_start.json``: the earlier configurations a warm-started study runs first
+  (:mod:`distributed_bo.runner.warm_start`);
 - ``report.html`` and its PNGs, once ``distributed-bo report`` ran;
 - ``driver.lock``: held by the one ``run`` or ``resume`` writing the directory
   (:mod:`distributed_bo.experiment.lock`); not ``.json``, since Ray Tune's restore
@@ -27,6 +29,7 @@ SEARCHER_FILE = "searcher_state.json"
 PREV_SEARCHER_FILE = "searcher_state.prev.json"
 AX_FILE = "ax_experiment.json"
 REPORT_FILE = "report.html"
+WARM_START_FILE = "warm_start.json"
 #: Ray Tune's pickled Tuner; its presence means the study started.
 TUNER_FILE = "tuner.pkl"
 #: The lock of the driver writing the directory (one at a time).

@@ -36,6 +36,8 @@ class TrialRow(TypedDict, total=False):
         metric: The final reported objective (the first, with several).
         best_metric: The best objective the trial reported.
         is_baseline: Whether this is the spec's baseline trial.
+        warm_start: ``SOURCE#TRIAL`` for a configuration taken from an earlier
+            study by ``warm_start``, else null.
         feasible: With outcome constraints: whether a COMPLETED trial met them all.
         is_pareto: With several objectives: whether a COMPLETED, feasible trial is
             on the Pareto front of those finished so far.
@@ -57,6 +59,7 @@ class TrialRow(TypedDict, total=False):
     metric: float | None
     best_metric: float | None
     is_baseline: bool
+    warm_start: str | None
     feasible: bool | None
     is_pareto: bool | None
     iterations: int
@@ -74,7 +77,7 @@ class TrialRow(TypedDict, total=False):
 #: Columns written first, in this order; then the ``config/`` columns, then the rest.
 _FIRST = (
     *("trial_id", "ax_index", "status", "metric", "best_metric", "is_baseline"),
-    *("feasible", "is_pareto"),
+    *("warm_start", "feasible", "is_pareto"),
 )
 
 
@@ -113,6 +116,7 @@ _COLUMN_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "metric": ("a number", lambda v: _is_number(v)),
     "best_metric": ("a number", lambda v: _is_number(v)),
     "is_baseline": ("true or false", lambda v: isinstance(v, bool)),
+    "warm_start": ("a string", lambda v: isinstance(v, str)),
     "feasible": ("true or false", lambda v: isinstance(v, bool)),
     "is_pareto": ("true or false", lambda v: isinstance(v, bool)),
     "iterations": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),

@@ -203,7 +203,9 @@ def _trial_table(study: Study) -> str:
     for r in study.rows:
         status = str(r.get("status") or "?")
         cells = [
-            trial_label(r) + (" (baseline)" if r.get("is_baseline") else ""),
+            trial_label(r)
+            + (" (baseline)" if r.get("is_baseline") else "")
+            + (f" (warm start: {r['warm_start']})" if r.get("warm_start") else ""),
             f'<span class="s-{html.escape(status)}">{html.escape(status.lower())}</span>',
             *(_fmt(r.get(column)) for column in shown.values()),
             _fmt(r.get("iterations")),

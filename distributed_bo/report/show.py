@@ -56,7 +56,7 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     searched = [p for p in params if _varies(rows, p)] or params
     ranked = sorted(rows, key=lambda r: _sort_key(r, mode))
     extra = list(outcomes.tracked[1:]) if len(outcomes.tracked) > 1 else []
-    marks = [k for k in ("feasible", "is_pareto") if any(k in r for r in rows)]
+    marks = [k for k in ("warm_start", "feasible", "is_pareto") if any(k in r for r in rows)]
     header = [escape(h) for h in ("trial", "status", metric, *extra, *marks, "iters", "time_s")]
     header += [_name(p) for p in searched]
     table = [

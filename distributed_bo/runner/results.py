@@ -46,6 +46,8 @@ class ResultsWriter(Callback):
             every tracked metric FAILED.
         searcher: The study's ``BatchBOSearcher`` (for Ax indices and the Ax JSON).
         baseline: Flat baseline config, to flag the baseline trial.
+        warm: ``SOURCE#TRIAL`` label -> flat config of each warm-start point, to
+            mark the rows they became (``warm_start`` column).
         rows: Rows from an earlier run of the same study (on resume).
     """
 
@@ -58,6 +60,7 @@ class ResultsWriter(Callback):
         outcomes: Outcomes | None = None,
         searcher: Any = None,
         baseline: Mapping[str, Any] | None = None,
+        warm: Mapping[str, Mapping[str, Any]] | None = None,
         rows: list[dict[str, Any]] | None = None,
     ) -> None:
         self._storage = storage
@@ -69,6 +72,7 @@ class ResultsWriter(Callback):
         self._front = outcomes if self._tracked else None
         self._searcher = searcher
         self._baseline = dict(baseline or {})
+        self._warm = {label: dict(c) for label, c in (warm or {}).items()}
         self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
         self._staging_checked = False
         self._saved_state: bytes | None = None
@@ -266,6 +270,15 @@ class ResultsWriter(Callback):
             row[f"{CONFIG_PREFIX}{key}"] = _scalar(value)
         if self._baseline:
             row["is_baseline"] = all(config.get(k) == v for k, v in self._baseline.items())
+        if self._warm and row.get("warm_start") is None:
+            row["warm_start"] = next(
+                (
+                    label
+                    for label, c in self._warm.items()
+                    if all(config.get(k) == v for k, v in c.items())
+                ),
+                None,
+            )
         if self._searcher is not None and row.get("ax_index") is None:
             row["ax_index"] = self._searcher.trial_index(trial.trial_id)
         row["restarts"] = max(int(row.get("restarts") or 0), int(trial.num_failures))

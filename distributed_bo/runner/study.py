@@ -14,6 +14,7 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -53,6 +54,12 @@ from distributed_bo.runner.tuner import (
     new_tuner,
     restore_tuner,
     set_tune_environment,
+)
+from distributed_bo.runner.warm_start import (
+    WarmPoint,
+    read_points,
+    warm_start_points,
+    write_points,
 )
 from distributed_bo.runner.watchdog import TrialWatchdog
 from distributed_bo.runner.wiring import build_searcher, resume_searcher
@@ -122,10 +129,13 @@ def run_study(
     exp = StorageDir.open(storage or spec.storage, spec.name)
     # The lock first, then the check: of two racing `run`s only one passes it.
     with driver_lock(exp, notes=progress):
+        warm = warm_start_points(spec, exp)  # first: a source that is exp says so
         _check_new(exp, spec.name)
+        for line in warm.notes if progress is not None else []:
+            print(line, file=progress, flush=True)
         started = _connect_and_check(spec, address, worker_logs)
         try:
-            return _fit(spec, exp, progress=progress, resume=None)
+            return _fit(spec, exp, progress=progress, resume=None, warm=warm.points)
         finally:
             _shutdown(started)
 
@@ -282,13 +292,18 @@ class _Run:
 
 
 def _fit(
-    spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, resume: ResumePlan | None
+    spec: StudySpec,
+    exp: StorageDir,
+    *,
+    progress: TextIO | None,
+    resume: ResumePlan | None,
+    warm: Sequence[WarmPoint] = (),
 ) -> StudyResult:
     """Build the run and fit it; SIGINT/SIGTERM stop it gracefully (exit 130/143)."""
     set_tune_environment(spec)
     with GracefulStop() as stop:
         try:
-            run = _build_run(spec, exp, progress=progress, resume=resume)
+            run = _build_run(spec, exp, progress=progress, resume=resume, warm=warm)
             note = _run_tuner(run, spec, stop)
         except KeyboardInterrupt:
             if stop.signum is None:  # not ours: no handler here (not the main thread)
@@ -301,9 +316,16 @@ def _fit(
 
 
 def _build_run(
-    spec: StudySpec, exp: StorageDir, *, progress: TextIO | None, resume: ResumePlan | None
+    spec: StudySpec,
+    exp: StorageDir,
+    *,
+    progress: TextIO | None,
+    resume: ResumePlan | None,
+    warm: Sequence[WarmPoint] = (),
 ) -> _Run:
-    searcher = build_searcher(spec)
+    if resume is not None:  # the points the study started with, not the sources today
+        warm = read_points(exp)
+    searcher = build_searcher(spec, [p.config for p in warm])
     writer = ResultsWriter(
         storage=exp,
         metric=spec.objectives[0].metric,
@@ -311,6 +333,7 @@ def _build_run(
         outcomes=spec.outcomes(),
         searcher=searcher,
         baseline=flatten(spec.baseline) if spec.baseline else None,
+        warm={p.label: p.config for p in warm},
         rows=resume.rows if resume else None,
     )
     stopper = StudyStopper(
@@ -337,6 +360,8 @@ def _build_run(
     else:
         # Written once the trainable's data loaded, so a failed setup leaves nothing.
         write_spec(exp, spec)
+        if warm:
+            write_points(exp, warm)
         tuner = new_tuner(
             spec,
             exp,

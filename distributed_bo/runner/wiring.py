@@ -7,7 +7,7 @@ hands over the finished rows as typed events (:mod:`distributed_bo.search.events
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from distributed_bo.experiment.rows import metric_values
@@ -17,8 +17,11 @@ from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row, TrialStatus
 
 
-def build_searcher(spec: StudySpec) -> BatchBOSearcher:
-    """The study's searcher: objectives, constraints, settings, seed, baseline, time axis."""
+def build_searcher(spec: StudySpec, warm: Sequence[Mapping[str, Any]] = ()) -> BatchBOSearcher:
+    """The study's searcher: objectives, constraints, settings, seed, time axis.
+
+    It proposes first the baseline, then ``warm`` (flat configs from a warm start).
+    """
     outcomes = spec.outcomes()
     several = outcomes.is_multi
     return BatchBOSearcher(
@@ -28,7 +31,7 @@ def build_searcher(spec: StudySpec) -> BatchBOSearcher:
         outcome_constraints=[c.text for c in outcomes.constraints],
         settings=spec.searcher,
         seed=spec.seed,
-        points_to_evaluate=[spec.baseline] if spec.baseline else [],
+        points_to_evaluate=([spec.baseline] if spec.baseline else []) + [dict(c) for c in warm],
         time_attr=spec.scheduler.time_attr,
     )
 

@@ -25,8 +25,10 @@ from distributed_bo.spec.sections import (
 )
 from distributed_bo.spec.space import ParsedSpace
 from distributed_bo.spec.study import StudySpec
+from distributed_bo.spec.warm_start import WarmStartSpec
 
 __all__ = [
+    "WarmStartSpec",
     "DOMAIN_TYPES",
     "BudgetSpec",
     "CheckpointSpec",

@@ -8,9 +8,10 @@ field, the bad value and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -40,6 +41,7 @@ from distributed_bo.spec.sections import (
     TrainableSpec,
 )
 from distributed_bo.spec.space import ParsedSpace, parse_space, to_param_space
+from distributed_bo.spec.warm_start import WarmStartSpec
 from distributed_bo.validation import (
     check_int,
     check_keys,
@@ -104,6 +106,8 @@ class StudySpec:
             are searched parameters, given nested or by flat name (``optim/beta1``);
             values must lie in their domains. Stored by flat name. It may leave
             parameters out; the searcher chooses those.
+        warm_start: Earlier studies whose best configurations run first, or
+            ``None``: :class:`~distributed_bo.spec.warm_start.WarmStartSpec`.
 
     """
 
@@ -123,6 +127,7 @@ class StudySpec:
         "storage",
         "seed",
         "baseline",
+        "warm_start",
     )
     _REQUIRED: ClassVar[tuple[str, ...]] = ("name", "objective", "trainable", "space", "budget")
 
@@ -141,6 +146,7 @@ class StudySpec:
     storage: str = "./experiments"
     seed: int | None = 0
     baseline: Mapping[str, Any] | None = None
+    warm_start: WarmStartSpec | None = None
 
     # -- construct ------------------------------------------------------------
 
@@ -172,6 +178,8 @@ class StudySpec:
                 kwargs[key] = parse_objective(value)
             elif key == "constraints":
                 kwargs[key] = () if value is None else value
+            elif key == "warm_start":
+                kwargs[key] = None if value is None else WarmStartSpec.from_dict(value)
             elif section is None:
                 kwargs[key] = value
             elif value is None and key not in cls._REQUIRED:
@@ -218,6 +226,13 @@ class StudySpec:
             baseline = check_baseline(self.baseline, parsed)
             check_baseline_meets(constraints, baseline)
             object.__setattr__(self, "baseline", baseline)
+        self._check_warm_start()
+
+    def _check_warm_start(self) -> None:
+        """A :class:`WarmStartSpec`, or ``None``."""
+        warm = self.warm_start
+        if warm is not None and not isinstance(warm, WarmStartSpec):
+            fail("warm_start", warm, "pass a WarmStartSpec, or build the spec with from_dict")
 
     def _check_outcomes(self) -> None:
         """The objectives and the outcome constraints, before anything else reads them."""
@@ -248,6 +263,12 @@ class StudySpec:
     def scheduler_objective(self) -> ObjectiveSpec:
         """The objective the scheduler follows (``scheduler.metric``, else the first)."""
         return scheduler_objective(self.scheduler, self.objectives)
+
+    def with_warm_start(self, sources: Sequence[str]) -> StudySpec:
+        """This spec warm-started from ``sources`` (mode and ``top_k`` kept, or defaults)."""
+        old = self.warm_start or WarmStartSpec(sources=tuple(sources))
+        warm = WarmStartSpec(sources=tuple(sources), mode=old.mode, top_k=old.top_k)
+        return dataclasses.replace(self, warm_start=warm)
 
     def outcomes(self) -> Outcomes:
         """The objectives and constraints as the searcher takes them."""
@@ -280,6 +301,9 @@ class StudySpec:
             elif key == "constraints":
                 if value:  # left out when empty, as specs written before it have it
                     out[key] = list(value)
+            elif key == "warm_start":
+                if value is not None:  # left out when absent, likewise
+                    out[key] = value.to_dict()
             else:
                 out[key] = value.to_dict() if key in _SECTIONS else thaw(value)
         return out

@@ -95,6 +95,10 @@ storage: ./experiments        # local path or URI pyarrow.fs understands
 seed: 0                       # int >= 0 or null
 baseline:
   {lr: 0.01, width: 16, layers: 2, momentum: 0.9, wd: 0.0, hidden: 64, step: 4, optim: {beta1: 0.9}}
+warm_start:
+  from: [experiments/quickstart]
+  mode: initial
+  top_k: 4
 """
 
 

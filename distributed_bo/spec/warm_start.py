@@ -1,0 +1,88 @@
+"""The ``warm_start`` section: start a study from what earlier studies found.
+
+```yaml
+warm_start:
+  from: [experiments/digits_v1]    # experiment directories or URIs (one, or a list)
+  mode: initial                    # the only mode built so far
+  top_k: 4                         # configurations taken from each source
+```
+
+``initial``: each source's best ``top_k`` feasible configurations (its Pareto set,
+sorted by the first objective, with several objectives) are the study's first
+trials, re-evaluated, after the baseline; use it when the objective, the data or the
+model changed. The sources are read when ``run`` starts (see
+:mod:`distributed_bo.runner.warm_start`). ``data`` mode (earlier trials entering the
+model as observations, issue 15) is not built yet and is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from distributed_bo.validation import check_int, check_keys, check_text, fail, require_mapping
+
+MODES = ("initial", "data")
+#: Most configurations taken from one source: more is a typo for a budget.
+MAX_TOP_K = 1_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class WarmStartSpec:
+    """Where a study starts from (YAML section ``warm_start``).
+
+    Attributes:
+        sources: Experiment directories or URIs of earlier studies (YAML ``from``).
+        mode: ``"initial"``: their best configurations are the first trials.
+        top_k: Configurations taken from each source, in ``[1, 1000]``.
+    """
+
+    _path: ClassVar[str] = "warm_start"
+
+    sources: tuple[str, ...]
+    mode: str = "initial"
+    top_k: int = 4
+
+    def __post_init__(self) -> None:
+        sources = (self.sources,) if isinstance(self.sources, str) else self.sources
+        if not isinstance(sources, (list, tuple)) or not sources:
+            fail(
+                "warm_start.from",
+                self.sources,
+                "give an experiment directory or URI written by distributed-bo run, or a list",
+            )
+        for i, source in enumerate(sources):
+            check_text(
+                source,
+                f"warm_start.from[{i}]",
+                "give an experiment directory or URI written by distributed-bo run",
+            )
+        if len(set(sources)) != len(sources):
+            fail("warm_start.from", list(sources), "name each earlier study once")
+        object.__setattr__(self, "sources", tuple(sources))
+        if self.mode not in MODES:
+            fail("warm_start.mode", self.mode, "use initial")
+        if self.mode == "data":
+            fail(
+                "warm_start.mode",
+                self.mode,
+                "data mode (earlier trials as observations) is not built yet; use initial "
+                "(their best configurations are re-evaluated first)",
+            )
+        check_int(self.top_k, "warm_start.top_k", ge=1, le=MAX_TOP_K)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WarmStartSpec:
+        """Build the section from YAML: ``{from, mode, top_k}`` (``from`` required).
+
+        Raises:
+            SpecError: On a non-mapping, an unknown or missing key, or a bad value.
+        """
+        require_mapping(data, cls._path, "a mapping with keys from, mode, top_k")
+        check_keys(data, cls._path, allowed=("from", "mode", "top_k"), required=("from",))
+        kwargs = {k: v for k, v in data.items() if k != "from"}
+        return cls(sources=data["from"], **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{from, mode, top_k}``, as YAML takes it."""
+        return {"from": list(self.sources), "mode": self.mode, "top_k": self.top_k}

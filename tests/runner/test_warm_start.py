@@ -1,0 +1,92 @@
+"""Warm start, ``initial`` mode: an earlier study's best configurations run first."""
+
+import io
+
+import pytest
+
+from distributed_bo.exceptions import SpecError
+from distributed_bo.experiment.rows import read_trials
+from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.report.show import render_summary
+from distributed_bo.runner.study import run_study
+from distributed_bo.runner.warm_start import read_points, warm_start_points
+from distributed_bo.spec import StudySpec
+
+
+def _spec(root, name, *, trials, x0=(-5.0, 10.0), warm=None):
+    data = {
+        "name": name,
+        "objective": {"metric": "value", "mode": "min"},
+        "trainable": {"name": "branin", "config": {"steps": 1}},
+        "space": {
+            "x0": {"type": "uniform", "lower": x0[0], "upper": x0[1]},
+            "x1": {"type": "uniform", "lower": 0.0, "upper": 15.0},
+        },
+        "budget": {"num_trials": trials, "max_concurrent": 2},
+        "searcher": {"num_initial": trials},
+        "resources": {"cpus_per_trial": 0.5},
+        "storage": str(root),
+        "seed": 0,
+    }
+    if warm is not None:
+        data["warm_start"] = warm
+    return StudySpec.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def source(ray_session, tmp_path_factory):
+    """An earlier study: 6 Sobol trials of Branin."""
+    root = tmp_path_factory.mktemp("earlier")
+    return run_study(_spec(root, "earlier", trials=6), progress=None).experiment_dir
+
+
+def _configs(rows):
+    ordered = sorted(rows, key=lambda r: r["ax_index"])
+    return [(r["config/x0"], r["config/x1"]) for r in ordered]
+
+
+def test_the_best_earlier_configurations_run_first_and_are_marked(source, tmp_path):
+    earlier = read_trials(StorageDir.open(source))
+    best = sorted(earlier, key=lambda r: r["metric"])[:2]
+    spec = _spec(tmp_path, "warm", trials=3, warm={"from": [source], "top_k": 2})
+    progress = io.StringIO()
+    result = run_study(spec, progress=progress)
+    assert f"warm start: 2 configuration(s) from {source}" in progress.getvalue()
+    rows = sorted(read_trials(StorageDir.open(result.experiment_dir)), key=lambda r: r["ax_index"])
+    assert len(rows) == 3
+    assert _configs(rows[:2]) == _configs(best)  # the earlier best two, best first
+    assert [r["warm_start"] for r in rows] == [
+        f"{source}#{best[0]['ax_index']}",
+        f"{source}#{best[1]['ax_index']}",
+        None,
+    ]
+    # Re-evaluated: the same config gives Branin's same value here.
+    assert [r["metric"] for r in rows[:2]] == pytest.approx([r["metric"] for r in best])
+    # Saved with the study, so a resume needs the sources no more.
+    saved = read_points(StorageDir.open(result.experiment_dir))
+    assert [p.label for p in saved] == [r["warm_start"] for r in rows[:2]]
+    assert "warm_start" in render_summary(result.experiment_dir)
+    # A cold study with the same seed starts elsewhere: the earlier study's Sobol start.
+    cold = run_study(_spec(tmp_path, "cold", trials=2), progress=None)
+    cold_rows = read_trials(StorageDir.open(cold.experiment_dir))
+    assert _configs(cold_rows) == _configs(earlier)[:2] != _configs(rows[:2])
+
+
+def test_configurations_outside_the_new_space_are_skipped_with_a_count(source, tmp_path):
+    earlier = read_trials(StorageDir.open(source))
+    inside = [r for r in earlier if r["config/x0"] <= 2.0]
+    assert 0 < len(inside) < len(earlier)
+    spec = _spec(tmp_path, "narrow", trials=8, x0=(-5.0, 2.0), warm={"from": [source], "top_k": 6})
+    exp = StorageDir.open(str(tmp_path), "narrow")
+    warm = warm_start_points(spec, exp)
+    assert len(warm.points) == len(inside)
+    skipped = len(earlier) - len(inside)
+    assert warm.notes == [
+        f"warm start: {len(inside)} configuration(s) from {source} "
+        f"(skipped: {skipped} lie outside this space or its constraints)"
+    ]
+    # Nothing fits: one line, before anything starts.
+    none_fit = _spec(tmp_path, "none", trials=2, x0=(-5.0, -4.99), warm={"from": [source]})
+    with pytest.raises(SpecError, match=r"^warm_start.from: got \[.*none of their completed"):
+        run_study(none_fit, progress=None)
+    assert not (tmp_path / "none").exists()
