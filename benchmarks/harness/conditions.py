@@ -6,6 +6,7 @@ average sampled during the run beside the exact command.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import multiprocessing
@@ -255,3 +256,27 @@ class Recorder:
         self.load.stop()
         self.raw["header"]["finished"] = finished
         self.dump()
+
+
+def parse_names(
+    text: str, known: Iterable[str], what: str, parser: argparse.ArgumentParser
+) -> list[str]:
+    """Comma-separated names, each checked against ``known``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in known]
+    if bad:
+        parser.error(f"--{what}: {', '.join(bad)}; use names from {', '.join(known)}")
+    return names
+
+
+def earlier_runs(raw_path: Path, resume: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """With ``resume``: the runs already in the JSON, and a line per invocation so far."""
+    if not (resume and raw_path.exists()):
+        return [], []
+    previous = json.loads(raw_path.read_text())
+    h = previous["header"]
+    line = (
+        f"`{h['command']}`, started {h['date_utc']} UTC, ran {h.get('wall_min', 0):.1f} min, "
+        f"{len(previous['runs'])} runs in the JSON at its end"
+    )
+    return previous["runs"], [*h.get("earlier", []), line]

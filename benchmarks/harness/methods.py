@@ -10,22 +10,38 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
+#: What ``tell`` takes: one minimised value, or metric -> value (several objectives,
+#: constrained metrics; each method knows the metrics' directions).
+Told = float | Mapping[str, float]
+
+
+def as_result(value: Told) -> dict[str, float]:
+    """A told value as the result dict a Tune trial reports (``{"value": v}`` for a float)."""
+    if isinstance(value, Mapping):
+        return {k: float(v) for k, v in value.items()}
+    return {"value": float(value)}
+
 
 class Method:
-    """Ask/tell interface every compared method implements (minimisation)."""
+    """Ask/tell interface every compared method implements.
+
+    Single-objective benchmarks tell one float (minimised); multi-objective ones
+    tell a dict of metric -> value, whose directions and constraints the method was
+    built with (``benchmarks/multi_objective.py``).
+    """
 
     def ask(self, trial_id: str) -> dict[str, Any] | None:
         """Return the next config for ``trial_id``, or ``None`` if none can be given now."""
         raise NotImplementedError
 
-    def tell(self, trial_id: str, value: float) -> None:
-        """Report the objective ``value`` of ``trial_id`` (minimised)."""
+    def tell(self, trial_id: str, value: Told) -> None:
+        """Report ``trial_id``'s objective (a float, minimised) or metrics (a dict)."""
         raise NotImplementedError
 
     def close(self) -> dict[str, Any]:
@@ -38,15 +54,24 @@ class SearcherMethod(Method):
 
     A ``None`` from ``suggest()`` is followed by ``wait_ready()`` and another
     ``suggest()``, so the worker gets its point as soon as it is generated.
+    ``metric``/``mode`` may be lists (several objectives); ``kwargs`` go to the
+    searcher (e.g. ``outcome_constraints``).
     """
 
     def __init__(
-        self, space: Mapping[str, Any], seed: int, budget: int, workers: int, **kwargs: Any
+        self,
+        space: Mapping[str, Any],
+        seed: int,
+        budget: int,
+        workers: int,
+        metric: str | Sequence[str] = "value",
+        mode: str | Sequence[str] = "min",
+        **kwargs: Any,
     ) -> None:
         from distributed_bo import BatchBOSearcher
 
         self.searcher = BatchBOSearcher(
-            space=space, metric="value", mode="min", max_concurrent=workers, seed=seed, **kwargs
+            space=space, metric=metric, mode=mode, max_concurrent=workers, seed=seed, **kwargs
         )
         self.searcher.set_search_properties(None, None, {}, num_samples=budget)
         self.latencies: list[float] = []
@@ -70,8 +95,8 @@ class SearcherMethod(Method):
             waited += time.perf_counter() - start
         raise RuntimeError("searcher: suggest() kept returning None after wait_ready()")
 
-    def tell(self, trial_id: str, value: float) -> None:
-        self.searcher.on_trial_complete(trial_id, {"value": value})
+    def tell(self, trial_id: str, value: Told) -> None:
+        self.searcher.on_trial_complete(trial_id, as_result(value))
         # Generation finishes before the next completion (it takes no simulated
         # time): with ``prefetch``, the spare for the next freed slot is then
         # always ready, and runs do not depend on thread timing.
@@ -102,7 +127,7 @@ class RandomMethod(Method):
     def ask(self, trial_id: str) -> dict[str, Any]:
         return {k: _plain(d.sample(random_state=self.rng)) for k, d in self.space.items()}
 
-    def tell(self, trial_id: str, value: float) -> None:
+    def tell(self, trial_id: str, value: Told) -> None:
         pass
 
 
@@ -128,7 +153,7 @@ class SobolMethod(Method):
         (index,) = self.gen.generate(1)
         return self.space.to_config(self.gen.parameters(index))
 
-    def tell(self, trial_id: str, value: float) -> None:
+    def tell(self, trial_id: str, value: Told) -> None:
         pass
 
 
@@ -209,20 +234,38 @@ def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
 class OptunaMethod(Method):
     """An Optuna sampler driven ask/tell with the other workers' trials still running.
 
-    ``sampler_kwargs`` go to the sampler's constructor (e.g. ``constant_liar=True``).
+    ``sampler`` is ``"tpe"``, ``"gp"`` or ``"nsga2"`` (Deb et al., 2002);
+    ``sampler_kwargs`` go to its constructor (e.g. ``constant_liar=True``). With
+    ``objectives`` (metric, ``"min"``/``"max"`` pairs) the study has one direction
+    each and ``tell`` takes a dict; ``constraints`` maps that dict to Optuna's
+    constraint values (<= 0 feasible), given to the sampler as ``constraints_func``.
     """
 
     def __init__(
-        self, space: Mapping[str, Any], seed: int, sampler: str, **sampler_kwargs: Any
+        self,
+        space: Mapping[str, Any],
+        seed: int,
+        sampler: str,
+        objectives: Sequence[tuple[str, str]] = (("value", "min"),),
+        constraints: Callable[[Mapping[str, float]], list[float]] | None = None,
+        **sampler_kwargs: Any,
     ) -> None:
         import optuna
 
         self.dists = optuna_distributions(space)
+        self.metrics = [m for m, _ in objectives]
+        self.constraints = constraints
+        if constraints is not None:
+            sampler_kwargs["constraints_func"] = _stored_constraints
         samplers = {
-            "tpe": lambda: optuna.samplers.TPESampler(seed=seed, **sampler_kwargs),
-            "gp": lambda: optuna.samplers.GPSampler(seed=seed, **sampler_kwargs),
+            "tpe": optuna.samplers.TPESampler,
+            "gp": optuna.samplers.GPSampler,
+            "nsga2": optuna.samplers.NSGAIISampler,
         }
-        self.study = optuna.create_study(direction="minimize", sampler=samplers[sampler]())
+        directions = ["maximize" if mode == "max" else "minimize" for _, mode in objectives]
+        self.study = optuna.create_study(
+            directions=directions, sampler=samplers[sampler](seed=seed, **sampler_kwargs)
+        )
         self.trials: dict[str, Any] = {}
 
     def ask(self, trial_id: str) -> dict[str, Any]:
@@ -230,8 +273,18 @@ class OptunaMethod(Method):
         self.trials[trial_id] = trial
         return dict(trial.params)
 
-    def tell(self, trial_id: str, value: float) -> None:
-        self.study.tell(self.trials.pop(trial_id), value)
+    def tell(self, trial_id: str, value: Told) -> None:
+        trial = self.trials.pop(trial_id)
+        result = as_result(value)
+        if self.constraints is not None:
+            trial.set_user_attr("constraints", self.constraints(result))
+        values = [result[m] for m in self.metrics]
+        self.study.tell(trial, values if len(values) > 1 else values[0])
+
+
+def _stored_constraints(trial: Any) -> list[float]:
+    """Optuna ``constraints_func``: the values :meth:`OptunaMethod.tell` stored."""
+    return trial.user_attrs["constraints"]
 
 
 class AxClientMethod(Method):
@@ -239,9 +292,17 @@ class AxClientMethod(Method):
 
     ``get_next_trials(max_trials=1)`` may give nothing while Ax waits for data
     after its initial points; the worker then idles until the next completion.
+    ``objective`` and ``outcome_constraints`` go to ``configure_optimization`` in
+    Ax's syntax (``"acc, -latency"``; ``["slack >= 0"]``).
     """
 
-    def __init__(self, space: Mapping[str, Any], seed: int) -> None:
+    def __init__(
+        self,
+        space: Mapping[str, Any],
+        seed: int,
+        objective: str = "-value",
+        outcome_constraints: Sequence[str] = (),
+    ) -> None:
         from ax.api import Client
 
         from distributed_bo.search.space import map_space
@@ -249,7 +310,9 @@ class AxClientMethod(Method):
         self.space = map_space(space)
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=self.space.ax_parameters, name="ax_alone")
-        self.client.configure_optimization(objective="-value")
+        self.client.configure_optimization(
+            objective=objective, outcome_constraints=list(outcome_constraints) or None
+        )
         self.index_of: dict[str, int] = {}
         self.gen_seconds: list[float] = []
         self.empty_asks = 0
@@ -265,9 +328,9 @@ class AxClientMethod(Method):
         self.index_of[trial_id] = index
         return self.space.to_config(params)
 
-    def tell(self, trial_id: str, value: float) -> None:
+    def tell(self, trial_id: str, value: Told) -> None:
         self.client.complete_trial(
-            trial_index=self.index_of.pop(trial_id), raw_data={"value": value}
+            trial_index=self.index_of.pop(trial_id), raw_data=as_result(value)
         )
 
     def close(self) -> dict[str, Any]:
@@ -295,7 +358,7 @@ class TimedMethod(Method):
         self.proposals += config is not None
         return config
 
-    def tell(self, trial_id: str, value: float) -> None:
+    def tell(self, trial_id: str, value: Told) -> None:
         start = time.perf_counter()
         self.inner.tell(trial_id, value)
         self.tell_s.append(time.perf_counter() - start)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from harness.methods import Method
+from harness.methods import Method, Told
 
 #: Regret floor for log plots; a float error can make regret ~1e-16 or slightly < 0.
 REGRET_FLOOR = 1e-10
@@ -54,18 +54,20 @@ def simulate_async(
 def simulate_records(
     method: Method,
     duration: Callable[[int, dict[str, Any]], float],
-    value: Callable[[int, dict[str, Any]], float],
+    value: Callable[[int, dict[str, Any]], Told],
     budget: int,
     workers: int,
-) -> tuple[list[float], list[dict[str, Any]], list[int]]:
+) -> tuple[list[Any], list[dict[str, Any]], list[int]]:
     """:func:`simulate_async` with each evaluation's duration chosen when it starts.
 
     ``duration(i, config)`` is called when evaluation ``i`` (in start order) starts,
     and ``value(i, config)`` when it completes; so a recorded training run can give
     both its own training time and its own result (``benchmarks/hpo_suite.py``).
+    A ``value`` that returns a dict (metric -> value) tells the method that dict.
 
     Returns:
-        Objective values, configs and start indices, all in completion order.
+        Values told (floats or dicts), configs and start indices, all in completion
+        order.
     """
     running: list[tuple[float, int, dict[str, Any]]] = []
     started = 0
@@ -81,12 +83,13 @@ def simulate_records(
             started += 1
 
     fill(0.0)
-    values: list[float] = []
+    values: list[Any] = []
     configs: list[dict[str, Any]] = []
     order: list[int] = []
     while running:
         now, index, config = heapq.heappop(running)
-        result = float(value(index, config))
+        told = value(index, config)
+        result = dict(told) if isinstance(told, Mapping) else float(told)
         method.tell(f"t{index}", result)
         values.append(result)
         configs.append(config)

@@ -97,3 +97,12 @@ def mean_ranks(
             equal = sum(abs(x - val) <= 1e-12 for x in vals)
             ranks[v].append(below + (equal + 1) / 2)
     return seeds, {v: float(np.mean(r)) if r else float("nan") for v, r in ranks.items()}
+
+
+def median_iqr(values: Sequence[float]) -> str:
+    """Median [25th, 75th] n=..., or "-"."""
+    if not values:
+        return "-"
+    return (
+        f"{fmt(pct(values, 50))} [{fmt(pct(values, 25))}, {fmt(pct(values, 75))}] n={len(values)}"
+    )
