@@ -180,3 +180,46 @@ def test_tuner_with_two_objectives_and_a_users_trainable(ray_session, tmp_path, 
     assert front and all(f["trial_id"] in reported for f in front)
     for f in front:
         assert f["values"]["f2"] == pytest.approx(reported[f["trial_id"]]["f2"])
+
+
+@pytest.mark.parametrize(
+    ("metric", "mode", "given", "expected"),
+    [
+        (["f1", "f2"], ["min", "min"], {}, (10, 512)),
+        (["f1", "f2"], ["min", "min"], {"raw_samples": 64}, (10, 64)),
+        ("f1", "min", {}, (20, 1024)),  # one objective: Ax's own defaults, unchanged
+    ],
+)
+def test_optimizer_settings_with_several_objectives(fast_optimizer, metric, mode, given, expected):
+    from unittest import mock
+
+    from distributed_bo.search.generator import BatchGenerator
+    from distributed_bo.search.outcomes import Outcomes
+    from distributed_bo.search.space import map_space
+    from distributed_bo.testing.optimizer import _AX_ACQUISITION
+
+    gen = BatchGenerator(
+        space=map_space(SPACE),
+        metric="f1",
+        mode="min",
+        acquisition="qLogNEI",
+        batch_strategy="sequential",
+        num_initial=4,
+        seed=0,
+        optimizer_options=given,
+        outcomes=Outcomes.build(metric, mode),
+    )
+    for index in gen.generate(4):
+        values = branin_currin(gen.parameters(index))
+        gen.complete(index, values["f1"], values)
+    module = sys.modules[_AX_ACQUISITION]
+    seen = []
+    capped = module.optimize_acqf  # fast_optimizer's cap, applied after this records
+
+    def record(*args, **kwargs):
+        seen.append((kwargs["num_restarts"], kwargs["raw_samples"]))
+        return capped(*args, **kwargs)
+
+    with mock.patch.object(module, "optimize_acqf", record):
+        assert len(gen.generate(2)) == 2
+    assert seen == [expected]
