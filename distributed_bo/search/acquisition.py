@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from distributed_bo.search.settings import MULTI_OBJECTIVE, AcquisitionName
 
@@ -20,13 +19,6 @@ if TYPE_CHECKING:
 #: 6.7 / 6.7 / 14 / 18 s with 2 to 5. At 3 a batch of 30 s still fits trials of
 #: minutes; 165 s at 4 does not.
 MAX_HVI_OBJECTIVES = 3
-
-#: ``optimize_acqf`` settings with several objectives, below any the user gives: 10
-#: restarts from the best of 512 raw samples, as in BoTorch's multi-objective
-#: tutorial (qNEHVI and qNParEGO, Daulton et al., 2021), instead of Ax's 20 and
-#: 1,024. That halves the raw-sample scoring and the batch of L-BFGS-B runs, which
-#: are most of a batch's time (``benchmarks/results/searcher_overhead.md``).
-MULTI_OBJECTIVE_OPTIMIZER_OPTIONS: Mapping[str, Any] = {"num_restarts": 10, "raw_samples": 512}
 
 
 def multi_objective_acquisition(name: str, num_objectives: int) -> str:

@@ -16,9 +16,6 @@ A batch of ``k`` points comes from one call:
   acquisition value integrates over their unknown outcomes (Snoek et al., 2012;
   Wilson et al., 2018). Failed trials are included so that a configuration that
   crashed is not proposed again, while their (absent) outcome is never data.
-  With several objectives the optimiser starts from fewer points
-  (:data:`~distributed_bo.search.acquisition.MULTI_OBJECTIVE_OPTIMIZER_OPTIONS`);
-  ``optimizer_options`` overrides either.
 
 For spaces with discrete parameters Ax switches to BoTorch's mixed optimiser,
 which always builds the batch greedily; ``batch_strategy`` then only affects the
@@ -43,11 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distributed_bo.search.acquisition import (
-    MULTI_OBJECTIVE_OPTIMIZER_OPTIONS,
-    acquisition_class,
-    multi_objective_acquisition,
-)
+from distributed_bo.search.acquisition import acquisition_class, multi_objective_acquisition
 from distributed_bo.search.outcomes import Outcomes, ax_metric_name
 from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
@@ -278,7 +271,7 @@ class BatchGenerator:
 
         pending = self._pending_observations()
         num_pending = len(next(iter(pending.values()), [])) if pending else 0
-        options = dict(MULTI_OBJECTIVE_OPTIMIZER_OPTIONS) if self.outcomes.is_multi else {}
+        options: dict[str, Any] = {}
         if self.space.is_continuous:
             # Only BoTorch's continuous optimiser takes ``sequential``; the mixed
             # optimisers Ax uses for discrete parameters are always greedy.

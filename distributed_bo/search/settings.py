@@ -130,9 +130,7 @@ class SearcherSettings:
             :mod:`distributed_bo.search.stopped`. Either way such a trial is
             EARLY_STOPPED in Ax, never FAILED.
         optimizer_options: Extra ``botorch.optim.optimize_acqf`` keyword arguments,
-            e.g. ``{"num_restarts": 10, "raw_samples": 512}``; empty for Ax's defaults
-            (20 restarts, 1,024 raw samples), or with several objectives for
-            :data:`~distributed_bo.search.acquisition.MULTI_OBJECTIVE_OPTIMIZER_OPTIONS`.
+            e.g. ``{"num_restarts": 10, "raw_samples": 512}``; empty for Ax's defaults.
             Held as a deep copy, left out of the hash.
         path: Field-path prefix of error messages (not a field): ``"searcher"`` for the
             spec, ``""`` for the searcher's keyword arguments.
