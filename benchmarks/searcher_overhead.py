@@ -17,8 +17,8 @@
 
 3. Several objectives (issue 14): one q = 4 batch after 100 observations of k
    shifted copies of Levy-6, with qLogNEHVI (k = 2 to 4) and qLogNParEGO (2 to 5):
-   what the choice between them at :data:`MAX_HVI_OBJECTIVES` rests on, with the
-   optimiser settings of :data:`MULTI_OBJECTIVE_OPTIMIZER_OPTIONS`.
+   what the choice between them at :data:`MAX_HVI_OBJECTIVES` rests on.
+   ``--reduced`` also times the 2-objective cells with :data:`REDUCED_OPTIMIZER`.
    ``--objectives`` runs only these cells and merges them into the existing JSON.
 
 Run: ``python benchmarks/searcher_overhead.py`` (``--quick`` for a smoke test).
@@ -55,9 +55,9 @@ from harness import (
 )
 
 NAME = "searcher_overhead"
-#: Ax's own ``optimize_acqf`` defaults, which several objectives used before
-#: ``MULTI_OBJECTIVE_OPTIMIZER_OPTIONS``; given as a user's options they restore them.
-AX_OPTIMIZER = {"num_restarts": 20, "raw_samples": 1024}
+#: Half of Ax's ``optimize_acqf`` effort (20 restarts from 1,024 raw samples), as
+#: BoTorch's tutorials set it; ``--reduced`` times it beside the defaults.
+REDUCED_OPTIMIZER = {"num_restarts": 10, "raw_samples": 512}
 NOTES_FILE = f"{NAME}_notes.md"
 WORKERS = 4
 
@@ -80,8 +80,8 @@ class BenchConfig:
             (the default strategy; ``--sequential`` times "joint" and "sequential").
         objective_cells: (objectives, acquisition) per several-objective cell
             (n = 100, q = 4, d = 6, sequential).
-        baseline_cells: Those of ``objective_cells`` also timed with Ax's optimiser
-            defaults (:data:`AX_OPTIMIZER`), right after the same cell, same seed.
+        reduced_cells: Those of ``objective_cells`` also timed with
+            :data:`REDUCED_OPTIMIZER`, right after the same cell, same seed.
     """
 
     cells: tuple[tuple[int, int, int, int | None], ...] = ()
@@ -95,7 +95,7 @@ class BenchConfig:
     out: str = "benchmarks/results"
     strategies: tuple[str, ...] = ("sequential",)
     objective_cells: tuple[tuple[int, str], ...] = ()
-    baseline_cells: tuple[tuple[int, str], ...] = ()
+    reduced_cells: tuple[tuple[int, str], ...] = ()
 
 
 def default_cells(bound: int) -> tuple[tuple[int, int, int, int | None], ...]:
@@ -241,7 +241,7 @@ def time_cell(
         "repeat": repeat,
         "seconds": seconds,
         "cpu_s": cpu_s,
-        "optimizer": "ax" if optimizer_options else "default",
+        "optimizer": _optimizer_label(optimizer_options),
         "fill_s": fill_s,
         "snapshot_ax_s": snapshot_ax_s,
         "snapshot_s": snapshot_s,
@@ -526,19 +526,18 @@ def objective_lines(part: dict[str, Any] | None) -> list[str]:
         "seconds of `BatchGenerator.generate(4)` (fit plus optimisation), median [min, max] "
         "over repeats. The default switches from qLogNEHVI to qLogNParEGO above "
         "`MAX_HVI_OBJECTIVES` objectives (`distributed_bo/search/acquisition.py`). "
-        f"Acquisition optimiser (`default` rows): {_optimizer_text(h)}.",
-        "",
-        "Rows marked `ax` ran with Ax's own defaults (20 restarts from 1,024 raw samples), "
-        "right after the same cell and seed. CPU seconds are the process's (one torch "
-        "thread), less inflated than wall seconds on a loaded machine.",
+        "Optimiser: `optimize_acqf`'s restarts / raw samples (20/1024 are Ax's defaults); "
+        "a cell timed with both ran them one after the other, same seed. CPU seconds are "
+        "the process's (one torch thread), less inflated than wall seconds on a loaded "
+        "machine.",
         "",
         "| objectives | acquisition | optimiser | seconds | CPU seconds |",
         "|---|---|---|---|---|",
     ]
-    default = "ax" if "optimizer_options" not in h else "default"
     cells: dict[tuple[int, str, str], list[dict[str, Any]]] = {}
     for r in part["cells"]:
-        key = (r["objectives"], r["acquisition"], r.get("optimizer", default))
+        # Rows from before the field existed used Ax's defaults.
+        key = (r["objectives"], r["acquisition"], r.get("optimizer", "20/1024"))
         cells.setdefault(key, []).append(r)
     for (k, acq, opt), rows in sorted(cells.items()):
         lines.append(
@@ -547,17 +546,21 @@ def objective_lines(part: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _optimizer_label(options: dict[str, Any] | None) -> str:
+    """``"restarts/raw samples"`` in effect: the given options over Ax's defaults."""
+    from ax.generators.torch.botorch_modular.optimizer_defaults import (
+        NUM_RESTARTS,
+        RAW_SAMPLES,
+    )
+
+    options = options or {}
+    return f"{options.get('num_restarts', NUM_RESTARTS)}/{options.get('raw_samples', RAW_SAMPLES)}"
+
+
 def _spread(rows: list[dict[str, Any]], key: str) -> str:
     """Median [min, max] of ``key`` over rows, or "-" where no row has it."""
     xs = [r[key] for r in rows if r.get(key) is not None]
     return f"{pct(xs, 50):.2f} [{min(xs):.2f}, {max(xs):.2f}]" if xs else "-"
-
-
-def _optimizer_text(header: dict[str, Any]) -> str:
-    """The optimiser settings a several-objective run used."""
-    # Runs before these settings existed recorded none: they used Ax's defaults.
-    options = header.get("optimizer_options") or {"num_restarts": 20, "raw_samples": 1024}
-    return f"{options['num_restarts']} restarts from {options['raw_samples']} raw samples"
 
 
 def report(raw: dict[str, Any], out: Path) -> None:
@@ -588,9 +591,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         help="only the several-objective cells, merged into the JSON in --out",
     )
     parser.add_argument(
-        "--baseline",
+        "--reduced",
         action="store_true",
-        help="with --objectives: also time the 2-objective cells with Ax's optimiser defaults",
+        help="with --objectives: also time the 2-objective cells with REDUCED_OPTIMIZER",
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
@@ -607,9 +610,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
                 torch_threads=args.torch_threads,
                 out=args.out,
                 objective_cells=tuple(sorted(cells)),
-                baseline_cells=tuple(sorted(c for c in cells if c[0] == 2))
-                if args.baseline
-                else (),
+                reduced_cells=tuple(sorted(c for c in cells if c[0] == 2)) if args.reduced else (),
             ),
             args.replot,
         )
@@ -705,17 +706,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run_objective_cells(config: BenchConfig, raw_path: Path) -> None:
     """Time the several-objective cells; keep the rest of the JSON as it is."""
     raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"timing": [], "tail": []}
-    from distributed_bo.search.acquisition import MULTI_OBJECTIVE_OPTIMIZER_OPTIONS
-
     part: dict[str, Any] = {"header": new_header(config=asdict(config), finished=False)}
-    part["header"]["optimizer_options"] = dict(MULTI_OBJECTIVE_OPTIMIZER_OPTIONS)
     part["cells"] = []
     record = Recorder(raw_path.with_suffix(".objectives.json"), part)
     with worker_pool(1, config.torch_threads) as pool:
         pool.submit(time_cell, 20, 1, 2, None, 99, "sequential", 2).result()  # warm-up
         for rep in range(config.repeats):
             for k, acquisition in config.objective_cells:
-                arms = [None] + [AX_OPTIMIZER] * ((k, acquisition) in config.baseline_cells)
+                arms = [None] + [REDUCED_OPTIMIZER] * ((k, acquisition) in config.reduced_cells)
                 for options in arms:
                     r = pool.submit(
                         time_cell, 100, 4, 6, None, rep, "sequential", k, acquisition, options
