@@ -18,6 +18,7 @@
 3. Several objectives (issue 14): one q = 4 batch after 100 observations of k
    shifted copies of Levy-6, with qLogNEHVI (k = 2 to 4) and qLogNParEGO (2 to 5):
    what the choice between them at :data:`MAX_HVI_OBJECTIVES` rests on.
+   ``--reduced`` also times the 2-objective cells with :data:`REDUCED_OPTIMIZER`.
    ``--objectives`` runs only these cells and merges them into the existing JSON.
 
 Run: ``python benchmarks/searcher_overhead.py`` (``--quick`` for a smoke test).
@@ -54,6 +55,9 @@ from harness import (
 )
 
 NAME = "searcher_overhead"
+#: Half of Ax's ``optimize_acqf`` effort (20 restarts from 1,024 raw samples), as
+#: BoTorch's tutorials set it; ``--reduced`` times it beside the defaults.
+REDUCED_OPTIMIZER = {"num_restarts": 10, "raw_samples": 512}
 NOTES_FILE = f"{NAME}_notes.md"
 WORKERS = 4
 
@@ -76,6 +80,8 @@ class BenchConfig:
             (the default strategy; ``--sequential`` times "joint" and "sequential").
         objective_cells: (objectives, acquisition) per several-objective cell
             (n = 100, q = 4, d = 6, sequential).
+        reduced_cells: Those of ``objective_cells`` also timed with
+            :data:`REDUCED_OPTIMIZER`, right after the same cell, same seed.
     """
 
     cells: tuple[tuple[int, int, int, int | None], ...] = ()
@@ -89,6 +95,7 @@ class BenchConfig:
     out: str = "benchmarks/results"
     strategies: tuple[str, ...] = ("sequential",)
     objective_cells: tuple[tuple[int, str], ...] = ()
+    reduced_cells: tuple[tuple[int, str], ...] = ()
 
 
 def default_cells(bound: int) -> tuple[tuple[int, int, int, int | None], ...]:
@@ -158,8 +165,12 @@ def time_cell(
     strategy: str = "joint",
     objectives: int = 1,
     acquisition: str | None = None,
+    optimizer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One timing cell in this process: fill n observations, time one q-point batch."""
+    """One timing cell in this process: fill n observations, time one q-point batch.
+
+    ``optimizer_options`` go to the generator as a user's would (``None``: the defaults).
+    """
     from distributed_bo.search.generator import BatchGenerator
     from distributed_bo.search.outcomes import Outcomes
     from distributed_bo.search.settings import DEFAULT_ACQUISITION
@@ -177,6 +188,7 @@ def time_cell(
         num_initial=max(5, 2 * d),
         seed=1000 + repeat,
         max_observations=bound,
+        optimizer_options=optimizer_options,
         outcomes=Outcomes.build(
             names if objectives > 1 else names[0], ["min"] * len(names) if objectives > 1 else "min"
         ),
@@ -200,9 +212,10 @@ def time_cell(
         hwm_reset = True
     except OSError:
         hwm_reset = False
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     new = gen.generate(q)
     seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     peak = _rss_kib("VmHWM")
     stats = gen.last_stats
     if len(new) != q or stats is None or stats.method != gen.acquisition_name:
@@ -227,6 +240,8 @@ def time_cell(
         "acquisition": gen.acquisition_name,
         "repeat": repeat,
         "seconds": seconds,
+        "cpu_s": cpu_s,
+        "optimizer": _optimizer_label(optimizer_options),
         "fill_s": fill_s,
         "snapshot_ax_s": snapshot_ax_s,
         "snapshot_s": snapshot_s,
@@ -510,17 +525,42 @@ def objective_lines(part: dict[str, Any] | None) -> list[str]:
         "no pending points; "
         "seconds of `BatchGenerator.generate(4)` (fit plus optimisation), median [min, max] "
         "over repeats. The default switches from qLogNEHVI to qLogNParEGO above "
-        "`MAX_HVI_OBJECTIVES` objectives (`distributed_bo/search/acquisition.py`).",
+        "`MAX_HVI_OBJECTIVES` objectives (`distributed_bo/search/acquisition.py`). "
+        "Optimiser: `optimize_acqf`'s restarts / raw samples (20/1024 are Ax's defaults); "
+        "a cell timed with both ran them one after the other, same seed. CPU seconds are "
+        "the process's (one torch thread), less inflated than wall seconds on a loaded "
+        "machine.",
         "",
-        "| objectives | acquisition | seconds |",
-        "|---|---|---|",
+        "| objectives | acquisition | optimiser | seconds | CPU seconds |",
+        "|---|---|---|---|---|",
     ]
-    cells: dict[tuple[int, str], list[float]] = {}
+    cells: dict[tuple[int, str, str], list[dict[str, Any]]] = {}
     for r in part["cells"]:
-        cells.setdefault((r["objectives"], r["acquisition"]), []).append(r["seconds"])
-    for (k, acq), secs in sorted(cells.items()):
-        lines.append(f"| {k} | {acq} | {pct(secs, 50):.2f} [{min(secs):.2f}, {max(secs):.2f}] |")
+        # Rows from before the field existed used Ax's defaults.
+        key = (r["objectives"], r["acquisition"], r.get("optimizer", "20/1024"))
+        cells.setdefault(key, []).append(r)
+    for (k, acq, opt), rows in sorted(cells.items()):
+        lines.append(
+            f"| {k} | {acq} | {opt} | {_spread(rows, 'seconds')} | {_spread(rows, 'cpu_s')} |"
+        )
     return lines
+
+
+def _optimizer_label(options: dict[str, Any] | None) -> str:
+    """``"restarts/raw samples"`` in effect: the given options over Ax's defaults."""
+    from ax.generators.torch.botorch_modular.optimizer_defaults import (
+        NUM_RESTARTS,
+        RAW_SAMPLES,
+    )
+
+    options = options or {}
+    return f"{options.get('num_restarts', NUM_RESTARTS)}/{options.get('raw_samples', RAW_SAMPLES)}"
+
+
+def _spread(rows: list[dict[str, Any]], key: str) -> str:
+    """Median [min, max] of ``key`` over rows, or "-" where no row has it."""
+    xs = [r[key] for r in rows if r.get(key) is not None]
+    return f"{pct(xs, 50):.2f} [{min(xs):.2f}, {max(xs):.2f}]" if xs else "-"
 
 
 def report(raw: dict[str, Any], out: Path) -> None:
@@ -550,6 +590,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         action="store_true",
         help="only the several-objective cells, merged into the JSON in --out",
     )
+    parser.add_argument(
+        "--reduced",
+        action="store_true",
+        help="with --objectives: also time the 2-objective cells with REDUCED_OPTIMIZER",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--replot", action="store_true")
@@ -565,6 +610,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
                 torch_threads=args.torch_threads,
                 out=args.out,
                 objective_cells=tuple(sorted(cells)),
+                reduced_cells=tuple(sorted(c for c in cells if c[0] == 2)) if args.reduced else (),
             ),
             args.replot,
         )
@@ -667,17 +713,24 @@ def run_objective_cells(config: BenchConfig, raw_path: Path) -> None:
         pool.submit(time_cell, 20, 1, 2, None, 99, "sequential", 2).result()  # warm-up
         for rep in range(config.repeats):
             for k, acquisition in config.objective_cells:
-                r = pool.submit(
-                    time_cell, 100, 4, 6, None, rep, "sequential", k, acquisition
-                ).result()
-                part["cells"].append(r)
-                print(f"{k} objectives {acquisition} rep={rep}: {r['seconds']:.2f} s", flush=True)
-                record.dump()
+                arms = [None] + [REDUCED_OPTIMIZER] * ((k, acquisition) in config.reduced_cells)
+                for options in arms:
+                    r = pool.submit(
+                        time_cell, 100, 4, 6, None, rep, "sequential", k, acquisition, options
+                    ).result()
+                    part["cells"].append(r)
+                    print(
+                        f"{k} objectives {acquisition} {r['optimizer']} rep={rep}: "
+                        f"{r['seconds']:.2f} s ({r['cpu_s']:.2f} cpu s, load {r['loadavg']})",
+                        flush=True,
+                    )
+                    record.dump()
     record.finish()
     raw_path.with_suffix(".objectives.json").unlink()
     raw["objectives"] = part
     raw_path.write_text(json.dumps(raw, indent=1))
-    report(raw, raw_path.parent)
+    if "header" in raw:  # the Markdown needs a timing run's JSON to merge into
+        report(raw, raw_path.parent)
     print(f"done in {part['header']['wall_min']:.1f} min", flush=True)
 
 
