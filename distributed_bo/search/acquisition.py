@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 #: qLogNParEGO. Hypervolume improvement partitions the objective space into boxes
 #: whose number grows quickly with the objectives (Daulton et al., 2021, section 5);
 #: ParEGO scalarises, so its cost hardly depends on their number. One q = 4 batch
-#: after 100 observations on a 2-core CPU (``benchmarks/results/searcher_overhead.md``,
-#: 2026-12-05): qLogNEHVI 6.0 / 30 / 165 s with 2 / 3 / 4 objectives, qLogNParEGO
-#: 6.7 / 6.7 / 14 / 18 s with 2 to 5. At 3 a batch of 30 s still fits trials of
-#: minutes; 165 s at 4 does not.
+#: after 100 observations on an idle 2-core CPU (``benchmarks/results/searcher_overhead.md``,
+#: 2026-12-06): qLogNEHVI 10.7 / 43 / 229 s with 2 / 3 / 4 objectives, qLogNParEGO
+#: 8.7 / 7.5 / 14 / 21 s with 2 to 5. At 3 a batch of 43 s still fits trials of
+#: minutes; 229 s at 4 does not.
 MAX_HVI_OBJECTIVES = 3
 
 
