@@ -26,7 +26,7 @@ name: crash
 objective: {objective}
 trainable:
   name: counting_trainables:counter
-  config: {{marker_dir: {markers}, steps: {steps}, step_s: 0.8}}
+  config: {{marker_dir: {markers}, steps: {steps}, step_s: {step_s}}}
 space:
   x0: {{type: uniform, lower: 0.0, upper: 1.0}}
   x1: {{type: uniform, lower: 0.0, upper: 1.0}}
@@ -37,6 +37,19 @@ checkpoint: {{frequency: 1, num_to_keep: 2}}
 storage: {storage}
 seed: 0
 """
+
+
+def spec_text(*, markers, storage, trials, objective=None, initial=3, step_s=0.4):
+    """The crash study's YAML (one objective, 3 Sobol points, 0.4-s steps by default)."""
+    return SPEC.format(
+        markers=markers,
+        storage=storage,
+        trials=trials,
+        objective=objective or "{metric: value, mode: min}",
+        initial=initial,
+        steps=STEPS,
+        step_s=step_s,
+    )
 
 
 def _cli(*args, **kw):
@@ -100,13 +113,13 @@ def test_sigkill_driver_then_resume_agrees_three_ways(tmp_path, seed, objective)
     # the resume, from the restored searcher.
     initial = 3 if len(metrics) == 1 else 6
     spec.write_text(
-        SPEC.format(
+        spec_text(
             markers=markers,
             storage=tmp_path / "exp",
             trials=trials,
             objective=objective,
             initial=initial,
-            steps=STEPS,
+            step_s=0.8,
         )
     )
     exp = tmp_path / "exp" / "crash"

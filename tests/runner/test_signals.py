@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from test_resume import HERE, SPEC, _rows, _wait_for
+from test_resume import HERE, _rows, _wait_for, spec_text
 
 from distributed_bo.runner.signals import TUNE_SIGINT_ENV, GracefulStop, signal_text
 from distributed_bo.search.generator import BatchGenerator
@@ -85,7 +85,7 @@ def test_signal_stops_the_study_and_resume_continues_exactly(tmp_path, signum, c
     markers = tmp_path / "markers"
     markers.mkdir()
     spec = tmp_path / "crash.yaml"
-    spec.write_text(SPEC.format(markers=markers, storage=tmp_path / "exp", trials=trials))
+    spec.write_text(spec_text(markers=markers, storage=tmp_path / "exp", trials=trials))
     exp = tmp_path / "exp" / "crash"
 
     driver = _cli("run", str(spec), "--quiet")
@@ -146,7 +146,7 @@ def test_a_signal_while_the_study_starts_exits_with_the_resume_line(tmp_path, co
     markers = tmp_path / "markers"
     markers.mkdir()
     spec = tmp_path / "crash.yaml"
-    spec.write_text(SPEC.format(markers=markers, storage=tmp_path / "exp", trials=2))
+    spec.write_text(spec_text(markers=markers, storage=tmp_path / "exp", trials=2))
     exp = tmp_path / "exp" / "crash"
     if command == "resume":  # a started study to resume: stop its first run at once
         first = _cli("run", str(spec), "--quiet")
