@@ -260,8 +260,16 @@ class ResultsWriter(Callback):
         row = self.rows.get(trial.trial_id)
         return row is not None and is_finished(row)
 
+    def _warm_label(self, config: Mapping[str, Any]) -> str | None:
+        """The ``SOURCE#TRIAL`` of the warm-start point ``config`` is, else ``None``."""
+        for label, point in self._warm.items():
+            if all(config.get(k) == v for k, v in point.items()):
+                return label
+        return None
+
     def _row(self, trial: Any) -> Row:
         row = self.rows.get(trial.trial_id)
+        new = row is None
         if row is None:
             row = {"trial_id": trial.trial_id, "status": TrialStatus.PENDING, "restarts": 0}
             self.rows[trial.trial_id] = row
@@ -270,15 +278,8 @@ class ResultsWriter(Callback):
             row[f"{CONFIG_PREFIX}{key}"] = _scalar(value)
         if self._baseline:
             row["is_baseline"] = all(config.get(k) == v for k, v in self._baseline.items())
-        if self._warm and row.get("warm_start") is None:
-            row["warm_start"] = next(
-                (
-                    label
-                    for label, c in self._warm.items()
-                    if all(config.get(k) == v for k, v in c.items())
-                ),
-                None,
-            )
+        if self._warm and new:  # a trial's config never changes: match it once
+            row["warm_start"] = self._warm_label(config)
         if self._searcher is not None and row.get("ax_index") is None:
             row["ax_index"] = self._searcher.trial_index(trial.trial_id)
         row["restarts"] = max(int(row.get("restarts") or 0), int(trial.num_failures))

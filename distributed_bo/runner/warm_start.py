@@ -96,7 +96,7 @@ def warm_start_points(spec: StudySpec, exp: StorageDir) -> WarmStart:
             config = _fit(row, parsed.domains, constraints)
             key = json.dumps(config, sort_keys=True, default=str)
             if isinstance(config, str) or key in seen:
-                skipped[config if isinstance(config, str) else "given by an earlier source"] += 1
+                skipped[config if isinstance(config, str) else _REASONS[2]] += 1
                 continue
             seen.add(key)
             index = row.get("ax_index")
