@@ -3,7 +3,8 @@
 The random draws for a whole epoch come from one CPU ``torch.Generator`` (the
 trial's batch-order generator, which checkpoints save), so augmentation is
 reproducible and a restored trial draws the same crops; only the cheap gathers run
-on the device.
+on the device. :func:`alternating_flips` is airbench94's derandomised flip (Jordan
+2024, arXiv:2404.00498, section 3.6): each image is mirrored on every other epoch.
 """
 
 from __future__ import annotations
@@ -46,13 +47,28 @@ def draw(n: int, *, pad: int, flip: bool, generator: torch.Generator) -> Augment
     return AugmentDraws(shifts=shifts, flips=flips & flip)
 
 
-def augment(x: torch.Tensor, draws: AugmentDraws, *, pad: int) -> torch.Tensor:
-    """Crop each image at its offset from a zero-padded copy, then flip it if drawn.
+def alternating_flips(n: int, *, epoch: int, seed: int) -> torch.Tensor:
+    """Whether each of ``n`` images is mirrored in epoch ``epoch`` (0-based).
+
+    A random half, fixed by ``seed``, is mirrored in even epochs and the other half
+    in odd ones, so every image is seen both ways every two epochs.
+
+    Returns:
+        ``n`` bools on the CPU, indexed by image (not by the epoch's order).
+
+    """
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return first ^ bool(epoch % 2)
+
+
+def augment(x: torch.Tensor, draws: AugmentDraws, *, pad: int, mode: str = "zeros") -> torch.Tensor:
+    """Crop each image at its offset from a padded copy, then flip it if drawn.
 
     Args:
         x: Normalised images ``B x C x H x W`` (zero padding is the mean colour).
         draws: ``B`` draws on ``x``'s device.
-        pad: Padding in pixels on each side, >= 0.
+        pad: Padding in pixels on each side, >= 0 (``reflect``: < H and < W).
+        mode: ``zeros`` or ``reflect`` (``torch.nn.functional.pad``'s modes).
 
     Returns:
         Augmented images ``B x C x H x W`` (channels-last memory layout).
@@ -60,7 +76,7 @@ def augment(x: torch.Tensor, draws: AugmentDraws, *, pad: int) -> torch.Tensor:
     """
     b, _, h, w = x.shape
     if pad > 0:
-        padded = F.pad(x, (pad, pad, pad, pad))
+        padded = F.pad(x, (pad, pad, pad, pad), mode="constant" if mode == "zeros" else mode)
         rows = draws.shifts[:, 0, None] + torch.arange(h, device=x.device)  # B x H
         cols = draws.shifts[:, 1, None] + torch.arange(w, device=x.device)  # B x W
         batch = torch.arange(b, device=x.device)[:, None, None]

@@ -30,6 +30,7 @@ class ModelSpec:
         widths: Output channels per conv layer (``convnet``: one per layer;
             ``lenet``: 2; ``fast``: 3, one per group).
         dropout: Dropout probability before the head, in ``[0, 1)``.
+        dirac: ``fast`` only: identity initialisation of the group convs.
 
     """
 
@@ -38,6 +39,7 @@ class ModelSpec:
     num_classes: int
     widths: tuple[int, ...]
     dropout: float = 0.0
+    dirac: bool = True
 
 
 def default_widths(family: str, num_layers: int) -> tuple[int, ...]:
@@ -58,7 +60,7 @@ def build_model(spec: ModelSpec) -> nn.Module:
 
     Raises:
         SpecError: If the family is unknown, the width count does not fit it, or the
-            images are too small for it (``lenet`` and ``fast`` need >= 16 pixels).
+            images are too small for it (``lenet`` needs >= 16 pixels, ``fast`` >= 2).
 
     """
     c, h, _ = spec.in_shape
@@ -80,8 +82,10 @@ def build_model(spec: ModelSpec) -> nn.Module:
         )
     side = lenet_feature_size(h) if spec.family == "lenet" else fast_feature_size(h)
     if side < 1:
+        least = 16 if spec.family == "lenet" else 2
         raise SpecError(
-            f"model: {spec.family} needs images of at least 16x16 pixels, got {h}x{h}; "
+            f"model: {spec.family} needs images of at least {least}x{least} pixels, "
+            f"got {h}x{h}; "
             "use model: convnet for this dataset"
         )
     if spec.family == "lenet":
@@ -93,7 +97,12 @@ def build_model(spec: ModelSpec) -> nn.Module:
             widths=spec.widths,
         )
     return FastNet(
-        in_channels=c, num_classes=spec.num_classes, widths=spec.widths, dropout=spec.dropout
+        in_channels=c,
+        num_classes=spec.num_classes,
+        widths=spec.widths,
+        dropout=spec.dropout,
+        dirac=spec.dirac,
+        image_size=h,
     )
 
 

@@ -27,6 +27,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from distributed_bo.exceptions import DataError
+from distributed_bo.trainables.lookahead import Lookahead
 
 STATE_FILE = "state.pt"
 FORMAT_VERSION = 1
@@ -39,6 +40,9 @@ class _OptionalState(TypedDict, total=False):
     (``digits_cnn``, whose LR is constant)."""
     metrics: dict[str, float | int | str]
     """The metrics reported after ``epoch``; optional (every built-in writes it)."""
+    lookahead: dict[str, Any]
+    """The slow weights and step count of :class:`~distributed_bo.trainables.lookahead.Lookahead`,
+    when training uses it."""
 
 
 class TrainingState(_OptionalState):
@@ -113,6 +117,7 @@ def capture_state(
     best_val_accuracy: float,
     scheduler: LRScheduler | None = None,
     metrics: Mapping[str, float | int | str] | None = None,
+    lookahead: Lookahead | None = None,
 ) -> TrainingState:
     """Snapshot the training state after ``epoch`` finished epochs.
 
@@ -128,6 +133,7 @@ def capture_state(
             (NaN if the trainable does not classify).
         scheduler: The LR scheduler, stepped by the optimizer's steps; optional.
         metrics: The metrics reported for ``epoch`` (numbers and strings); optional.
+        lookahead: The run's lookahead, when it uses one.
 
     Returns:
         The state, ready for :func:`save_state`.
@@ -145,6 +151,8 @@ def capture_state(
         state["scheduler"] = copy.deepcopy(scheduler.state_dict())
     if metrics is not None:
         state["metrics"] = dict(metrics)
+    if lookahead is not None:
+        state["lookahead"] = lookahead.state_dict()
     return state
 
 
@@ -155,6 +163,7 @@ def restore_state(
     optimizer: torch.optim.Optimizer,
     shuffle: torch.Generator,
     scheduler: LRScheduler | None = None,
+    lookahead: Lookahead | None = None,
 ) -> None:
     """Load a snapshot into a freshly built model, optimizer, scheduler and generator.
 
@@ -164,6 +173,7 @@ def restore_state(
         optimizer: An optimizer of the same kind over ``model``'s parameters.
         shuffle: The batch-order generator.
         scheduler: The LR scheduler over ``optimizer``; the snapshot must hold one.
+        lookahead: The run's lookahead; the snapshot must hold its state.
 
     Raises:
         DataError: If the snapshot does not fit the model, optimizer or scheduler.
@@ -174,6 +184,8 @@ def restore_state(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
+        if lookahead is not None:
+            lookahead.load_state_dict(state["lookahead"])
         restore_rng(state["rng"], shuffle)
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]

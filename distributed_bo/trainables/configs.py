@@ -22,13 +22,16 @@ from distributed_bo.models.factory import (
     default_widths,
 )
 from distributed_bo.trainables._config import check_fields, choice_check, from_config
+from distributed_bo.trainables.recipe import AIRBENCH94
 from distributed_bo.validation import fail, is_real, join
 
-OptimizerName = Literal["sgd", "adam", "adamw"]
-LRSchedule = Literal["constant", "cosine", "linear", "onecycle"]
+OptimizerName = Literal["sgd", "sgd_decoupled", "adam", "adamw"]
+LRSchedule = Literal["constant", "cosine", "linear", "onecycle", "triangle"]
+PadMode = Literal["zeros", "reflect"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 LR_SCHEDULES: tuple[str, ...] = get_args(LRSchedule)
+PAD_MODES: tuple[str, ...] = get_args(PadMode)
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 MAX_WIDTH = 4096
 C = TypeVar("C", bound="LoopConfig")
@@ -43,11 +46,17 @@ class LoopConfig:
             ``[0, 2**32)``.
         epochs: Passes over the training split, >= 1.
         batch_size: Images per optimizer step, >= 1.
-        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``adam`` or ``adamw``.
+        optimizer: ``sgd`` (with ``momentum``, ``nesterov``), ``sgd_decoupled``
+            (airbench94's: the same, with ``lr`` and ``weight_decay`` per 1,024 summed
+            examples; see :func:`~distributed_bo.trainables.optim.decoupled_step`),
+            ``adam`` or ``adamw``.
         lr: Peak learning rate, > 0.
         momentum: SGD momentum in ``[0, 1)``; ignored by Adam(W).
         nesterov: SGD Nesterov momentum (needs ``momentum > 0``).
-        weight_decay: Weight decay, >= 0 (L2 for ``sgd``/``adam``, decoupled for ``adamw``).
+        weight_decay: Weight decay, >= 0 (L2 for ``sgd``/``adam``, decoupled for
+            ``adamw``; for ``sgd_decoupled`` the fraction per 1,024 examples).
+        bias_lr_scale: Multiplier of the learning rate of BatchNorm biases, > 0
+            (airbench94: 64).
         val_fraction: Fraction of the training images held out for validation,
             in ``(0, 1)``.
         checkpoint_frequency: Epochs between checkpoints, >= 0; 0 checkpoints only
@@ -66,6 +75,7 @@ class LoopConfig:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
+    bias_lr_scale: float = 1.0
     val_fraction: float = 0.1
     checkpoint_frequency: int = 1
     device: DeviceName = "auto"
@@ -90,6 +100,7 @@ class LoopConfig:
                     "false when momentum is 0 (Nesterov needs momentum)",
                 ),
                 "weight_decay": (self.weight_decay >= 0, "a float >= 0"),
+                "bias_lr_scale": (self.bias_lr_scale > 0, "a float > 0"),
                 "val_fraction": (0 < self.val_fraction < 1, "a float in (0, 1)"),
                 "checkpoint_frequency": (self.checkpoint_frequency >= 0, "an int >= 0"),
                 "device": choice_check(self.device, DEVICES),
@@ -178,7 +189,9 @@ class TrainConfig(LoopConfig):
             ``n_train // batch_size`` full steps (the remainder is dropped).
         lr_schedule: Per-step multiplier after warmup: ``constant``; ``cosine`` (to 0);
             ``linear`` (to 0); ``onecycle``: linear rise over ``warmup_epochs`` (30%
-            of training when 0), then linear fall to 0.
+            of training when 0), then linear fall to 0; ``triangle`` (airbench94's):
+            0.2 rising to 1 over ``warmup_epochs`` (23% of training when 0), then
+            falling to 0.07.
         warmup_epochs: Epochs of linear warmup from 0 to ``lr``, >= 0 (may be fractional).
         channels_last: On CUDA, use the channels-last memory format.
         amp: On CUDA, run forward passes under bf16 autocast.
@@ -216,6 +229,11 @@ class TrainConfig(LoopConfig):
 class VisionConfig(TrainConfig):
     """Keys of ``vision_cnn`` (all of :class:`TrainConfig`, plus the model's).
 
+    With ``model: fast``, :meth:`from_config` takes airbench94's value
+    (:data:`~distributed_bo.trainables.recipe.AIRBENCH94`) for every key of that
+    recipe the config does not set; the dataclass defaults below are for the other
+    families (and for a ``VisionConfig`` built directly).
+
     Attributes:
         model: ``convnet``, ``lenet`` or ``fast``.
         num_layers: ``convnet``'s number of conv layers, 1..8 (``lenet`` has 2 and
@@ -227,9 +245,26 @@ class VisionConfig(TrainConfig):
         dropout: Dropout probability before the classifier, in ``[0, 1)``.
         label_smoothing: Cross-entropy label smoothing, in ``[0, 1)``.
         crop_padding: Random-crop augmentation: pad by this many pixels and crop
-            back, >= 0 (0 = off).
-        flip: Random horizontal-flip augmentation.
+            back, >= 0 (0 = off), i.e. translate by up to this many pixels.
+        pad_mode: What the crop pads with: ``zeros`` (the mean colour) or
+            ``reflect`` (airbench's); ``reflect`` needs ``crop_padding`` < the image side.
+        flip: Horizontal-flip augmentation.
+        alternate_flips: With ``flip``: each image is mirrored on alternate epochs,
+            starting from a random half (airbench94's derandomised flips), instead
+            of by a fresh coin each epoch.
         tta: Evaluate on each image and its mirror image and average the logits.
+        tta_translate: Also average over the four 1-pixel (reflect-padded)
+            translations, each mirrored too when ``tta``; the centre view and the
+            translations weigh half each (airbench's TTA level 2).
+        lookahead: Every 5 steps move an EMA of the weights towards them and
+            reset the weights to it, with airbench94's decay
+            (:class:`~distributed_bo.trainables.lookahead.Lookahead`).
+        whiten: ``fast`` only: initialise the 2x2 patch-whitening conv from 5,000
+            training images and freeze its weights; false trains it from PyTorch's
+            default initialisation.
+        whiten_bias_epochs: ``fast`` only: epochs the whitening conv's bias trains
+            before it is frozen, >= 0 (airbench: 3).
+        dirac: ``fast`` only: identity (dirac) initialisation of the group convs.
 
     """
 
@@ -239,8 +274,15 @@ class VisionConfig(TrainConfig):
     dropout: float = 0.0
     label_smoothing: float = 0.0
     crop_padding: int = 0
+    pad_mode: PadMode = "zeros"
     flip: bool = False
+    alternate_flips: bool = False
     tta: bool = False
+    tta_translate: bool = False
+    lookahead: bool = False
+    whiten: bool = True
+    whiten_bias_epochs: int = 3
+    dirac: bool = True
 
     _prefix: ClassVar[str] = "vision_cnn"
 
@@ -258,6 +300,8 @@ class VisionConfig(TrainConfig):
                 "dropout": (0 <= self.dropout < 1, "a float in [0, 1)"),
                 "label_smoothing": (0 <= self.label_smoothing < 1, "a float in [0, 1)"),
                 "crop_padding": (self.crop_padding >= 0, "an int >= 0"),
+                "pad_mode": choice_check(self.pad_mode, PAD_MODES),
+                "whiten_bias_epochs": (self.whiten_bias_epochs >= 0, "an int >= 0"),
             },
         )
         if not self.widths:
@@ -279,10 +323,16 @@ class VisionConfig(TrainConfig):
     def from_config(cls, config: Mapping[str, Any]) -> VisionConfig:
         """Build from a Ray Tune ``config``; ``width_i`` keys become :attr:`widths`.
 
+        With ``model: fast`` the keys of
+        :data:`~distributed_bo.trainables.recipe.AIRBENCH94` that ``config`` lacks
+        take airbench94's values.
+
         Raises:
             SpecError: If a value has the wrong type or is out of range.
 
         """
+        if config.get("model") == "fast":
+            config = {**AIRBENCH94, **config}
         base = from_config(cls, config, cls._prefix)
         defaults = default_widths(base.model, base.depth)
         widths = []

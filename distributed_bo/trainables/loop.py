@@ -37,6 +37,7 @@ from distributed_bo.trainables.checkpointing import (
 from distributed_bo.trainables.compiled import Forward
 from distributed_bo.trainables.configs import LoopConfig
 from distributed_bo.trainables.costs import inference_ms
+from distributed_bo.trainables.lookahead import Lookahead
 from distributed_bo.trainables.optim import make_optimizer
 from distributed_bo.trainables.placement import Placement, place
 
@@ -64,6 +65,7 @@ class Training:
         scheduler: Per-step LR scheduler, or ``None`` for a constant LR
             (``digits_cnn``; its checkpoints then hold no scheduler state).
         shuffle: CPU generator of batch order and augmentation draws.
+        lookahead: Slow weights the model is reset to every few steps, or ``None``.
 
     """
 
@@ -71,14 +73,17 @@ class Training:
     optimizer: torch.optim.Optimizer
     scheduler: LRScheduler | None
     shuffle: torch.Generator
+    lookahead: Lookahead | None = None
 
     def step(self, loss: torch.Tensor) -> None:
-        """One optimizer step on ``loss`` (a scalar), then one scheduler step."""
+        """One optimizer step on ``loss`` (a scalar), one scheduler step, then lookahead."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
+        if self.lookahead is not None:
+            self.lookahead.after_step()
 
     def restore(self, state: TrainingState) -> None:
         """Load a checkpoint's weights, optimizer, scheduler and RNG states.
@@ -93,6 +98,7 @@ class Training:
             optimizer=self.optimizer,
             shuffle=self.shuffle,
             scheduler=self.scheduler,
+            lookahead=self.lookahead,
         )
 
     def capture(self, *, epoch: int, best_val_accuracy: float, metrics: Metrics) -> TrainingState:
@@ -105,6 +111,7 @@ class Training:
             best_val_accuracy=best_val_accuracy,
             scheduler=self.scheduler,
             metrics=metrics,
+            lookahead=self.lookahead,
         )
 
 

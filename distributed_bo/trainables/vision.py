@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from distributed_bo.data import augment as aug
 from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.device import DeviceSplit
+from distributed_bo.exceptions import SpecError
 from distributed_bo.models.factory import ModelSpec, build_model
 from distributed_bo.models.fast import FastNet
 from distributed_bo.trainables import loop
@@ -34,10 +35,12 @@ from distributed_bo.trainables.checkpointing import TrainingState
 from distributed_bo.trainables.compiled import Forward, prepare_model
 from distributed_bo.trainables.configs import VisionConfig
 from distributed_bo.trainables.costs import latency_batch
+from distributed_bo.trainables.lookahead import Lookahead
 from distributed_bo.trainables.loop import FitResult, Metrics, ReportFn
 from distributed_bo.trainables.optim import make_scheduler
 from distributed_bo.trainables.placement import place
 from distributed_bo.trainables.study_data import DeviceEpochs, make_study_setup, trial_split
+from distributed_bo.trainables.tta import tta_logits
 
 #: Images per forward pass when evaluating.
 EVAL_BATCH = 1024
@@ -64,8 +67,9 @@ def evaluate_split(
 ) -> tuple[float, float]:
     """Return ``(mean cross-entropy in nats, accuracy as a fraction)`` on ``x``, ``y``.
 
-    ``x`` are raw uint8 images ``N x C x H x W``; with ``cfg.tta`` the logits of each
-    image and its mirror image are averaged. Label smoothing is not applied.
+    ``x`` are raw uint8 images ``N x C x H x W``; with ``cfg.tta`` / ``cfg.tta_translate``
+    the logits are averaged over views (:func:`~distributed_bo.trainables.tta.tta_logits`).
+    Label smoothing is not applied.
     """
     model.eval()
     loss = torch.zeros((), device=device)
@@ -76,9 +80,7 @@ def evaluate_split(
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with _autocast(device, cfg.amp):
-            logits = forward(xb).float()
-            if cfg.tta:
-                logits = 0.5 * (logits + forward(xb.flip(3)).float())
+            logits = tta_logits(forward, xb, mirror=cfg.tta, translate=cfg.tta_translate)
         yb = y[start : start + EVAL_BATCH]
         loss += F.cross_entropy(logits, yb, reduction="sum")
         correct += (logits.argmax(dim=1) == yb).sum()
@@ -96,15 +98,31 @@ class _Epochs(DeviceEpochs):
         """Whether batches use the channels-last memory format (CUDA only)."""
         return self.cfg.channels_last and self.device.type == "cuda"
 
+    @property
+    def epoch_index(self) -> int:
+        """Epochs finished before this one (0-based), from the scheduler's step count.
+
+        The scheduler is checkpointed, so a resumed trial continues the count.
+        """
+        assert self.run.scheduler is not None  # fit always builds one
+        return self.run.scheduler.last_epoch // self.steps
+
     def train(self) -> tuple[float, int]:
         """Run one epoch; return (mean training cross-entropy, images trained)."""
         cfg, split, run, device = self.cfg, self.split, self.run, self.device
         n, batch_size, steps = len(split.y_train), self.batch_size, self.steps
         augmenting = cfg.crop_padding > 0 or cfg.flip
+        epoch = self.epoch_index
         run.module.train()
-        order = torch.randperm(n, generator=run.shuffle).to(device)
+        if isinstance(run.module, FastNet):
+            run.module.train_whitening_bias(epoch < cfg.whiten_bias_epochs)
+        order_cpu = torch.randperm(n, generator=run.shuffle)
+        order = order_cpu.to(device)
         if augmenting:
             draws = aug.draw(n, pad=cfg.crop_padding, flip=cfg.flip, generator=run.shuffle)
+            if cfg.flip and cfg.alternate_flips:
+                flips = aug.alternating_flips(n, epoch=epoch, seed=cfg.seed)[order_cpu]
+                draws = aug.AugmentDraws(shifts=draws.shifts, flips=flips)
             draws = draws.to(device)
         total = torch.zeros((), device=device)
         for step in range(steps):
@@ -112,7 +130,7 @@ class _Epochs(DeviceEpochs):
             idx = order[batch]
             xb = split.normalise(split.x_train[idx])
             if augmenting:
-                xb = aug.augment(xb, draws[batch], pad=cfg.crop_padding)
+                xb = aug.augment(xb, draws[batch], pad=cfg.crop_padding, mode=cfg.pad_mode)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with _autocast(device, cfg.amp):
@@ -189,18 +207,31 @@ def fit(
     """
     device = device or place(cfg.device).device
     arrays, split = trial_split(cfg, data, device)
+    side = arrays.info.shape[-1]
+    if cfg.pad_mode == "reflect" and cfg.crop_padding >= side:
+        raise SpecError(
+            f"vision_cnn.crop_padding: got {cfg.crop_padding} with pad_mode 'reflect' on "
+            f"{side}-pixel images; pass a crop_padding below {side}, or pad_mode: zeros"
+        )
     loop.seed_all(cfg.seed)
-    spec = ModelSpec(cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout)
+    spec = ModelSpec(
+        cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout, cfg.dirac
+    )
     fresh = build_model(spec).to(device)
-    if isinstance(fresh, FastNet):
+    if isinstance(fresh, FastNet) and cfg.whiten:
         fresh.init_whitening(split.normalise(split.x_train[:WHITENING_IMAGES]))
     channels_last = cfg.channels_last and device.type == "cuda"
     module, forward = prepare_model(
         fresh, key=spec, device=device, channels_last=channels_last, compile=cfg.compile
     )
+    if isinstance(module, FastNet):  # a cached module keeps the last trial's flags
+        module.whiten.weight.requires_grad_(not cfg.whiten)
+        module.train_whitening_bias(True)  # in the optimizer; frozen per epoch later
     batch_size = min(cfg.batch_size, len(split.y_train))
     steps = len(split.y_train) // batch_size
     run = loop.start_training(cfg, module, partial(make_scheduler, cfg, steps_per_epoch=steps))
+    if cfg.lookahead:
+        run.lookahead = Lookahead(module, total_steps=cfg.epochs * steps)
     epochs = _Epochs(cfg, split, run, forward, device, batch_size)
     task = loop.Task(
         train=epochs.train,

@@ -7,7 +7,7 @@ from torch import nn
 from distributed_bo.exceptions import SpecError
 from distributed_bo.models.autoencoder import Autoencoder
 from distributed_bo.models.factory import ModelSpec, build_model, count_parameters, default_widths
-from distributed_bo.models.fast import FastNet
+from distributed_bo.models.fast import FastNet, fast_feature_size
 
 CIFAR = (3, 32, 32)
 
@@ -45,12 +45,32 @@ def test_default_widths() -> None:
     assert default_widths("fast", 4) == (64, 256, 256)
 
 
-@pytest.mark.parametrize("family", ["lenet", "fast"])
-def test_small_images_are_refused_with_a_fix(family) -> None:
-    with pytest.raises(
-        SpecError, match=f"^model: {family} needs images of at least 16x16.*convnet"
-    ):
-        _build(family, shape=(1, 8, 8))
+def test_small_images_are_refused_with_a_fix() -> None:
+    with pytest.raises(SpecError, match="^model: lenet needs images of at least 16x16.*convnet"):
+        _build("lenet", shape=(1, 8, 8))
+    with pytest.raises(SpecError, match="^model: fast needs images of at least 2x2.*convnet"):
+        _build("fast", shape=(1, 1, 1))
+
+
+@pytest.mark.parametrize(("side", "last"), [(8, 1), (15, 2), (16, 1), (32, 3)])
+def test_fast_pools_as_airbench_on_cifar_and_rounds_up_under_16_pixels(side, last) -> None:
+    assert fast_feature_size(side) == last
+    model = _build("fast", shape=(1, side, side))
+    assert model(torch.randn(2, 1, side, side)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("dirac", [True, False])
+def test_fast_group_convs_start_as_identities_with_dirac(dirac) -> None:
+    torch.manual_seed(0)
+    model = FastNet(in_channels=3, num_classes=10, widths=(32, 64, 64), dirac=dirac)
+    convs = [m for m in model.groups.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 6
+    for conv in convs:
+        head = conv.weight[: conv.in_channels]
+        identity = torch.zeros_like(head)
+        nn.init.dirac_(identity)
+        assert torch.equal(head, identity) is dirac
+    assert torch.equal(model.whiten.bias, torch.zeros(24))
 
 
 @pytest.mark.parametrize(

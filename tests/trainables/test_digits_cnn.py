@@ -267,7 +267,7 @@ def test_messages_name_the_field_the_value_and_the_fix() -> None:
     with pytest.raises(SpecError) as info:
         DigitsCNNConfig.from_config({"optimizer": "adm"})
     assert str(info.value) == (
-        "digits_cnn.optimizer: got 'adm'; pass one of 'sgd', 'adam' or 'adamw' "
+        "digits_cnn.optimizer: got 'adm'; pass one of 'sgd', 'sgd_decoupled', 'adam' or 'adamw' "
         "(did you mean 'adam'?)"
     )
     with pytest.raises(SpecError) as info:
