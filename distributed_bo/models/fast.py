@@ -19,6 +19,8 @@ their biases learn.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -102,7 +104,7 @@ class FastNet(nn.Module):
         whiten_width = 2 * in_channels * 4
         self.whiten = nn.Conv2d(in_channels, whiten_width, kernel_size=2, bias=True)
         self.whiten.weight.requires_grad_(False)
-        nn.init.zeros_(self.whiten.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.whiten.bias))
         c = (whiten_width, *widths)
         ceil_mode = image_size < FLOOR_POOL_SIZE
         groups = (ConvGroup(c[i], c[i + 1], dirac=dirac, ceil_mode=ceil_mode) for i in range(3))
@@ -135,7 +137,7 @@ class FastNet(nn.Module):
 
     def train_whitening_bias(self, enabled: bool) -> None:
         """Train the whitening conv's bias (airbench: the first 3 epochs) or freeze it."""
-        self.whiten.bias.requires_grad_(enabled)
+        cast(torch.Tensor, self.whiten.bias).requires_grad_(enabled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map normalised images ``B x C x H x W`` to logits ``B x classes``."""
