@@ -122,7 +122,7 @@ def fit(
     loop.seed_all(cfg.seed)
     c, h, w = arrays.info.shape
     fresh = Autoencoder(in_features=c * h * w, latent_dim=cfg.latent_dim, hidden=cfg.hidden)
-    module, forward = prepare_model(
+    module, forward, _ = prepare_model(
         fresh,
         key=("autoencoder", c * h * w, cfg.latent_dim, cfg.hidden),
         device=device,

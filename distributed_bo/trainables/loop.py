@@ -12,12 +12,13 @@ directories.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -152,6 +153,7 @@ class Task:
             prepared as evaluation prepares them (normalised, memory format).
         infer: One forward pass as evaluation runs it (compiled wrapper, autocast),
             without test-time augmentation; ``None``: the module itself.
+        constants: Metrics added to every report, such as ``compile_seconds``.
 
     """
 
@@ -161,6 +163,7 @@ class Task:
     mode: Literal["min", "max"]
     example: torch.Tensor
     infer: Forward | None = None
+    constants: Metrics = field(default_factory=dict)
 
 
 @dataclass
@@ -266,6 +269,7 @@ def run_epochs(
             "device": str(device),
             **costs,
             "train_seconds": trained_s,
+            **task.constants,
         }
         history.append(metrics)
         if report is not None:
@@ -283,6 +287,19 @@ def run_epochs(
 FitFn = Callable[..., FitResult]
 
 
+def release_memory(device: torch.device) -> None:
+    """Free what a finished trial left: collect cycles, return cached CUDA blocks.
+
+    The per-process caches (the device-resident dataset, the compiled model of the
+    last architecture) stay, by design; the model copy, optimizer state and
+    activations of the trial go, so a reused actor's next trial starts from the
+    same allocated memory.
+    """
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
 def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
     """Run ``fit`` as the body of a Ray Tune function trainable.
 
@@ -290,7 +307,10 @@ def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
     ``ray.tune.get_checkpoint()`` when there is one, and calls ``ray.tune.report``
     after every epoch with ``fit``'s metrics plus ``node``, ``device`` and
     ``gpu_ids`` (a list, from ``ray.get_gpu_ids()``), attaching a checkpoint
-    directory on checkpoint epochs.
+    directory on checkpoint epochs. On CUDA every report also has
+    ``gpu_start_mb`` (memory allocated by this process when the trial started,
+    MiB) and ``gpu_peak_mb`` (the peak allocated since then, MiB). When ``fit``
+    returns or fails, :func:`release_memory` runs.
 
     Args:
         fit: ``fit(cfg, data=..., start_state=..., report=..., device=...)``.
@@ -309,10 +329,20 @@ def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             start_state = load_state(Path(directory))
-    extra = {"node": where.node, "gpu_ids": list(where.gpu_ids), "device": str(where.device)}
+    extra: dict[str, Any] = {
+        "node": where.node,
+        "gpu_ids": list(where.gpu_ids),
+        "device": str(where.device),
+    }
+    cuda = where.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(where.device)
+        extra["gpu_start_mb"] = torch.cuda.memory_allocated(where.device) / 2**20
 
     def report(metrics: Metrics, state: TrainingState | None) -> None:
         reported: dict[str, Any] = {**metrics, **extra}
+        if cuda:
+            reported["gpu_peak_mb"] = torch.cuda.max_memory_allocated(where.device) / 2**20
         if state is None:
             tune.report(reported)
             return
@@ -320,4 +350,7 @@ def run_in_tune(fit: FitFn, cfg: LoopConfig, *, data: Any, prefix: str) -> None:
             save_state(state, Path(directory))
             tune.report(reported, checkpoint=tune.Checkpoint.from_directory(directory))
 
-    fit(cfg, data=data, start_state=start_state, report=report, device=where.device)
+    try:
+        fit(cfg, data=data, start_state=start_state, report=report, device=where.device)
+    finally:
+        release_memory(where.device)

@@ -32,7 +32,7 @@ from distributed_bo.models.factory import ModelSpec, build_model
 from distributed_bo.models.fast import FastNet
 from distributed_bo.trainables import loop
 from distributed_bo.trainables.checkpointing import TrainingState
-from distributed_bo.trainables.compiled import Forward, prepare_model
+from distributed_bo.trainables.compiled import Forward, prepare_model, warm_up
 from distributed_bo.trainables.configs import VisionConfig
 from distributed_bo.trainables.costs import latency_batch
 from distributed_bo.trainables.lookahead import Lookahead
@@ -148,6 +148,20 @@ class _Epochs(DeviceEpochs):
         xb = self.split.normalise(latency_batch(self.split.x_val))
         return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
 
+    def _layout(self, xb: torch.Tensor) -> torch.Tensor:
+        return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
+
+    def warm_up(self) -> float:
+        """Compile the model's training and evaluation passes; return the seconds taken."""
+        split = self.split
+        return warm_up(
+            self.run.module,
+            self.forward,
+            train_batch=self._layout(split.normalise(split.x_train[: self.batch_size])),
+            eval_batch=self._layout(split.normalise(split.x_val[:EVAL_BATCH])),
+            autocast=partial(_autocast, self.device, self.cfg.amp),
+        )
+
     def infer(self, xb: torch.Tensor) -> torch.Tensor:
         """One forward pass as evaluation runs it (autocast, no test-time augmentation)."""
         with _autocast(self.device, self.cfg.amp):
@@ -221,7 +235,7 @@ def fit(
     if isinstance(fresh, FastNet) and cfg.whiten:
         fresh.init_whitening(split.normalise(split.x_train[:WHITENING_IMAGES]))
     channels_last = cfg.channels_last and device.type == "cuda"
-    module, forward = prepare_model(
+    module, forward, compiled_now = prepare_model(
         fresh, key=spec, device=device, channels_last=channels_last, compile=cfg.compile
     )
     if isinstance(module, FastNet):  # a cached module keeps the last trial's flags
@@ -233,6 +247,10 @@ def fit(
     if cfg.lookahead:
         run.lookahead = Lookahead(module, total_steps=cfg.epochs * steps)
     epochs = _Epochs(cfg, split, run, forward, device, batch_size)
+    constants: Metrics = {}
+    if cfg.compile:  # compile before the first epoch, so epoch times exclude it
+        seconds = epochs.warm_up() if compiled_now else 0.0
+        constants["compile_seconds"] = seconds
     task = loop.Task(
         train=epochs.train,
         evaluate=epochs.evaluate,
@@ -240,6 +258,7 @@ def fit(
         mode="max",
         example=epochs.example,
         infer=epochs.infer,
+        constants=constants,
     )
     return loop.run_epochs(cfg, run, task, device=device, start_state=start_state, report=report)
 

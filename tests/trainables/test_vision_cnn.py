@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+import weakref
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from distributed_bo.exceptions import ClusterError, DataError, SpecError
 from distributed_bo.trainables import compiled, placement, resolve_trainable
 from distributed_bo.trainables.checkpointing import TrainingState, load_state, save_state
 from distributed_bo.trainables.configs import VisionConfig
+from distributed_bo.trainables.loop import release_memory
 from distributed_bo.trainables.vision import fit, train_vision_cnn
 
 CPU = torch.device("cpu")
@@ -208,23 +211,44 @@ def test_cuda_required_but_missing(monkeypatch) -> None:
 
 
 def test_compile_once_per_process_and_architecture(cifar, monkeypatch, one_thread) -> None:
-    calls: list[torch.nn.Module] = []
+    calls: list[str] = []
+    resets: list[int] = []
 
     def fake_compile(model):
-        calls.append(model)
+        calls.append(type(model).__name__)  # no reference: the test checks it is freed
         return model
 
     compiled.clear_compiled()
     monkeypatch.setattr(torch, "compile", fake_compile)
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(1))
     cfg = _cfg(epochs=1, compile=True)
     first = fit(cfg, data=cifar, device=CPU)
+    plain_first = fit(dataclasses.replace(cfg, compile=False), data=cifar, device=CPU)
+    # the warm-up pass left no trace: weights, BN statistics and RNG as without it
+    _same_tensors(first.model.state_dict(), plain_first.model.state_dict())
     second = fit(dataclasses.replace(cfg, seed=6), data=cifar, device=CPU)
     plain = fit(dataclasses.replace(cfg, seed=6, compile=False), data=cifar, device=CPU)
     assert len(calls) == 1 and second.model is first.model  # reused, re-initialised
     _same_tensors(second.model.state_dict(), plain.model.state_dict())
+    assert first.history[0]["compile_seconds"] > 0
+    assert second.history[0]["compile_seconds"] == 0.0  # compiled already
+    assert "compile_seconds" not in plain.history[0]
+    old = weakref.ref(first.model)
+    del first, second
     fit(_cfg(epochs=1, compile=True, width_1=4), data=cifar, device=CPU)
-    assert len(calls) == 2  # another architecture compiles once more
+    assert len(calls) == 2 and resets == [1]  # another architecture compiles once more
+    release_memory(CPU)
+    assert old() is None  # and the previous architecture's model is gone
     compiled.clear_compiled()
+
+
+def test_a_finished_trial_leaves_no_model_or_optimizer_behind(cifar, one_thread) -> None:
+    result = fit(_cfg(epochs=1), data=cifar, device=CPU)
+    model = weakref.ref(result.model)
+    del result
+    release_memory(CPU)
+    assert model() is None
+    assert not [o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)]
 
 
 def test_tune_wrapper_restored_at_the_end_reports_once(cifar, tmp_path, monkeypatch) -> None:
@@ -279,3 +303,28 @@ def test_study_on_fixture_cifar_records_gpu_ids(ray_session, cifar_dir, tmp_path
         gpu = row["gpu"]
         assert gpu.startswith("[") and gpu != "[]"  # ray.get_gpu_ids() of the trial
     assert not math.isnan(result.best["metric"])
+
+
+def test_a_fractional_gpu_trial_knows_its_share(ray_session) -> None:
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    def _where() -> tuple[str, float | None]:  # nested: Ray pickles it by value
+        from distributed_bo.trainables.placement import place
+
+        where = place("auto")
+        return str(where.device), where.gpu_fraction
+
+    probe = ray_session.remote(_where)
+    quarter = ray_session.get(probe.options(num_cpus=0, num_gpus=0.25).remote())
+    whole = ray_session.get(probe.options(num_cpus=0, num_gpus=1).remote())
+    # Tune schedules trials in placement groups, whose resources Ray renames
+    group = placement_group([{"CPU": 0.1, "GPU": 0.25}])
+    ray_session.get(group.ready())
+    strategy = PlacementGroupSchedulingStrategy(placement_group=group)
+    in_group = probe.options(num_cpus=0.1, num_gpus=0.25, scheduling_strategy=strategy)
+    grouped = ray_session.get(in_group.remote())
+    remove_placement_group(group)
+    # logical GPUs: CPU here; on CUDA the 0.25 share also caps the process's memory
+    assert quarter == ("cpu", 0.25) and grouped == ("cpu", 0.25)
+    assert whole == ("cpu", None) and _where()[1] is None  # the driver has no share
