@@ -425,6 +425,15 @@ CASES = [
         code=3,
         fragment="heartbeat stopped (host elsewhere, pid 4242, since 2026-01-01T00:00:00Z",
     ),
+    Case(
+        "reflect padding as wide as the images",
+        yaml_text(
+            trainable="{name: vision_cnn, config: {dataset: digits, model: fast, crop_padding: 8}}",
+            objective="{metric: val_accuracy, mode: max}",
+            space="\n  lr: {type: loguniform, lower: 1.0, upper: 20.0}",
+        ),
+        fragment="vision_cnn.crop_padding: got 8; pass a crop_padding below 8",
+    ),
 ]
 
 

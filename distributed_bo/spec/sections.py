@@ -122,9 +122,11 @@ class TrainableSpec(Section):
 
     By default the name is resolved (its module imported) on construction, so a
     missing ``module:function`` fails when the spec is validated, not when trials
-    start. ``import_trainable=False`` checks the name's form only (a built-in name
-    or ``module:function``), for reading a saved ``spec.yaml`` back on a machine
-    without the user's module.
+    start; a trainable with a ``check_config(config)`` attribute (the built-in
+    torch trainables) also has its fixed ``config`` checked then.
+    ``import_trainable=False`` checks the name's form only (a built-in name or
+    ``module:function``), for reading a saved ``spec.yaml`` back on a machine without
+    the user's module.
 
     ``import_trainable`` is an ``InitVar``, not a field (the design
     :class:`~distributed_bo.search.settings.SearcherSettings` uses for ``path``): it
@@ -174,7 +176,9 @@ class TrainableSpec(Section):
         object.__setattr__(self, "config", freeze(config, "trainable.config"))
         object.__setattr__(self, "timeout_s", check_seconds(self.timeout_s, "trainable.timeout_s"))
         if import_trainable:
-            self.resolve()
+            check_config = getattr(self.resolve(), "check_config", None)
+            if check_config is not None:  # a built-in checks its fixed keys before Ray starts
+                check_config(dict(self.config))
         else:
             check_trainable_form(self.name)
 

@@ -159,3 +159,5 @@ def train_autoencoder(config: dict[str, Any], data: VisionArrays | None = None) 
 
 
 train_autoencoder.study_setup = make_study_setup(AutoencoderConfig)  # type: ignore[attr-defined]
+#: Checks the spec's fixed ``trainable.config`` when the spec is validated.
+train_autoencoder.check_config = AutoencoderConfig.from_config  # type: ignore[attr-defined]

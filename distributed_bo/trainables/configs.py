@@ -304,6 +304,14 @@ class VisionConfig(TrainConfig):
                 "whiten_bias_epochs": (self.whiten_bias_epochs >= 0, "an int >= 0"),
             },
         )
+        side = DATASETS[self.dataset].shape[-1]
+        if self.pad_mode == "reflect" and self.crop_padding >= side:
+            fail(
+                join(self._prefix, "crop_padding"),
+                self.crop_padding,
+                f"pass a crop_padding below {side} ({self.dataset}'s images are {side} "
+                "pixels wide and pad_mode is 'reflect'), or pad_mode: zeros",
+            )
         if not self.widths:
             object.__setattr__(self, "widths", default_widths(self.model, self.num_layers))
         if len(self.widths) != self.depth:

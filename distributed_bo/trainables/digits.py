@@ -126,3 +126,7 @@ def train_digits_cnn(config: dict[str, Any]) -> None:
 
     """
     loop.run_in_tune(fit, DigitsCNNConfig.from_config(config), data=None, prefix="digits_cnn_")
+
+
+#: Checks the spec's fixed ``trainable.config`` when the spec is validated.
+train_digits_cnn.check_config = DigitsCNNConfig.from_config  # type: ignore[attr-defined]

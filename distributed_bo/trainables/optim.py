@@ -34,7 +34,7 @@ def bias_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [
         m.bias
         for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
         and m.bias is not None
         and m.bias.requires_grad
     ]

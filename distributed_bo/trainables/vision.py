@@ -27,7 +27,6 @@ from torch.nn import functional as F
 from distributed_bo.data import augment as aug
 from distributed_bo.data.arrays import VisionArrays
 from distributed_bo.data.device import DeviceSplit
-from distributed_bo.exceptions import SpecError
 from distributed_bo.models.factory import ModelSpec, build_model
 from distributed_bo.models.fast import FastNet
 from distributed_bo.trainables import loop
@@ -221,12 +220,6 @@ def fit(
     """
     device = device or place(cfg.device).device
     arrays, split = trial_split(cfg, data, device)
-    side = arrays.info.shape[-1]
-    if cfg.pad_mode == "reflect" and cfg.crop_padding >= side:
-        raise SpecError(
-            f"vision_cnn.crop_padding: got {cfg.crop_padding} with pad_mode 'reflect' on "
-            f"{side}-pixel images; pass a crop_padding below {side}, or pad_mode: zeros"
-        )
     loop.seed_all(cfg.seed)
     spec = ModelSpec(
         cfg.model, arrays.info.shape, split.num_classes, cfg.widths, cfg.dropout, cfg.dirac
@@ -283,3 +276,5 @@ def train_vision_cnn(config: dict[str, Any], data: VisionArrays | None = None) -
 
 
 train_vision_cnn.study_setup = make_study_setup(VisionConfig)  # type: ignore[attr-defined]
+#: Checks the spec's fixed ``trainable.config`` when the spec is validated.
+train_vision_cnn.check_config = VisionConfig.from_config  # type: ignore[attr-defined]
