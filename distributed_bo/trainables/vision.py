@@ -144,10 +144,10 @@ class _Epochs(DeviceEpochs):
     @property
     def example(self) -> torch.Tensor:
         """The latency batch: the first validation images, normalised as evaluation does."""
-        xb = self.split.normalise(latency_batch(self.split.x_val))
-        return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
+        return self._layout(self.split.normalise(latency_batch(self.split.x_val)))
 
     def _layout(self, xb: torch.Tensor) -> torch.Tensor:
+        """``xb`` in the memory format training uses (channels-last on CUDA)."""
         return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
 
     def warm_up(self) -> float:
