@@ -104,6 +104,16 @@ METHODS: dict[str, Factory] = {
     AX: lambda space, seed, budget, workers: AxClientMethod(space, seed),
 }
 PEERS = [RANDOM, TPE, GP, AX]
+#: Issue 13's switches: the default with one setting changed, run with ``--methods``
+#: on a few tasks and seeds first, and reported against the default in their own
+#: section (not in the peer tables or the coverage count).
+CATEGORICAL = "BatchBO (categorical kernel)"
+SWITCHES: dict[str, Factory] = {
+    CATEGORICAL: lambda space, seed, budget, workers: SearcherMethod(
+        space, seed, budget, workers, categorical_kernel=True
+    ),
+}
+RUNNABLE: dict[str, Factory] = {**METHODS, **SWITCHES}
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,7 @@ def run_one(label: str, task: str, seed: int, workers: int, budget: int) -> dict
         return seen[index][1]
 
     start = time.perf_counter()
-    method = TimedMethod(METHODS[label](tab.space(), seed, budget, workers))
+    method = TimedMethod(RUNNABLE[label](tab.space(), seed, budget, workers))
     try:
         values, _, order = simulate_records(
             method, duration, lambda index, config: seen[index][0], budget, workers
@@ -201,6 +211,7 @@ STYLES = {
     TPE: ("tab:orange", 1.4),
     GP: ("tab:green", 1.4),
     AX: ("tab:red", 1.4),
+    CATEGORICAL: ("tab:purple", 2.0),
 }
 FRACTIONS = (0.25, 0.5, 1.0)
 Final = dict[str, dict[str, dict[int, float]]]
@@ -228,7 +239,7 @@ def plot(runs: list[dict[str, Any]], tasks: Sequence[str], workers: int, out: Pa
     rows = math.ceil(len(tasks) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, task in zip(axes.flat, tasks, strict=False):
-        for label in METHODS:
+        for label in RUNNABLE:
             curves = [r["regret_curve"] for r in runs if r["method"] == label and r["task"] == task]
             if not curves:
                 continue
@@ -347,9 +358,47 @@ def worker_section(runs: list[dict[str, Any]], tasks: Sequence[str], w: int) -> 
         "test per task; **win**/**loss**: p < 0.05; the last column sums the tasks.",
         "",
         *peer_table(final, DEFAULT, PEERS, tasks),
+        *switch_section(final, runs),
         "",
         f"![{NAME}_w{w}]({NAME}_w{w}.png)",
     ]
+
+
+def switch_section(final: Final, runs: list[dict[str, Any]]) -> list[str]:
+    """Each switch against the default, on the tasks and seeds it ran (W-T-L, medians)."""
+    lines: list[str] = []
+    for label in SWITCHES:
+        tasks = [t for t in TASKS if final.get(label, {}).get(t)]
+        if not tasks:
+            continue
+        seconds = [r["seconds_per_proposal"] for r in runs if r["method"] == label]
+        base = [
+            r["seconds_per_proposal"] for r in runs if r["method"] == DEFAULT and r["task"] in tasks
+        ]
+        rows = []
+        for task in tasks:
+            mine, theirs = final[label][task], final[DEFAULT].get(task, {})
+            seeds = sorted(set(mine) & set(theirs))
+            rows.append(
+                [
+                    task,
+                    median_iqr([mine[s] for s in seeds]),
+                    median_iqr([theirs[s] for s in seeds]),
+                ]
+            )
+        lines += [
+            "",
+            f"### Switch: {label} against the default",
+            "",
+            "Final regret on the seeds both ran, median [IQR]; then paired W-T-L of the "
+            "switch against the default (lower wins). Seconds per proposal, median: "
+            f"switch {pct(seconds, 50):.3g}, default {pct(base, 50):.3g} (same tasks).",
+            "",
+            *table(["Task", label, DEFAULT], rows),
+            "",
+            *peer_table(final, label, [DEFAULT], tasks),
+        ]
+    return lines
 
 
 def write_report(raw: dict[str, Any], out: Path) -> None:
@@ -410,7 +459,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument("--workers", default="4,16", help="comma-separated: 4 and/or 16")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset; switches: {', '.join(SWITCHES)}",
+    )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--deadline-min", type=float, default=None, help="no new run after")
@@ -427,7 +480,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         workers=tuple(workers),
         budgets=budgets,
         tasks=tuple(QUICK_TASKS if args.quick else parse_names(args.tasks, TASKS, "tasks", parser)),
-        methods=tuple(parse_names(args.methods, METHODS, "methods", parser)),
+        methods=tuple(parse_names(args.methods, RUNNABLE, "methods", parser)),
         jobs=args.jobs,
         torch_threads=args.torch_threads,
         deadline_min=args.deadline_min,

@@ -100,6 +100,8 @@ class BatchGenerator:
         outcomes: Several objectives and/or outcome constraints; ``None`` is the one
             objective ``metric``/``mode``. When given, ``metric``/``mode`` are its
             first objective's.
+        categorical_kernel: Fit ``MixedSingleTaskGP`` (categorical kernel, Ax's
+            ``BO_MIXED``) when the space has an unordered choice.
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class BatchGenerator:
         max_observations: int | None = None,
         client: Any = None,
         outcomes: Outcomes | None = None,
+        categorical_kernel: bool = False,
     ) -> None:
         from ax.api import Client
 
@@ -131,6 +134,7 @@ class BatchGenerator:
         self.initial_points = [dict(p) for p in initial_points]
         self.optimizer_options = dict(optimizer_options or {})
         self.max_observations = max_observations
+        self.categorical_kernel = categorical_kernel
         self.outcomes = outcomes or Outcomes.build(metric, mode)
         self.metric, self.mode = self.outcomes.metrics[0], self.outcomes.modes[0]
         self.ax_metric = ax_metric_name(self.metric)
@@ -279,8 +283,10 @@ class BatchGenerator:
         options.update(self.optimizer_options)
         seed = None if self.seed is None else self.seed + len(self.experiment.trials)
         data, num_fitted = self._model_data()
+        mixed = self.categorical_kernel and self.space.has_categorical
+        setup = Generators.BO_MIXED if mixed else Generators.BOTORCH_MODULAR
         with _GENERATION_LOCK, with_rng_seed(seed):
-            adapter = Generators.BOTORCH_MODULAR(
+            adapter = setup(
                 experiment=self.experiment,
                 data=data,
                 botorch_acqf_class=acquisition_class(self.acquisition_name),

@@ -87,7 +87,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
             :class:`~distributed_bo.search.settings.SearcherSettings` (e.g. a spec's
             ``searcher`` section); or pass its fields as keywords instead:
         acquisition, batch_strategy, batch_size, num_initial, max_observations,
-            prefetch, parameter_constraints, stopped_trials, optimizer_options: The
+            prefetch, parameter_constraints, stopped_trials, categorical_kernel,
+            optimizer_options: The
             fields of :class:`~distributed_bo.search.settings.SearcherSettings`,
             documented (with their defaults) there. A keyword left out takes the
             settings' default.
@@ -124,6 +125,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         time_attr: str = "training_iteration",
         max_observations: int | None = UNSET,
         prefetch: int | None = UNSET,
+        categorical_kernel: bool = UNSET,
         settings: SearcherSettings | None = None,
     ) -> None:
         # Every setting keyword (the others are ignored); UNSET where not given.

@@ -129,6 +129,12 @@ class SearcherSettings:
             ``"last_value"`` (default) or ``"highest_rung"`` (BOHB's rule); see
             :mod:`distributed_bo.search.stopped`. Either way such a trial is
             EARLY_STOPPED in Ax, never FAILED.
+        categorical_kernel: Model unordered choices (``tune.choice`` of strings or
+            other non-numbers) as categories, with BoTorch's ``MixedSingleTaskGP``
+            and its ``CategoricalKernel`` (Ax's ``BO_MIXED`` setup), instead of
+            one-hot columns in a ``SingleTaskGP`` (Ax's default). Spaces without
+            such a choice are unaffected. ``benchmarks/results/hpo_suite.md``
+            measures it on the NAS-Bench-201 tables (all categorical).
         optimizer_options: Extra ``botorch.optim.optimize_acqf`` keyword arguments,
             e.g. ``{"num_restarts": 10, "raw_samples": 512}``; empty for Ax's defaults.
             Held as a deep copy, left out of the hash.
@@ -147,6 +153,7 @@ class SearcherSettings:
     prefetch: int | None = None
     parameter_constraints: tuple[str, ...] = ()
     stopped_trials: StoppedTrialPolicy = DEFAULT_STOPPED_TRIALS
+    categorical_kernel: bool = False
     optimizer_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     path: InitVar[str] = "searcher"
 
@@ -155,6 +162,8 @@ class SearcherSettings:
             check_literal(getattr(self, name), join(path, name), allowed)
         for name, low, extra in _OPTIONAL_INTS:
             check_int(getattr(self, name), join(path, name), ge=low, allow_none=True, extra=extra)
+        if not isinstance(self.categorical_kernel, bool):
+            fail(join(path, "categorical_kernel"), self.categorical_kernel, "use true or false")
         object.__setattr__(
             self, "parameter_constraints", _constraints(self.parameter_constraints, path)
         )

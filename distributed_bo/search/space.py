@@ -91,6 +91,11 @@ class MappedSpace:
         )
 
     @property
+    def has_categorical(self) -> bool:
+        """True if some parameter is an unordered choice (a category)."""
+        return any(getattr(p.ax_config, "is_ordered", None) is False for p in self.parameters)
+
+    @property
     def dim(self) -> int:
         """Number of searched parameters."""
         return len(self.parameters)

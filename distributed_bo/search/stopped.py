@@ -140,6 +140,7 @@ class StoppedTrialGenerator(BatchGenerator):
             optimizer_options=settings.optimizer_options,
             max_observations=settings.max_observations,
             outcomes=outcomes,
+            categorical_kernel=settings.categorical_kernel,
         )
 
     def record_curve(self, index: int, curve: Curve) -> None:

@@ -65,3 +65,42 @@ def test_snapshot_restores_and_cache_follows_a_replaced_client():
         other.complete(i, 10.0 + i)
     gen.client = other.client
     assert _same(gen.to_json(), other.client._to_json_snapshot())
+
+
+def _bo_models(categorical_kernel: bool, space: dict, monkeypatch) -> list[str]:
+    """The BoTorch model classes fitted while a generator runs its first BO batch."""
+    from ax.generators.torch.botorch_modular.surrogate import Surrogate
+
+    fitted: list[str] = []
+    original = Surrogate.fit
+
+    def spy(self, *args, **kwargs):  # fits as Ax does, then records the model's class
+        original(self, *args, **kwargs)
+        fitted.append(type(self.model).__name__)
+
+    monkeypatch.setattr(Surrogate, "fit", spy)
+    gen = BatchGenerator(
+        space=map_space(space),
+        metric="loss",
+        mode="min",
+        acquisition="qLogNEI",
+        batch_strategy="sequential",
+        num_initial=4,
+        seed=0,
+        categorical_kernel=categorical_kernel,
+    )
+    for i in gen.generate(4):
+        gen.complete(i, float(i))
+    (new,) = gen.generate(1)
+    assert set(gen.parameters(new)) == {"x", "c"}
+    return fitted
+
+
+def test_categorical_kernel_fits_mixed_gp_only_when_asked_and_categories_exist(
+    fast_optimizer, monkeypatch
+):
+    mixed = {"x": tune.uniform(0.0, 1.0), "c": tune.choice(["a", "b", "c"])}
+    assert _bo_models(True, mixed, monkeypatch) == ["MixedSingleTaskGP"]
+    assert _bo_models(False, mixed, monkeypatch) == ["SingleTaskGP"]  # one-hot columns
+    numbers = {"x": tune.uniform(0.0, 1.0), "c": tune.choice([1, 2, 3])}  # ordered
+    assert map_space(mixed).has_categorical and not map_space(numbers).has_categorical
