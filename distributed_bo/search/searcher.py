@@ -475,7 +475,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
 
         Values are as reported (not model predictions). A trial is feasible when it
         meets every outcome constraint. With one objective this is the best trial
-        (with its ties).
+        (with its ties). Warm observations (``warm_start``) are data, not trials, and
+        are left out.
 
         Returns:
             One entry per trial, best first by the first objective:
@@ -487,7 +488,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
             return []
         with worker.ax_lock:
             gen = worker.gen
-            observed = gen.observed_values()
+            warm = set(gen.warm_indices)  # earlier results: not this study's trials
+            observed = {i: v for i, v in gen.observed_values().items() if i not in warm}
             configs = {i: space.to_config(gen.parameters(i)) for i in observed}
         with self._cond:
             tune_id = {i: t for t, i in self._book.ax_of.items()}
