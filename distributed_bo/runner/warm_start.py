@@ -222,9 +222,10 @@ def _observations(
 ) -> tuple[list[WarmPoint], str]:
     """``data`` mode: a source's COMPLETED rows that fit, with their values, and a note.
 
-    A row is skipped when it lacks a parameter of this space, a value lies outside
-    its domain, breaks a parameter constraint or differs from a constant of this
-    space, or when it lacks a finite value of a metric this study models. Rows of
+    Rows are taken in the order the source proposed them. A row is skipped when it
+    lacks a parameter of this space, a value lies outside its domain, breaks a
+    parameter constraint or differs from a constant of this space, or when it lacks
+    a finite value of a metric this study models. Rows of
     trials that failed or were stopped early, and the source's own warm data, are
     not taken.
     """
@@ -233,9 +234,8 @@ def _observations(
     first = earlier.spec.objectives[0].metric
     points: list[WarmPoint] = []
     skipped = dict.fromkeys(_REASONS, 0)
-    for row in earlier.rows:
-        if row.get("status") != TrialStatus.COMPLETED:
-            continue
+    done = [r for r in earlier.rows if r.get("status") == TrialStatus.COMPLETED]
+    for row in sorted(done, key=_trial_number):
         config = _fit(row, parsed.domains, constraints)
         if not isinstance(config, str) and not _meets_constants(row, parsed.constants):
             config = _REASONS[1]
@@ -249,6 +249,12 @@ def _observations(
             WarmPoint(source=earlier.exp.shown, trial=trial, config=config, values=values)
         )
     return points, _note(f"{len(points)} observation(s)", earlier, skipped)
+
+
+def _trial_number(row: Row) -> tuple[bool, int]:
+    """Rows in the order their study proposed them (Ax index; rows without one last)."""
+    index = row.get("ax_index")
+    return (index is None, int(index or 0))
 
 
 def _meets_constants(row: Row, constants: Any) -> bool:

@@ -3,6 +3,8 @@
 import dataclasses
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,11 @@ from distributed_bo.experiment.rows import read_trials
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.report import write_report
 from distributed_bo.report.show import render_summary
-from distributed_bo.runner.study import run_study
+from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.runner.warm_start import read_points, warm_start_points
 from distributed_bo.search.generator import SOBOL_KEY, BatchGenerator, generator_key
 from distributed_bo.search.warm import WARM_KEY
-from distributed_bo.spec import ObjectiveSpec, StudySpec
+from distributed_bo.spec import ObjectiveSpec, StudySpec, load_spec
 
 
 def _spec(root, name, *, trials, x0=(-5.0, 10.0), warm=None, initial=None):
@@ -166,3 +168,56 @@ def test_data_mode_skips_rows_outside_the_space_and_refuses_another_objective(so
     none_fit = _spec(tmp_path, "none", trials=2, x0=(-5.0, -4.99), warm=warm)
     with pytest.raises(SpecError, match=r"^warm_start.from: got \[.*none of their completed tr"):
         run_study(none_fit, progress=None)
+
+
+@pytest.mark.optimizer_optional
+def test_a_resumed_data_warm_start_keeps_its_observations(ray_session, tmp_path, fast_optimizer):
+    from test_resume import _rows, _wait_for, spec_text
+    from test_signals import _cli
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    earlier = tmp_path / "earlier.yaml"
+    earlier.write_text(spec_text(markers=markers, storage=tmp_path / "src", trials=4, step_s=0.02))
+    source = run_study(load_spec(earlier), progress=None).experiment_dir
+    old = sorted(read_trials(StorageDir.open(source)), key=lambda r: r["ax_index"])
+    # 4 observations of num_initial 6: each run starts with Sobol points (fast).
+    job = tmp_path / "warm.yaml"
+    text = spec_text(markers=markers, storage=tmp_path / "exp", trials=4, initial=6)
+    job.write_text(text + f"warm_start: {{from: [{source}], mode: data}}\n")
+    exp = tmp_path / "exp" / "crash"
+
+    driver = _cli("run", str(job), "--quiet")
+
+    def one_done_one_checkpointed():
+        rows = [r for r in _rows(exp) if r["status"] != "WARM"]
+        done = {r["trial_id"] for r in rows if r["status"] == "COMPLETED"}
+        stepped = {p.name.split(".")[0] for p in markers.glob("*.step1")}
+        return bool(done) and bool(stepped - done - {r["trial_id"] for r in old})
+
+    assert _wait_for(one_done_one_checkpointed, 240), driver.stderr
+    os.killpg(driver.pid, signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    before = _rows(exp)
+    assert [r["status"] for r in before[:4]] == ["WARM"] * 4
+    assert any(r["status"] == "RUNNING" for r in before)
+
+    result = resume_study(str(exp), progress=None)
+    assert len(result.rows) == 4 and {r["status"] for r in result.rows} == {"COMPLETED"}
+    rows = sorted(_rows(exp), key=lambda r: r["ax_index"])
+    assert [r["status"] for r in rows] == ["WARM"] * 4 + ["COMPLETED"] * 4
+    assert [r["ax_index"] for r in rows] == list(range(8))
+    assert [r["warm_start"] for r in rows[:4]] == [f"{source}#{r['ax_index']}" for r in old]
+    # The restored Ax experiment holds each observation once (not attached again, never
+    # run) and each of the four trials once.
+    experiment = _ax_experiment(str(exp))
+    assert len(experiment.trials) == 8
+    keys = [generator_key(experiment.trials[i]) for i in range(8)]
+    assert keys[:4] == [WARM_KEY] * 4 and WARM_KEY not in keys[4:]
+    assert all(t.status.is_completed for t in experiment.trials.values())
+    data = experiment.lookup_data().df.set_index("trial_index")["mean"]
+    assert [data[i] for i in range(4)] == pytest.approx([r["metric"] for r in old])
+    ran = {p.name.split(".")[0] for p in markers.glob("*.start*")}
+    assert {r["trial_id"] for r in rows[4:]} <= ran  # the warm rows' ids never ran
+    assert not {f"warm-{i}" for i in range(4)} & ran
