@@ -152,9 +152,7 @@ CASES = [
     ),
     Case(
         "warm start: data mode with a constrained metric the source lacks",
-        yaml_text(
-            constraints="['cost <= 3']", warm_start="{from: [STORAGE/EXISTING], mode: data}"
-        ),
+        yaml_text(constraints="['cost <= 3']", warm_start="{from: [STORAGE/EXISTING], mode: data}"),
         fragment="its trials do not record 'cost'",
     ),
     Case(
