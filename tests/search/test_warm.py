@@ -157,3 +157,34 @@ def test_bad_warm_observations_are_one_line(warm, message):
 def test_an_observation_needs_finite_values():
     with pytest.raises(SpecError, match=r"^WarmObservation.values\['v'\]: got nan"):
         WarmObservation(config={"x": 1.0, "y": 2.0}, values={"v": float("nan")})
+
+
+@pytest.mark.optimizer_optional
+def test_several_objectives_attach_every_value_and_stay_off_the_front():
+    warm = [
+        WarmObservation(config={"x": x, "y": 1.0}, values={"a": x, "b": -x}, label=f"old#{i}")
+        for i, x in enumerate((0.0, 1.0, 2.0))
+    ]
+    searcher = BatchBOSearcher(
+        space=SPACE,
+        metric=["a", "b"],
+        mode=["min", "min"],
+        seed=0,
+        max_concurrent=2,
+        prefetch=0,
+        num_initial=8,
+        warm_start=warm,
+    )
+    try:
+        configs = suggest_round(searcher)
+        for tid, config in configs.items():
+            searcher.on_trial_complete(tid, {"a": config["x"], "b": -config["x"]})
+        assert searcher.wait_ready(120)
+        df = searcher.ax_client._experiment.lookup_data().df
+        for i, obs in enumerate(warm):
+            got = df[df["trial_index"] == i].set_index("metric_name")["mean"].to_dict()
+            assert got == obs.values
+        # The front lists this study's trials only, each with its Tune id.
+        assert {p["trial_id"] for p in searcher.pareto_front()} <= set(configs)
+    finally:
+        searcher.close()
