@@ -16,6 +16,7 @@ from distributed_bo.report import write_report
 from distributed_bo.report.show import render_summary
 from distributed_bo.runner.study import resume_study, run_study
 from distributed_bo.runner.warm_start import read_points, warm_start_points
+from distributed_bo.runner.wiring import build_searcher
 from distributed_bo.search.generator import SOBOL_KEY, BatchGenerator, generator_key
 from distributed_bo.search.warm import WARM_KEY
 from distributed_bo.spec import ObjectiveSpec, StudySpec, load_spec
@@ -131,11 +132,18 @@ def test_data_mode_enters_earlier_trials_as_observations(source, tmp_path, fast_
     assert all(t.status.is_completed for t in experiment.trials.values())
     data = experiment.lookup_data().df.set_index("trial_index")["mean"]
     assert [data[i] for i in range(6)] == pytest.approx([r["metric"] for r in earlier])
-    # A cold study with the same seed starts with Sobol points, the earlier study's
-    # first two; the warm one proposed from the model at once, elsewhere.
-    cold = run_study(_spec(tmp_path, "cold", trials=2), progress=None)
-    cold_rows = read_trials(StorageDir.open(cold.experiment_dir))
-    assert _configs(cold_rows) == _configs(earlier)[:2] != _configs(rows[6:])
+    # A cold study's searcher (same spec and seed) starts with Sobol points, the
+    # earlier study's first two; the warm one proposed from the model at once, elsewhere.
+    cold_spec = _spec(tmp_path, "cold", trials=2, initial=4)
+    cold = build_searcher(cold_spec)
+    cold.set_max_concurrency(2)
+    cold.set_search_properties(None, None, dict(cold_spec.param_space()), num_samples=2)
+    try:
+        assert cold.wait_ready(120)
+        first = [cold.suggest(f"t{i}") for i in range(2)]
+    finally:
+        cold.close()
+    assert [(c["x0"], c["x1"]) for c in first] == _configs(earlier)[:2] != _configs(rows[6:])
     # show and report mark them.
     summary = render_summary(result.experiment_dir)
     assert "2/2 trials (2 completed; and 6 warm-start observations" in summary
