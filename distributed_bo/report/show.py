@@ -40,7 +40,7 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     study = read_experiment(experiment_dir)
     spec, rows, exp = study.spec, study.rows, study.exp
     metric, mode = study.metric, study.mode
-    own = [r for r in rows if r.get("status") != TrialStatus.WARM]
+    own = [r for r in rows if not _is_warm(r)]
     counts = status_counts(own)
     status = (
         ", ".join(f"{n} {escape(s.lower())}" for s, n in sorted(counts.items()))
@@ -157,12 +157,18 @@ def _name(column: str) -> str:
 
 
 def _varies(rows: list[Row], key: str) -> bool:
-    return len({repr(r.get(key)) for r in rows}) > 1
+    # A warm-start observation holds the searched parameters only (its other columns
+    # are null): it has no say on the constants and settings the trials' configs carry.
+    return len({repr(r.get(key)) for r in rows if r.get(key) is not None or not _is_warm(r)}) > 1
+
+
+def _is_warm(row: Row) -> bool:
+    return row.get("status") == TrialStatus.WARM
 
 
 def _sort_key(row: Row, mode: str) -> tuple[int, float]:
     """Best first; a warm-start observation ranks by its value among the trials."""
-    warm = row.get("status") == TrialStatus.WARM and is_finite(row.get("metric"))
+    warm = _is_warm(row) and is_finite(row.get("metric"))
     value = float(row["metric"]) if warm else objective(row)
     if value is None:
         return (1, 0.0)

@@ -148,6 +148,7 @@ def test_data_mode_enters_earlier_trials_as_observations(source, tmp_path, fast_
     summary = render_summary(result.experiment_dir)
     assert "2/2 trials (2 completed; and 6 warm-start observations" in summary
     assert summary.count(" warm ") >= 6 and f"{source}#" in summary
+    assert "steps" not in summary  # a constant of the trials; the warm rows lack it
     html = Path(write_report(result.experiment_dir, model=False).html).read_text()
     assert "6 earlier result(s) entered the model as observations" in html
     assert html.count('class="s-WARM"') == 6 and f"(warm start: {source}#" in html
