@@ -33,6 +33,7 @@ from distributed_bo.experiment.rows import (
 from distributed_bo.experiment.spec_file import read_spec
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.spec import StudySpec
+from distributed_bo.spec._frozen import thaw
 from distributed_bo.spec.feasibility import check_baseline_meets, parse_constraints
 from distributed_bo.spec.space import ParsedSpace, parse_space
 from distributed_bo.spec.warm_start import DEFAULT_TOP_K, WarmStartSpec
@@ -225,9 +226,8 @@ def _observations(
     Rows are taken in the order the source proposed them. A row is skipped when it
     lacks a parameter of this space, a value lies outside its domain, breaks a
     parameter constraint or differs from a constant of this space, or when it lacks
-    a finite value of a metric this study models. Rows of
-    trials that failed or were stopped early, and the source's own warm data, are
-    not taken.
+    a finite value of a metric this study models. Rows of trials that failed or
+    were stopped early, and the source's own warm data, are not taken.
     """
     constraints = parse_constraints(spec.searcher.parameter_constraints)
     tracked = spec.outcomes().tracked
@@ -258,10 +258,16 @@ def _trial_number(row: Row) -> tuple[bool, int]:
 
 
 def _meets_constants(row: Row, constants: Any) -> bool:
-    """Whether the row's values of this space's constants (where it has them) are equal."""
+    """Whether the row's values of this space's constants (where it has them) are equal.
+
+    A row holds a list or mapping as JSON text (as the results writer writes it).
+    """
     for name, value in constants.items():
         have = row.get(f"{CONFIG_PREFIX}{name}")
-        if have is not None and have != value:
+        want = thaw(value)
+        if not (want is None or isinstance(want, (bool, int, float, str))):
+            want = json.dumps(want, default=str)
+        if have is not None and have != want:
             return False
     return True
 

@@ -230,3 +230,17 @@ def test_a_resumed_data_warm_start_keeps_its_observations(ray_session, tmp_path,
     ran = {p.name.split(".")[0] for p in markers.glob("*.start*")}
     assert {r["trial_id"] for r in rows[4:]} <= ran  # the warm rows' ids never ran
     assert not {f"warm-{i}" for i in range(4)} & ran
+
+
+def test_data_mode_compares_constants_as_the_rows_hold_them():
+    from distributed_bo.runner.results import _scalar
+    from distributed_bo.runner.warm_start import _meets_constants
+    from distributed_bo.spec.space import parse_space
+
+    space = {"x": {"type": "uniform", "lower": 0, "upper": 1}, "layers": [64, 64], "act": "relu"}
+    constants = parse_space(space).constants
+    row = {"config/x": 0.5, "config/layers": _scalar([64, 64]), "config/act": "relu"}
+    assert _meets_constants(row, constants)  # a list is JSON text in a row
+    assert _meets_constants({"config/x": 0.5}, constants)  # a source without them
+    assert not _meets_constants({**row, "config/layers": _scalar([32])}, constants)
+    assert not _meets_constants({**row, "config/act": "tanh"}, constants)
