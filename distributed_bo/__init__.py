@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from distributed_bo.report.show import render_summary
     from distributed_bo.runner.study import StudyResult, resume_study, run_study
     from distributed_bo.search.searcher import BatchBOSearcher
+    from distributed_bo.search.warm import WarmObservation
     from distributed_bo.spec import StudySpec, load_spec
 
 # Lazy: importing the searcher or the runner loads Ray Tune (seconds), which trial
@@ -57,6 +58,7 @@ _LAZY = {
     "resume_study": "distributed_bo.runner.study",
     "run_study": "distributed_bo.runner.study",
     "write_report": "distributed_bo.report",
+    "WarmObservation": "distributed_bo.search.warm",
 }
 
 
@@ -86,6 +88,7 @@ __all__ = [
     "StudyResult",
     "StudySpec",
     "TrainableError",
+    "WarmObservation",
     "load_spec",
     "read_experiment",
     "render_summary",

@@ -52,7 +52,8 @@ def _add_study_commands(sub: Any) -> None:
         metavar="DIR",
         action="append",
         default=[],
-        help="an earlier study whose best configurations run first (repeatable; replaces "
+        help="an earlier study to start from: its best configurations run first, or with "
+        "warm_start.mode: data its trials are observations (repeatable; replaces "
         "warm_start.from, keeps its mode and top_k)",
     )
 

@@ -26,7 +26,10 @@ class TrialStatus(enum.StrEnum):
     """The status of a trial row; a ``str``, so files hold the plain names.
 
     ``PENDING`` is a row's status for the moment between its creation and its
-    first event; the other four are what rows on storage hold.
+    first event; the other five are what rows on storage hold. ``WARM`` is no trial
+    of the study: an earlier study's result that entered the model as an
+    observation (``warm_start`` in ``data`` mode), never run here and never
+    counted against the budget.
     """
 
     PENDING = "PENDING"
@@ -34,6 +37,7 @@ class TrialStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     EARLY_STOPPED = "EARLY_STOPPED"
+    WARM = "WARM"
 
     @property
     def is_terminal(self) -> bool:

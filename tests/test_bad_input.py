@@ -138,9 +138,22 @@ CASES = [
         fragment="name an earlier study",
     ),
     Case(
-        "warm start: data mode (not built yet)",
-        yaml_text(warm_start="{from: [STORAGE/EXISTING], mode: data}"),
-        fragment="warm_start.mode",
+        "warm start: top_k in data mode",
+        yaml_text(warm_start="{from: [STORAGE/EXISTING], mode: data, top_k: 4}"),
+        fragment="warm_start.top_k: got 4; data mode takes every completed trial",
+    ),
+    Case(
+        "warm start: data mode with another objective",
+        yaml_text(
+            objective="{metric: value, mode: max}",
+            warm_start="{from: [STORAGE/EXISTING], mode: data}",
+        ),
+        fragment="its objective (value min) is not this study's (value max)",
+    ),
+    Case(
+        "warm start: data mode with a constrained metric the source lacks",
+        yaml_text(constraints="['cost <= 3']", warm_start="{from: [STORAGE/EXISTING], mode: data}"),
+        fragment="its trials do not record 'cost'",
     ),
     Case(
         "warm start: top_k below 1",

@@ -7,7 +7,8 @@ Ours:
 - ``searcher_state.json``: the searcher's state, saved on every trial event;
   fresher than Tune's own copy, which is only written with Tune's snapshots;
 - ``ax_experiment.json``: the Ax experiment, for Ax's own tools;
-- ``warm_start.json``: the earlier configurations a warm-started study runs first
+- ``warm_start.json``: the earlier configurations a warm-started study runs first,
+  or (``data`` mode) takes as observations, with their values
   (:mod:`distributed_bo.runner.warm_start`);
 - ``report.html`` and its PNGs, once ``distributed-bo report`` ran;
 - ``driver.lock``: held by the one ``run`` or ``resume`` writing the directory

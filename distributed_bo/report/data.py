@@ -18,7 +18,7 @@ from distributed_bo.search.space import AX_SEP, NESTED_SEP
 from distributed_bo.spec import StudySpec
 from distributed_bo.spec._frozen import thaw
 from distributed_bo.spec.domains import DomainSpec
-from distributed_bo.types import Row
+from distributed_bo.types import Row, TrialStatus
 
 _LOG_TYPES = ("loguniform", "lograndint", "qloguniform", "qlograndint")
 _INT_TYPES = ("randint", "lograndint", "qrandint", "qlograndint")
@@ -55,11 +55,16 @@ class Study(Experiment):
     Attributes:
         exp: The directory.
         spec: The study's spec, from ``spec.yaml``.
-        rows: One dict per trial, sorted by Ax trial index (then start time).
+        rows: One dict per trial of this study, sorted by Ax trial index (then
+            start time).
         params: The searched parameters, in the spec's order.
+        warm: The ``WARM`` rows of a ``data`` warm start (earlier results entered as
+            observations, never run here), by Ax index; kept out of ``rows``, so the
+            plots over trials and time show this study's own.
     """
 
     params: tuple[Param, ...]
+    warm: tuple[Row, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +94,10 @@ def load_study(experiment_dir: str) -> Study:
     """
     read = read_experiment(experiment_dir)
     rows = sorted(read.rows, key=_trial_order)
-    return Study(exp=read.exp, spec=read.spec, rows=rows, params=searched_params(read.spec))
+    own = [r for r in rows if r.get("status") != TrialStatus.WARM]
+    warm = tuple(r for r in rows if r.get("status") == TrialStatus.WARM)
+    params = searched_params(read.spec)
+    return Study(exp=read.exp, spec=read.spec, rows=own, params=params, warm=warm)
 
 
 def searched_params(spec: StudySpec) -> tuple[Param, ...]:

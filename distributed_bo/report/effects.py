@@ -63,10 +63,12 @@ def ax_effects(study: Study, *, min_completed: int = 3) -> Effects:
 
     Args:
         study: The study.
-        min_completed: Fewest completed trials worth fitting a model to.
+        min_completed: Fewest completed trials (warm observations included) worth
+            fitting a model to.
     """
     done = [r for r in study.rows if r.get("status") == TrialStatus.COMPLETED]
-    if len(done) < min_completed:
+    # A data warm start's observations are in the Ax experiment: the model has them too.
+    if len(done) + len(study.warm) < min_completed:
         return Effects(
             unavailable=f"{len(done)} completed trial(s); Ax's model needs at least {min_completed}"
         )

@@ -31,7 +31,7 @@ table.trials th,table.trials td{border:1px solid #ddd;padding:3px 8px;text-align
 table.trials th{background:#f4f4f4;position:sticky;top:0}
 table.trials td.text{text-align:left;max-width:520px;overflow-wrap:anywhere}
 tr.best td{background:#fdecea;font-weight:600}
-.s-FAILED{color:#c44e52}.s-COMPLETED{color:#2d5a8c}.s-EARLY_STOPPED{color:#b0602a}
+.s-FAILED{color:#c44e52}.s-COMPLETED{color:#2d5a8c}.s-EARLY_STOPPED{color:#b0602a}.s-WARM{color:#7a7a7a}
 """
 
 
@@ -130,6 +130,15 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         ("concurrency", f"{spec.budget.max_concurrent} slots; at most {peak} trial(s) at once"),
         ("searcher", f"{spec.searcher.acquisition}, {spec.searcher.batch_strategy} batches"),
     ]
+    if study.warm:
+        sources = sorted({str(r.get("warm_start") or "?").rpartition("#")[0] for r in study.warm})
+        items.append(
+            (
+                "warm start",
+                f"{len(study.warm)} earlier result(s) entered the model as observations, not "
+                f"run here (status warm, listed after the trials): from {', '.join(sources)}",
+            )
+        )
     if peak > spec.budget.max_concurrent:
         items.append(("warning", f"{peak} trials ran at once, more than budget.max_concurrent"))
     if busy is not None:
@@ -186,7 +195,7 @@ def _effects_note(effects: Effects) -> str:
 
 
 def _trial_table(study: Study) -> str:
-    if not study.rows:
+    if not study.rows and not study.warm:
         return '<p class="muted">No trial has started yet.</p>'
     outcomes = study.spec.outcomes()
     shown = _trial_table_metrics(study, outcomes)
@@ -200,7 +209,7 @@ def _trial_table(study: Study) -> str:
     out = ['<table class="trials"><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
-    for r in study.rows:
+    for r in [*study.rows, *study.warm]:
         status = str(r.get("status") or "?")
         cells = [
             trial_label(r)

@@ -9,6 +9,7 @@ from distributed_bo.experiment import read_experiment
 from distributed_bo.experiment.rows import (
     CONFIG_PREFIX,
     METRIC_PREFIX,
+    is_finite,
     metric_values,
     objective,
     status_counts,
@@ -26,7 +27,10 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
 
     Returns:
         The summary: counts, the trial table best first, the best configuration,
-        the gain over the baseline, and the failures. With several objectives: the
+        the gain over the baseline, and the failures. A ``data`` warm start's
+        observations (status ``warm``) are counted apart, ranked in the table by
+        their values and marked in its ``warm_start`` column; they are never the
+        best configuration, which is this study's. With several objectives: the
         Pareto set (sorted by the first objective) and its hypervolume instead of
         the best configuration; with outcome constraints, how many trials broke one.
 
@@ -36,17 +40,22 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     study = read_experiment(experiment_dir)
     spec, rows, exp = study.spec, study.rows, study.exp
     metric, mode = study.metric, study.mode
-    counts = status_counts(rows)
+    own = [r for r in rows if not _is_warm(r)]
+    counts = status_counts(own)
     status = (
         ", ".join(f"{n} {escape(s.lower())}" for s, n in sorted(counts.items()))
         or "no trial has started yet"
     )
+    if len(own) < len(rows):
+        status += (
+            f"; and {len(rows) - len(own)} warm-start observations, not run here (status warm)"
+        )
     outcomes = spec.outcomes()
     objectives = ", ".join(
         f"{m} {escape(o)}" for o, m in zip(outcomes.metrics, outcomes.modes, strict=True)
     )
     lines = [
-        f"study {escape(spec.name)}: {len(rows)}/{spec.budget.num_trials} trials ({status})",
+        f"study {escape(spec.name)}: {len(own)}/{spec.budget.num_trials} trials ({status})",
         f"objective: {objectives}    dir: {escape(exp.shown)}",
     ]
     if spec.constraints:
@@ -148,11 +157,19 @@ def _name(column: str) -> str:
 
 
 def _varies(rows: list[Row], key: str) -> bool:
-    return len({repr(r.get(key)) for r in rows}) > 1
+    # A warm-start observation holds the searched parameters only (its other columns
+    # are null): it has no say on the constants and settings the trials' configs carry.
+    return len({repr(r.get(key)) for r in rows if r.get(key) is not None or not _is_warm(r)}) > 1
+
+
+def _is_warm(row: Row) -> bool:
+    return row.get("status") == TrialStatus.WARM
 
 
 def _sort_key(row: Row, mode: str) -> tuple[int, float]:
-    value = objective(row)
+    """Best first; a warm-start observation ranks by its value among the trials."""
+    warm = _is_warm(row) and is_finite(row.get("metric"))
+    value = float(row["metric"]) if warm else objective(row)
     if value is None:
         return (1, 0.0)
     return (0, value if mode == "min" else -value)

@@ -5,6 +5,11 @@ rewrites ``trials.parquet`` in the experiment directory whenever a trial starts,
 finishes or fails. Each write goes to a temporary file that is then moved over
 the old one, so a crash at any moment leaves the previous complete file. The
 columns are :class:`distributed_bo.experiment.rows.TrialRow`'s.
+
+A ``data`` warm start's observations are written first, one ``WARM`` row each
+(trial id ``warm-<n>``), with their Ax index once the searcher attached them. They
+are kept apart from :attr:`ResultsWriter.rows`, the study's own trials, which is
+what progress, failure limits and the result count.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ray.tune import Callback
@@ -27,6 +32,7 @@ from distributed_bo.experiment.rows import (
     write_trials,
 )
 from distributed_bo.experiment.storage import StorageDir
+from distributed_bo.runner.warm_start import WarmPoint
 from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.space import flatten
 from distributed_bo.types import TRIAL_ERROR_KEY, Row, TrialStatus
@@ -46,9 +52,11 @@ class ResultsWriter(Callback):
             every tracked metric FAILED.
         searcher: The study's ``BatchBOSearcher`` (for Ax indices and the Ax JSON).
         baseline: Flat baseline config, to flag the baseline trial.
-        warm: ``SOURCE#TRIAL`` label -> flat config of each warm-start point, to
-            mark the rows they became (``warm_start`` column).
-        rows: Rows from an earlier run of the same study (on resume).
+        warm: ``SOURCE#TRIAL`` label -> flat config of each ``initial`` warm-start
+            point, to mark the rows they became (``warm_start`` column).
+        observations: A ``data`` warm start's points, written as ``WARM`` rows.
+        rows: Rows from an earlier run of the same study (on resume), without
+            ``WARM`` rows (they are rebuilt from ``observations``).
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class ResultsWriter(Callback):
         searcher: Any = None,
         baseline: Mapping[str, Any] | None = None,
         warm: Mapping[str, Mapping[str, Any]] | None = None,
+        observations: Sequence[WarmPoint] = (),
         rows: list[dict[str, Any]] | None = None,
     ) -> None:
         self._storage = storage
@@ -73,7 +82,14 @@ class ResultsWriter(Callback):
         self._searcher = searcher
         self._baseline = dict(baseline or {})
         self._warm = {label: dict(c) for label, c in (warm or {}).items()}
-        self.rows: dict[str, Row] = {r["trial_id"]: dict(r) for r in rows or []}
+        #: This study's trials, by Tune trial id.
+        self.rows: dict[str, Row] = {
+            r["trial_id"]: dict(r) for r in rows or [] if r.get("status") != TrialStatus.WARM
+        }
+        #: One ``WARM`` row per warm observation, in order (no Ax index until attached).
+        self.warm_rows: list[Row] = [
+            self._observation_row(i, p) for i, p in enumerate(observations)
+        ]
         self._staging_checked = False
         self._saved_state: bytes | None = None
         self._verify: Callable[[list], str | None] | None = None
@@ -267,6 +283,29 @@ class ResultsWriter(Callback):
                 return label
         return None
 
+    def _observation_row(self, n: int, point: WarmPoint) -> Row:
+        """The ``WARM`` row of a ``data`` warm start's ``n``-th observation."""
+        values = point.values or {}
+        row: Row = {
+            "trial_id": f"warm-{n}",
+            "ax_index": None,
+            "status": TrialStatus.WARM,
+            "metric": values.get(self.metric),
+            "warm_start": point.label,
+        }
+        row.update({f"{CONFIG_PREFIX}{k}": _scalar(v) for k, v in point.config.items()})
+        row.update({f"{METRIC_PREFIX}{m}": values[m] for m in self._tracked if m in values})
+        return row
+
+    def _index_warm_rows(self) -> None:
+        """Give the ``WARM`` rows their Ax indices once the searcher attached them."""
+        if not self.warm_rows or self.warm_rows[-1]["ax_index"] is not None:
+            return
+        indices = [] if self._searcher is None else self._searcher.warm_trial_indices()
+        if len(indices) == len(self.warm_rows):
+            for row, index in zip(self.warm_rows, indices, strict=True):
+                row["ax_index"] = index
+
     def _row(self, trial: Any) -> Row:
         row = self.rows.get(trial.trial_id)
         new = row is None
@@ -338,7 +377,8 @@ class ResultsWriter(Callback):
                 self._saved_state = data
             if with_ax:
                 self._storage.write_bytes(AX_FILE, json.dumps(state["ax"]).encode())
-        write_trials(self._storage, list(self.rows.values()))
+        self._index_warm_rows()
+        write_trials(self._storage, [*self.warm_rows, *self.rows.values()])
 
 
 def _number(value: Any) -> float:

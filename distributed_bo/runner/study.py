@@ -64,6 +64,7 @@ from distributed_bo.runner.warm_start import (
 from distributed_bo.runner.watchdog import TrialWatchdog
 from distributed_bo.runner.wiring import build_searcher, resume_searcher
 from distributed_bo.search.space import flatten
+from distributed_bo.search.warm import WarmObservation
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row, TrialStatus
 
@@ -74,7 +75,8 @@ class StudyResult:
 
     Attributes:
         experiment_dir: The experiment directory (path or URI).
-        rows: One dict per trial, as in ``trials.parquet``.
+        rows: One dict per trial of this study, as in ``trials.parquet`` (which
+            also holds a ``data`` warm start's observations, status ``WARM``).
         best: The best COMPLETED (and feasible) row of the first objective, or
             ``None``. With several objectives, the rows marked ``is_pareto`` are the
             trade-offs found.
@@ -325,7 +327,12 @@ def _build_run(
 ) -> _Run:
     if resume is not None:  # the points the study started with, not the sources today
         warm = read_points(exp)
-    searcher = build_searcher(spec, [p.config for p in warm])
+    rerun = [p for p in warm if p.values is None]  # initial mode: evaluated again
+    data = [p for p in warm if p.values is not None]  # data mode: observations
+    observations = [
+        WarmObservation(config=p.config, values=p.values or {}, label=p.label) for p in data
+    ]
+    searcher = build_searcher(spec, [p.config for p in rerun], observations)
     writer = ResultsWriter(
         storage=exp,
         metric=spec.objectives[0].metric,
@@ -333,7 +340,8 @@ def _build_run(
         outcomes=spec.outcomes(),
         searcher=searcher,
         baseline=flatten(spec.baseline) if spec.baseline else None,
-        warm={p.label: p.config for p in warm},
+        warm={p.label: p.config for p in rerun},
+        observations=data,
         rows=resume.rows if resume else None,
     )
     stopper = StudyStopper(

@@ -13,14 +13,20 @@ from typing import Any
 from distributed_bo.experiment.rows import metric_values
 from distributed_bo.search.events import Complete, EarlyStop, Fail, Finished
 from distributed_bo.search.searcher import BatchBOSearcher
+from distributed_bo.search.warm import WarmObservation
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row, TrialStatus
 
 
-def build_searcher(spec: StudySpec, warm: Sequence[Mapping[str, Any]] = ()) -> BatchBOSearcher:
+def build_searcher(
+    spec: StudySpec,
+    warm: Sequence[Mapping[str, Any]] = (),
+    observations: Sequence[WarmObservation] = (),
+) -> BatchBOSearcher:
     """The study's searcher: objectives, constraints, settings, seed, time axis.
 
-    It proposes first the baseline, then ``warm`` (flat configs from a warm start).
+    It proposes first the baseline, then ``warm`` (flat configs from an ``initial``
+    warm start); ``observations`` (a ``data`` warm start) enter its model as data.
     """
     outcomes = spec.outcomes()
     several = outcomes.is_multi
@@ -32,6 +38,7 @@ def build_searcher(spec: StudySpec, warm: Sequence[Mapping[str, Any]] = ()) -> B
         settings=spec.searcher,
         seed=spec.seed,
         points_to_evaluate=([spec.baseline] if spec.baseline else []) + [dict(c) for c in warm],
+        warm_start=observations,
         time_attr=spec.scheduler.time_attr,
     )
 

@@ -7,7 +7,10 @@ it on one background thread.
 A batch of ``k`` points comes from one call:
 
 * While fewer than ``num_initial`` trials have data, from Ax's scrambled Sobol
-  sequence (Owen, 1998), so the first round fills every free slot at once.
+  sequence (Owen, 1998), so the first round fills every free slot at once. Warm
+  observations (:mod:`distributed_bo.search.warm`), attached before the first
+  batch, are data: they shorten the Sobol start by as many points, and with at
+  least ``num_initial`` of them the first batch already comes from the model.
 * Then from one BoTorch acquisition optimisation with ``q = k``: ``joint``
   optimises all ``k x d`` coordinates together (``optimize_acqf(sequential=False)``);
   ``sequential`` builds the batch greedily, one point at a time, conditioning on the
@@ -44,6 +47,7 @@ from distributed_bo.search.acquisition import acquisition_class, multi_objective
 from distributed_bo.search.outcomes import Outcomes, ax_metric_name
 from distributed_bo.search.snapshot import AxSnapshot, client_from_json
 from distributed_bo.search.space import MappedSpace
+from distributed_bo.search.warm import LABEL_KEY, WARM_KEY, WarmObservation
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class BatchGenerator:
             first objective's.
         categorical_kernel: Fit ``MixedSingleTaskGP`` (categorical kernel, Ax's
             ``BO_MIXED``) when the space has an unordered choice.
+        warm: Earlier results to attach as data before the first batch (see
+            :meth:`attach_warm`); each holds every tracked metric.
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class BatchGenerator:
         client: Any = None,
         outcomes: Outcomes | None = None,
         categorical_kernel: bool = False,
+        warm: Sequence[WarmObservation] = (),
     ) -> None:
         from ax.api import Client
 
@@ -139,6 +146,11 @@ class BatchGenerator:
         self.metric, self.mode = self.outcomes.metrics[0], self.outcomes.modes[0]
         self.ax_metric = ax_metric_name(self.metric)
         self.last_stats: GenerationStats | None = None
+        self.warm = list(warm)
+        #: Ax indices of the warm observations' trials, in order; set by attach_warm.
+        self.warm_indices: list[int] = []
+        #: The client :meth:`attach_warm` last looked at (a restore replaces it).
+        self._warm_checked: Any = None
         self._snapshot = AxSnapshot()
         if client is not None:
             self.client = client
@@ -230,6 +242,53 @@ class BatchGenerator:
         """Number of COMPLETED trials (each has objective data)."""
         return sum(1 for t in self.experiment.trials.values() if t.status.is_completed)
 
+    def attach_warm(self) -> None:
+        """Attach the warm observations as COMPLETED trials with data, once.
+
+        Called before every generation and after a restore; it acts once per client.
+        An experiment that already holds warm trials (a restored one) is left as it
+        is, and :attr:`warm_indices` is read from it. Otherwise every observation
+        becomes a single-arm trial with generator key ``"WarmStart"`` and its label in
+        the run metadata, and all their values are attached in one data update.
+        """
+        if self._warm_checked is self.client:
+            return
+        self._warm_checked = self.client
+        trials = self.experiment.trials
+        found = sorted(i for i, t in trials.items() if generator_key(t) == WARM_KEY)
+        if found or not self.warm:
+            self.warm_indices = found
+            return
+        import pandas as pd
+        from ax.core.data import Data
+
+        metrics = self.experiment.metrics
+        records: list[dict[str, Any]] = []
+        indices: list[int] = []
+        for obs in self.warm:
+            index = self._new_trial(self.space.to_ax(obs.config), key=WARM_KEY)
+            trial = trials[index]
+            trial.update_run_metadata({LABEL_KEY: obs.label})
+            trial.mark_running(no_runner_required=True)
+            values = self.raw_data(obs.values[self.metric], obs.values)
+            records += [
+                {
+                    "trial_index": index,
+                    "arm_name": trial.arm.name,
+                    "metric_name": name,
+                    "metric_signature": metrics[name].signature,
+                    "mean": value,
+                    "sem": math.nan,
+                    "step": math.nan,
+                }
+                for name, value in values.items()
+            ]
+            indices.append(index)
+        self.experiment.attach_data(Data(df=pd.DataFrame.from_records(records)))
+        for index in indices:
+            trials[index].mark_completed()
+        self.warm_indices = indices
+
     # ------------------------------------------------------------- generation
     def generate(self, k: int) -> list[int]:
         """Create ``k`` new CANDIDATE trials from one generation call.
@@ -243,6 +302,7 @@ class BatchGenerator:
         if k <= 0:
             return []
         start = time.perf_counter()
+        self.attach_warm()
         consumed = sum(
             1
             for t in self.experiment.trials.values()

@@ -326,6 +326,9 @@ class SaveRestore:
         self._space = space
         worker = self._start_worker(gen)
         with worker.ax_lock:
+            # Warm data lives in the saved experiment; one saved before the first
+            # batch has none yet, and gets it now.
+            gen.attach_warm()
             reconcile(state, self._resume, gen=gen, book=self._book, space=space, lock=self._cond)
             worker.snapshot = gen.to_json()
 

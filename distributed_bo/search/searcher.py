@@ -41,6 +41,7 @@ from distributed_bo.search.settings import (
 from distributed_bo.search.space import MappedSpace, map_space
 from distributed_bo.search.spares import SpareCount
 from distributed_bo.search.stopped import StoppedTrialGenerator
+from distributed_bo.search.warm import WarmObservation
 from distributed_bo.search.worker import BatchWorker
 from distributed_bo.validation import check_int, check_literal
 
@@ -81,6 +82,11 @@ class BatchBOSearcher(SaveRestore, Searcher):
             ``max_concurrent_trials``; without either, ``batch_size`` or 1.
         points_to_evaluate: Configs (nested or flat ``a/b`` keys) to run first, for
             example a hand-tuned baseline.
+        warm_start: Earlier results that enter the model as data before the first
+            batch, never run (:class:`~distributed_bo.search.warm.WarmObservation`:
+            a config inside the space and a value of every objective and
+            constrained metric). They count toward ``num_initial`` (the Sobol
+            start shrinks by as many points), not against ``num_samples``.
         time_attr: The result key that measures a trial's progress (its learning
             curve's x axis), as the scheduler's ``time_attr``.
         settings: How points are generated, as one
@@ -120,6 +126,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         parameter_constraints: Sequence[str] = UNSET,
         max_concurrent: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] = (),
+        warm_start: Sequence[WarmObservation] = (),
         optimizer_options: Mapping[str, Any] | None = UNSET,
         stopped_trials: str = UNSET,
         time_attr: str = "training_iteration",
@@ -148,6 +155,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         self._seed = seed
         self._max_concurrent = max_concurrent
         self._points = [dict(p) for p in points_to_evaluate]
+        self._warm = list(warm_start)
         self._time_attr = time_attr
         self._budget: int | None = None
         self._resume = ResumeInfo()
@@ -177,7 +185,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
     _PICKLED = (
         *("_raw_space", "_settings", "_seed", "_max_concurrent", "_points"),
         *("_time_attr", "_budget", "_resume", "_metric", "_mode"),
-        *("_objective_thresholds", "_outcome_constraints"),
+        *("_objective_thresholds", "_outcome_constraints", "_warm"),
     )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -188,6 +196,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         # Pickled before several objectives and outcome constraints existed.
         self.__dict__.setdefault("_objective_thresholds", {})
         self.__dict__.setdefault("_outcome_constraints", [])
+        self.__dict__.setdefault("_warm", [])  # pickled before warm data existed
         self._init_runtime()
         if self._raw_space is not None and self._metric is not None and self._mode is not None:
             self._setup()
@@ -235,6 +244,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
     def _setup(self) -> None:
         outcomes = self._outcomes()
         space = map_space(self._raw_space or {})
+        _check_warm(self._warm, space, outcomes)
         gen = StoppedTrialGenerator.from_settings(
             self._settings,
             space=space,
@@ -243,6 +253,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
             seed=self._seed,
             initial_points=[space.to_ax(p) for p in self._points],
             outcomes=outcomes,
+            warm=self._warm,
         )
         self._space = space
         self._start_worker(gen)
@@ -466,7 +477,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
 
         Values are as reported (not model predictions). A trial is feasible when it
         meets every outcome constraint. With one objective this is the best trial
-        (with its ties).
+        (with its ties). Warm observations (``warm_start``) are data, not trials, and
+        are left out.
 
         Returns:
             One entry per trial, best first by the first objective:
@@ -478,7 +490,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
             return []
         with worker.ax_lock:
             gen = worker.gen
-            observed = gen.observed_values()
+            warm = set(gen.warm_indices)  # earlier results: not this study's trials
+            observed = {i: v for i, v in gen.observed_values().items() if i not in warm}
             configs = {i: space.to_config(gen.parameters(i)) for i in observed}
         with self._cond:
             tune_id = {i: t for t, i in self._book.ax_of.items()}
@@ -502,7 +515,39 @@ class BatchBOSearcher(SaveRestore, Searcher):
         with self._cond:
             return self._book.ax_of.get(trial_id)
 
+    def warm_trial_indices(self) -> list[int]:
+        """The Ax indices of the ``warm_start`` observations, in their order.
+
+        Empty until the background thread attached them (before the first batch),
+        and without warm data. Never waits for a generation in progress.
+        """
+        return [] if self._gen is None else list(self._gen.warm_indices)
+
     def close(self) -> None:
         """Stop the background thread."""
         if self._worker is not None:
             self._worker.close()
+
+
+def _check_warm(warm: Sequence[WarmObservation], space: MappedSpace, outcomes: Outcomes) -> None:
+    """Check that each warm observation fits the space and has every tracked metric.
+
+    Raises:
+        SpecError: Naming the first observation that does not, and what it lacks.
+    """
+    for i, obs in enumerate(warm):
+        if not isinstance(obs, WarmObservation):
+            raise SpecError(
+                f"warm_start[{i}]: got {type(obs).__name__}; pass WarmObservation(config=..., "
+                "values=...) items"
+            )
+        missing = [m for m in outcomes.tracked if m not in obs.values]
+        if missing:
+            raise SpecError(
+                f"warm_start[{i}].values: got {sorted(obs.values)}; give every objective and "
+                f"constrained metric (missing {missing[0]!r})"
+            )
+        try:
+            space.to_ax(obs.config)
+        except SpecError as err:
+            raise SpecError(f"warm_start[{i}].{err}") from err

@@ -44,6 +44,7 @@ from distributed_bo.search.generator import BatchGenerator
 from distributed_bo.search.outcomes import Outcomes
 from distributed_bo.search.settings import DEFAULT_STOPPED_TRIALS, SearcherSettings
 from distributed_bo.search.space import MappedSpace
+from distributed_bo.search.warm import WarmObservation
 
 #: A learning curve: ``(time_attr value, metric)`` pairs in report order.
 Curve = Sequence[Sequence[float]]
@@ -112,6 +113,7 @@ class StoppedTrialGenerator(BatchGenerator):
         seed: int | None,
         initial_points: Sequence[Mapping[str, Any]] = (),
         outcomes: Outcomes | None = None,
+        warm: Sequence[WarmObservation] = (),
     ) -> StoppedTrialGenerator:
         """The generator that ``settings`` describe, over ``space``.
 
@@ -125,6 +127,7 @@ class StoppedTrialGenerator(BatchGenerator):
             initial_points: Ax parameterizations to evaluate before anything else.
             outcomes: Several objectives and/or outcome constraints (``metric`` and
                 ``mode`` are then its first objective's).
+            warm: Earlier results attached as data before the first batch.
         """
         return cls(
             policy=settings.stopped_trials,
@@ -141,6 +144,7 @@ class StoppedTrialGenerator(BatchGenerator):
             max_observations=settings.max_observations,
             outcomes=outcomes,
             categorical_kernel=settings.categorical_kernel,
+            warm=warm,
         )
 
     def record_curve(self, index: int, curve: Curve) -> None:

@@ -106,8 +106,9 @@ class StudySpec:
             are searched parameters, given nested or by flat name (``optim/beta1``);
             values must lie in their domains. Stored by flat name. It may leave
             parameters out; the searcher chooses those.
-        warm_start: Earlier studies whose best configurations run first, or
-            ``None``: :class:`~distributed_bo.spec.warm_start.WarmStartSpec`.
+        warm_start: Earlier studies whose best configurations run first
+            (``initial``) or whose trials enter the model as observations
+            (``data``), or ``None``: :class:`~distributed_bo.spec.warm_start.WarmStartSpec`.
 
     """
 

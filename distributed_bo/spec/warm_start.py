@@ -3,16 +3,20 @@
 ```yaml
 warm_start:
   from: [experiments/digits_v1]    # experiment directories or URIs (one, or a list)
-  mode: initial                    # the only mode built so far
-  top_k: 4                         # configurations taken from each source
+  mode: initial                    # initial | data
+  top_k: 4                         # initial mode: configurations taken from each source
 ```
 
 ``initial``: each source's best ``top_k`` feasible configurations (its Pareto set,
 sorted by the first objective, with several objectives) are the study's first
 trials, re-evaluated, after the baseline; use it when the objective, the data or the
-model changed. The sources are read when ``run`` starts (see
-:mod:`distributed_bo.runner.warm_start`). ``data`` mode (earlier trials entering the
-model as observations, issue 15) is not built yet and is refused.
+model changed.
+
+``data``: every completed trial of each source enters the model as an observation,
+never run again, counting neither against the budget nor as a trial. It needs the
+same objectives (metrics and modes) and, with outcome constraints, sources whose
+rows hold the constrained metrics; ``top_k`` does not apply. The sources are read
+when ``run`` starts (see :mod:`distributed_bo.runner.warm_start`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from distributed_bo.validation import check_int, check_keys, check_text, fail, r
 MODES = ("initial", "data")
 #: Most configurations taken from one source: more is a typo for a budget.
 MAX_TOP_K = 1_000
+#: Configurations taken from each source in ``initial`` mode unless ``top_k`` says.
+DEFAULT_TOP_K = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,15 +39,17 @@ class WarmStartSpec:
 
     Attributes:
         sources: Experiment directories or URIs of earlier studies (YAML ``from``).
-        mode: ``"initial"``: their best configurations are the first trials.
-        top_k: Configurations taken from each source, in ``[1, 1000]``.
+        mode: ``"initial"``: their best configurations are the first trials;
+            ``"data"``: their completed trials are observations for the model.
+        top_k: ``initial`` mode: configurations taken from each source, in
+            ``[1, 1000]`` (``None``: 4). ``data`` mode takes none (``None``).
     """
 
     _path: ClassVar[str] = "warm_start"
 
     sources: tuple[str, ...]
     mode: str = "initial"
-    top_k: int = 4
+    top_k: int | None = None
 
     def __post_init__(self) -> None:
         sources = (self.sources,) if isinstance(self.sources, str) else self.sources
@@ -61,15 +69,19 @@ class WarmStartSpec:
             fail("warm_start.from", list(sources), "name each earlier study once")
         object.__setattr__(self, "sources", tuple(sources))
         if self.mode not in MODES:
-            fail("warm_start.mode", self.mode, "use initial")
+            fail("warm_start.mode", self.mode, "use initial or data")
         if self.mode == "data":
-            fail(
-                "warm_start.mode",
-                self.mode,
-                "data mode (earlier trials as observations) is not built yet; use initial "
-                "(their best configurations are re-evaluated first)",
-            )
-        check_int(self.top_k, "warm_start.top_k", ge=1, le=MAX_TOP_K)
+            if self.top_k is not None:
+                fail(
+                    "warm_start.top_k",
+                    self.top_k,
+                    "data mode takes every completed trial of each source; drop top_k, or "
+                    "use mode: initial to re-run the best top_k",
+                )
+            return
+        top_k = DEFAULT_TOP_K if self.top_k is None else self.top_k
+        check_int(top_k, "warm_start.top_k", ge=1, le=MAX_TOP_K)
+        object.__setattr__(self, "top_k", top_k)
 
     @classmethod
     def from_dict(cls, data: Any) -> WarmStartSpec:
@@ -83,6 +95,14 @@ class WarmStartSpec:
         kwargs = {k: v for k, v in data.items() if k != "from"}
         return cls(sources=data["from"], **kwargs)
 
+    @property
+    def is_data(self) -> bool:
+        """Whether earlier trials enter the model as observations (``data`` mode)."""
+        return self.mode == "data"
+
     def to_dict(self) -> dict[str, Any]:
-        """``{from, mode, top_k}``, as YAML takes it."""
-        return {"from": list(self.sources), "mode": self.mode, "top_k": self.top_k}
+        """``{from, mode, top_k}``, as YAML takes it (``top_k`` only in ``initial`` mode)."""
+        out: dict[str, Any] = {"from": list(self.sources), "mode": self.mode}
+        if self.top_k is not None:
+            out["top_k"] = self.top_k
+        return out

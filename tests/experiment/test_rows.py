@@ -92,9 +92,11 @@ def test_missing_file_reads_as_no_rows(tmp_path):
 
 
 def test_schema_and_enum_cover_every_status_the_writer_uses():
-    assert set(TrialStatus) == {"PENDING", "RUNNING", "COMPLETED", "FAILED", "EARLY_STOPPED"}
+    statuses = {"PENDING", "RUNNING", "COMPLETED", "FAILED", "EARLY_STOPPED", "WARM"}
+    assert set(TrialStatus) == statuses
     assert {"COMPLETED", "FAILED", "EARLY_STOPPED"} == TERMINAL
-    assert [s.is_terminal for s in TrialStatus] == [False, False, True, True, True]
+    # WARM: an earlier study's observation (data warm start), no trial of this one.
+    assert [s.is_terminal for s in TrialStatus] == [False, False, True, True, True, False]
     assert {"trial_id", "ax_index", "status", "metric", "error"} <= set(TrialRow.__annotations__)
 
 

@@ -21,6 +21,16 @@ def test_one_source_or_a_list_and_the_defaults(minimal: dict[str, Any]) -> None:
     assert "warm_start" not in StudySpec.from_dict(minimal).to_dict()  # absent: left out
 
 
+def test_data_mode_takes_no_top_k_and_round_trips(minimal: dict[str, Any]) -> None:
+    spec = _with(minimal, {"from": "a", "mode": "data"})
+    assert spec.warm_start == WarmStartSpec(sources=("a",), mode="data", top_k=None)
+    assert spec.warm_start.is_data
+    assert spec.to_dict()["warm_start"] == {"from": ["a"], "mode": "data"}
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    flagged = spec.with_warm_start(["b"])
+    assert flagged.warm_start == WarmStartSpec(sources=("b",), mode="data")
+
+
 def test_warm_start_flag_replaces_the_sources_and_keeps_the_rest(minimal: dict[str, Any]) -> None:
     spec = _with(minimal, {"from": "a", "top_k": 2})
     flagged = spec.with_warm_start(["b", "c"])
@@ -37,8 +47,11 @@ def test_warm_start_flag_replaces_the_sources_and_keeps_the_rest(minimal: dict[s
         ({"from": []}, r"^warm_start.from: got \[\]; give an experiment directory"),
         ({"from": ["a", ""]}, r"^warm_start.from\[1\]: got ''"),
         ({"from": ["a", "a"]}, r"^warm_start.from: got \['a', 'a'\]; name each earlier study once"),
-        ({"from": "a", "mode": "best"}, r"^warm_start.mode: got 'best'; use initial"),
-        ({"from": "a", "mode": "data"}, r"^warm_start.mode: got 'data'; data mode .* not built"),
+        ({"from": "a", "mode": "best"}, r"^warm_start.mode: got 'best'; use initial or data$"),
+        (
+            {"from": "a", "mode": "data", "top_k": 2},
+            r"^warm_start.top_k: got 2; data mode takes every completed trial",
+        ),
         ({"from": "a", "top_k": 0}, r"^warm_start.top_k: got 0"),
         ({"from": "a", "top_k": 2.5}, r"^warm_start.top_k: got 2.5"),
         ({"from": "a", "topk": 2}, r"^warm_start: got unknown key 'topk' \(did you mean 'top_k'"),
