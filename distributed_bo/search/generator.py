@@ -389,15 +389,30 @@ class BatchGenerator:
         return data.filter(trial_indices=keep), len(keep)
 
     def _pending_observations(self) -> dict[str, list[Any]]:
+        """Queued, running and failed trials, pending for every metric of the experiment.
+
+        Ax keeps a pending point only if it is pending for every objective and
+        constrained metric (``ax.generators.utils.get_observed`` intersects them), so
+        keying the points by the first objective alone would drop them all with
+        several objectives or an outcome constraint. Ax's own
+        ``get_pending_observation_features_based_on_trial_status`` keys them by every
+        metric too.
+        """
         from ax.core.observation import ObservationFeatures
 
-        features = [
-            ObservationFeatures.from_arm(arm=t.arm, trial_index=t.index)
+        trials = [
+            t
             for t in self.experiment.trials.values()
             if t.arm is not None
             and (t.status.is_candidate or t.status.is_running or t.status.is_failed)
         ]
-        return {self.ax_metric: features} if features else {}
+        if not trials:
+            return {}
+        names = dict.fromkeys([self.ax_metric, *self.experiment.metrics])
+        return {
+            name: [ObservationFeatures.from_arm(arm=t.arm, trial_index=t.index) for t in trials]
+            for name in names
+        }
 
     def _add_runs(self, run: Any) -> list[int]:
         """Split one k-arm generator run into k single-arm trials (async workers)."""

@@ -180,3 +180,53 @@ def test_tuner_with_two_objectives_and_a_users_trainable(ray_session, tmp_path, 
     assert front and all(f["trial_id"] in reported for f in front)
     for f in front:
         assert f["values"]["f2"] == pytest.approx(reported[f["trial_id"]]["f2"])
+
+
+@pytest.mark.parametrize(
+    ("metric", "mode", "constraints"),
+    [
+        (["f1", "f2"], ["min", "min"], []),
+        ("f1", "min", ["c <= 0.5"]),
+        (["f1", "f2"], ["min", "min"], ["c <= 0.5"]),
+    ],
+    ids=["two-objectives", "one-objective-constrained", "two-objectives-constrained"],
+)
+def test_running_trials_reach_the_acquisition_as_pending_points(
+    monkeypatch, fast_optimizer, metric, mode, constraints
+):
+    """Ax keeps a pending point only if it is pending for every objective and
+    constrained metric; keyed by the first objective alone, none reached BoTorch."""
+    import ax.generators.torch.botorch_modular.acquisition as acquisition
+
+    from distributed_bo.search.generator import BatchGenerator
+    from distributed_bo.search.outcomes import Outcomes
+    from distributed_bo.search.space import map_space
+
+    real, seen = acquisition._get_X_pending_and_observed, []
+
+    def spy(*args, **kwargs):
+        x_pending, x_observed = real(*args, **kwargs)
+        seen.append(0 if x_pending is None else len(x_pending))
+        return x_pending, x_observed
+
+    monkeypatch.setattr(acquisition, "_get_X_pending_and_observed", spy)
+    outcomes = Outcomes.build(metric, mode, outcome_constraints=constraints)
+    gen = BatchGenerator(
+        space=map_space(SPACE),
+        metric=outcomes.metrics[0],
+        mode=outcomes.modes[0],
+        acquisition="qLogNEI",
+        batch_strategy="sequential",
+        num_initial=5,
+        seed=0,
+        outcomes=outcomes,
+    )
+    trials = gen.generate(8)
+    for index in trials[:5]:
+        values = branin_currin(gen.parameters(index))
+        gen.complete(index, values[outcomes.metrics[0]], values)
+    for index in trials[5:]:
+        gen.mark_running(index)
+    gen.generate(1)
+    assert gen.last_stats.num_pending == 3
+    assert seen == [3]
