@@ -17,9 +17,39 @@ Ray Tune                    Ax
 ``choice`` of strings       unordered (categorical) choice
 ``choice`` of other values  unordered choice over their indices, mapped back
 ``choice`` of one value     constant
+``choice`` of dicts         a branch point; see "Conditional spaces" below
 any non-domain value        constant, passed through unchanged
 nested ``dict``             flattened to ``a/b`` names, unflattened for Tune
 ==========================  =================================================
+
+Conditional spaces (explicit encoding). A ``choice`` whose options are all dicts
+(of domains and/or constants) is a *branch point*: the trial gets exactly one of
+the dicts, its inner domains resolved, and nothing of the others.
+
+=====================================  ==========================================
+Ray Tune                               Ax
+=====================================  ==========================================
+``"arch": choice([{..}, {..}])``       selector ``arch``: ordered int choice
+                                       ``0 .. B-1`` (one model column after Ax's
+                                       transforms)
+domain ``d`` in branch ``i``           its own parameter ``arch__b{i}__d``, active
+                                       only while ``arch == i`` (and the branch
+                                       point's own conditions hold); nested
+                                       branch points recurse the same way
+constant in branch ``i``               kept with the branch, in the config only
+                                       while branch ``i`` is chosen
+inactive parameter                     a fixed filler (range: lower bound;
+                                       choice: first value), ignored by
+                                       :meth:`MappedSpace.to_config`
+=====================================  ==========================================
+
+The search space stays flat on the Ax side, so Sobol points, pending points and
+spares need nothing new; :meth:`MappedSpace.active` says which parameters a
+parameterization uses, and :mod:`distributed_bo.search.conditional` gives the
+model the same structure (BoTorch's ``HierarchicalConditionalKernelGP``).
+Ax's own hierarchical search space (``dependent_parameters``) is not used: on
+ax 1.3.1 its modular-BoTorch generation fails with "exceeded MAX_GEN_ATTEMPTS"
+and falls back to Sobol on nearly every batch, after 20-100 s per batch.
 
 ``sample_from``, ``grid_search`` and normal-distribution domains have no Ax
 equivalent and are rejected with :class:`SearchSpaceError`.
@@ -30,7 +60,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from distributed_bo.exceptions import SearchSpaceError
@@ -54,6 +84,12 @@ class MappedParameter:
         ax_config: The ``ax.api`` parameter config.
         decode: Maps an Ax value to the value the trainable receives.
         encode: Maps a trainable's value back to the Ax value.
+        conditions: ``(selector Ax name, branch index)`` pairs that must all hold
+            for the parameter to be active; empty outside branches.
+        filler: The Ax value an inactive parameter takes (range: lower bound;
+            choice: first value).
+        selector: True for a branch point's selector, which picks a branch and
+            never appears in a config itself.
     """
 
     path: str
@@ -61,6 +97,59 @@ class MappedParameter:
     ax_config: Any
     decode: Callable[[Any], Any] = field(default=lambda v: v)
     encode: Callable[[Any], Any] = field(default=lambda v: v)
+    conditions: tuple[tuple[str, int], ...] = ()
+    filler: Any = None
+    selector: bool = False
+
+    def is_active(self, ax_parameters: Mapping[str, Any]) -> bool:
+        """Whether the parameterization ``ax_parameters`` uses this parameter."""
+        return all(_branch_of(ax_parameters.get(s)) == i for s, i in self.conditions)
+
+    def admits(self, ax_value: Any) -> bool:
+        """Whether ``ax_value`` lies in this parameter's Ax domain."""
+        values = getattr(self.ax_config, "values", None)
+        if values is not None:
+            return any(ax_value == v for v in values)
+        bounds = getattr(self.ax_config, "bounds", None)
+        if bounds is None:
+            return True
+        try:
+            return bool(bounds[0] <= ax_value <= bounds[1])
+        except TypeError:
+            return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Branch:
+    """One option of a branch point.
+
+    Attributes:
+        index: The selector value that picks this branch.
+        constants: Flat Tune path -> value of the branch's constants.
+        parameters: Ax names of the parameters directly in this branch (the
+            selectors of nested branch points included).
+        branch_points: Branch points nested directly in this branch.
+    """
+
+    index: int
+    constants: Mapping[str, Any]
+    parameters: tuple[str, ...]
+    branch_points: tuple[BranchPoint, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BranchPoint:
+    """A ``choice`` of dicts: one selector parameter and its branches.
+
+    Attributes:
+        path: Flat Tune path of the choice (``"arch"``).
+        ax_name: Ax name of its selector parameter.
+        branches: The options, in the order the user wrote them.
+    """
+
+    path: str
+    ax_name: str
+    branches: tuple[Branch, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +163,45 @@ class MappedSpace:
 
     parameters: tuple[MappedParameter, ...]
     constants: Mapping[str, Any]
+    branch_points: tuple[BranchPoint, ...] = ()
+
+    @property
+    def is_conditional(self) -> bool:
+        """True if some parameter exists only in some branch of a branch point."""
+        return any(p.conditions and not p.selector for p in self.parameters)
+
+    @property
+    def all_branch_points(self) -> list[BranchPoint]:
+        """Every branch point, nested ones included, outermost first."""
+        out: list[BranchPoint] = []
+        todo = list(self.branch_points)
+        while todo:
+            bp = todo.pop(0)
+            out.append(bp)
+            todo.extend(b for br in bp.branches for b in br.branch_points)
+        return out
+
+    def dependencies(self) -> dict[str, dict[int, list[str]]]:
+        """Selector Ax name -> branch index -> Ax names of that branch's parameters.
+
+        The structure BoTorch's ``hierarchical_dependencies`` encodes, by name.
+        """
+        return {
+            bp.ax_name: {br.index: list(br.parameters) for br in bp.branches}
+            for bp in self.all_branch_points
+        }
+
+    def active(self, ax_parameters: Mapping[str, Any]) -> frozenset[str]:
+        """Ax names of the parameters the parameterization ``ax_parameters`` uses."""
+        return frozenset(p.ax_name for p in self.parameters if p.is_active(ax_parameters))
+
+    def canonical(self, ax_parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """``ax_parameters`` with every inactive parameter set to its filler value."""
+        out = dict(ax_parameters)
+        for p in self.parameters:
+            if p.conditions and not p.is_active(ax_parameters):
+                out[p.ax_name] = p.filler
+        return out
 
     @property
     def ax_parameters(self) -> list[Any]:
@@ -101,43 +229,139 @@ class MappedSpace:
         return len(self.parameters)
 
     def ax_name(self, path: str) -> str:
-        """Ax name of the parameter at flat ``path``."""
-        for p in self.parameters:
-            if p.path == path:
-                return p.ax_name
+        """Ax name of the parameter at flat ``path`` (outside branches first)."""
+        found = [p for p in self.parameters if p.path == path and not p.selector]
+        for p in sorted(found, key=lambda p: len(p.conditions)):
+            return p.ax_name
         raise SearchSpaceError(f"parameter {path!r} is not in the search space")
 
     def to_config(self, ax_parameters: Mapping[str, Any]) -> dict[str, Any]:
-        """Turn an Ax parameterization into the nested config a trainable gets."""
+        """Turn an Ax parameterization into the nested config a trainable gets.
+
+        Only the chosen branch of each branch point appears, with its constants.
+        """
         flat = dict(self.constants)
+        for bp in self.all_branch_points:
+            selector = next(p for p in self.parameters if p.ax_name == bp.ax_name)
+            if selector.is_active(ax_parameters):
+                flat.update(bp.branches[_branch_of(ax_parameters[bp.ax_name])].constants)
         for p in self.parameters:
-            flat[p.path] = p.decode(ax_parameters[p.ax_name])
+            if not p.selector and p.is_active(ax_parameters):
+                flat[p.path] = p.decode(ax_parameters[p.ax_name])
         return unflatten(flat)
 
     def to_ax(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Turn a (nested or flat) trial config into an Ax parameterization.
 
+        The branch of each branch point is recognised from the config (its keys
+        and constants); parameters of other branches get their filler values.
+
         Raises:
-            SearchSpaceError: If a searched parameter is missing from ``config``.
+            SearchSpaceError: If a searched parameter is missing from ``config``, or
+                the config matches no branch of a branch point.
         """
         flat = flatten(config)
         out: dict[str, Any] = {}
         for p in self.parameters:
+            if p.conditions:
+                continue
+            if p.selector:
+                continue
             if p.path not in flat:
                 raise SearchSpaceError(
                     f"config: parameter {p.path!r} is missing; give a value for every "
                     "searched parameter"
                 )
             out[p.ax_name] = p.encode(flat[p.path])
-        return out
+        by_name = {p.ax_name: p for p in self.parameters}
+        for bp in self.branch_points:
+            matched = _match(bp, flat, by_name)
+            if matched is None:
+                raise SearchSpaceError(
+                    f"config: {bp.path!r} matches no branch of its choice "
+                    f"(got keys {sorted(_under(flat, bp.path))}); give exactly one "
+                    "branch's keys and constants"
+                )
+            out.update(matched[0])
+        return self.canonical({**{p.ax_name: p.filler for p in self.parameters}, **out})
 
     def translate_constraint(self, constraint: str) -> str:
-        """Rewrite a linear constraint from flat Tune names to Ax names."""
+        """Rewrite a linear constraint from flat Tune names to Ax names.
+
+        Parameters inside branches keep their Ax names (``arch__b1__lr``).
+        """
         out = constraint
-        for p in sorted(self.parameters, key=lambda p: -len(p.path)):
+        plain = [p for p in self.parameters if not p.conditions and not p.selector]
+        for p in sorted(plain, key=lambda p: -len(p.path)):
             if p.path != p.ax_name:
                 out = out.replace(p.path, p.ax_name)
         return out
+
+
+def _branch_of(value: Any) -> int | None:
+    """A selector's Ax value as a branch index (``None`` if it is not one)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _under(flat: Mapping[str, Any], path: str) -> set[str]:
+    """Keys of ``flat`` inside the branch point at ``path``."""
+    return {k for k in flat if k.startswith(path + NESTED_SEP)}
+
+
+def _match(
+    bp: BranchPoint, flat: Mapping[str, Any], by_name: Mapping[str, MappedParameter]
+) -> tuple[dict[str, Any], set[str]] | None:
+    """The first branch of ``bp`` that ``flat`` holds exactly: its Ax values and keys."""
+    given = _under(flat, bp.path)
+    for branch in bp.branches:
+        values: dict[str, Any] = {bp.ax_name: branch.index}
+        keys: set[str] = set()
+        ok = True
+        for path, constant in branch.constants.items():
+            if path not in flat or not _same(flat[path], constant):
+                ok = False
+                break
+            keys.add(path)
+        for name in branch.parameters if ok else ():
+            p = by_name[name]
+            if p.selector:
+                continue
+            if p.path not in flat:
+                ok = False
+                break
+            try:
+                value = p.encode(flat[p.path])
+            except SearchSpaceError:
+                ok = False
+                break
+            if not p.admits(value):
+                ok = False
+                break
+            values[name] = value
+            keys.add(p.path)
+        for nested in branch.branch_points if ok else ():
+            sub = _match(nested, flat, by_name)
+            if sub is None:
+                ok = False
+                break
+            values.update(sub[0])
+            keys |= sub[1]
+        if ok and keys == given:
+            return values, keys
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal constants of the same kind (``1 == 1.0`` counts, ``1 == True`` does not)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and other odd values: compare as unequal
+        return False
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -177,19 +401,70 @@ def map_space(space: Mapping[str, Any]) -> MappedSpace:
         SearchSpaceError: For a domain with no faithful Ax equivalent, or a space
             with no searched parameter.
     """
-    from ray.tune.search.sample import Domain
-
     if not isinstance(space, Mapping):
         raise SearchSpaceError(
             f"space: got {type(space).__name__}; pass a dict of Ray Tune domains"
         )
     params: list[MappedParameter] = []
+    branch_points: list[BranchPoint] = []
+    constants = _map_level(
+        flatten(space), name_of=_ax_name, conditions=(), params=params, branch_points=branch_points
+    )
+    if not params:
+        raise SearchSpaceError(
+            "space: no searched parameter; add at least one Ray Tune domain such as "
+            "tune.uniform(0, 1)"
+        )
+    return MappedSpace(
+        parameters=tuple(params), constants=constants, branch_points=tuple(branch_points)
+    )
+
+
+def _map_level(
+    flat: Mapping[str, Any],
+    *,
+    name_of: Callable[[str], str],
+    conditions: tuple[tuple[str, int], ...],
+    params: list[MappedParameter],
+    branch_points: list[BranchPoint],
+) -> dict[str, Any]:
+    """Map one level (the space, or one branch) of flat paths; return its constants.
+
+    Args:
+        flat: Flat Tune path -> domain or constant.
+        name_of: Flat Tune path -> Ax name.
+        conditions: When this level is active (empty for the top level).
+        params: Receives the mapped parameters, in order.
+        branch_points: Receives the branch points found directly at this level.
+    """
+    from ray.tune.search.sample import Categorical, Domain
+
     constants: dict[str, Any] = {}
-    for path, value in flatten(space).items():
-        if isinstance(value, Domain):
-            mapped = _map_domain(path, value)
+    for path, value in flat.items():
+        if isinstance(value, Categorical) and _is_branch_point(path, list(value.categories)):
+            options = list(value.categories)
+            if len(options) == 1:  # one branch: its dict, always there
+                constants.update(
+                    _map_level(
+                        flatten(options[0], prefix=f"{path}{NESTED_SEP}"),
+                        name_of=name_of,
+                        conditions=conditions,
+                        params=params,
+                        branch_points=branch_points,
+                    )
+                )
+                continue
+            branch_points.append(
+                _map_branch_point(
+                    path, options, ax_name=name_of(path), conditions=conditions, params=params
+                )
+            )
+        elif isinstance(value, Domain):
+            mapped = _map_domain(path, value, name=name_of(path))
             if isinstance(mapped, MappedParameter):
-                params.append(mapped)
+                params.append(
+                    replace(mapped, conditions=conditions, filler=_filler(mapped.ax_config))
+                )
             else:
                 constants[path] = mapped[0]
         elif isinstance(value, Mapping) and "grid_search" in value:
@@ -199,19 +474,87 @@ def map_space(space: Mapping[str, Any]) -> MappedSpace:
             )
         else:
             constants[path] = value
-    if not params:
+    return constants
+
+
+def _is_branch_point(path: str, options: list[Any]) -> bool:
+    """Whether a choice's options are branches (all dicts); refuse a mix."""
+    dicts = [isinstance(o, Mapping) for o in options]
+    if not any(dicts):
+        return False
+    if not all(dicts):
+        bad = next(o for o in options if not isinstance(o, Mapping))
         raise SearchSpaceError(
-            "space: no searched parameter; add at least one Ray Tune domain such as "
-            "tune.uniform(0, 1)"
+            f"space.{path}: choice mixes dicts (branches) with {bad!r}; make every "
+            "option a dict, e.g. {'name': 'relu'}"
         )
-    return MappedSpace(parameters=tuple(params), constants=constants)
+    for i, option in enumerate(options):
+        if not option:
+            raise SearchSpaceError(
+                f"space.{path}: branch {i} is an empty dict; give it at least one key"
+            )
+    return True
+
+
+def _map_branch_point(
+    path: str,
+    options: list[Mapping[str, Any]],
+    *,
+    ax_name: str,
+    conditions: tuple[tuple[str, int], ...],
+    params: list[MappedParameter],
+) -> BranchPoint:
+    """Map a choice of dicts: its selector, then each branch's parameters in order."""
+    from ax.api import ChoiceParameterConfig
+
+    params.append(
+        MappedParameter(
+            path=path,
+            ax_name=ax_name,
+            ax_config=ChoiceParameterConfig(
+                name=ax_name,
+                parameter_type="int",
+                values=list(range(len(options))),
+                is_ordered=True,
+            ),
+            conditions=conditions,
+            filler=0,
+            selector=True,
+        )
+    )
+    branches = []
+    prefix = f"{path}{NESTED_SEP}"
+    for i, option in enumerate(options):
+        here = (*conditions, (ax_name, i))
+        start = len(params)
+        nested: list[BranchPoint] = []
+        constants = _map_level(
+            flatten(option, prefix=prefix),
+            name_of=lambda p, i=i: f"{ax_name}{AX_SEP}b{i}{AX_SEP}{_ax_name(p[len(prefix) :])}",
+            conditions=here,
+            params=params,
+            branch_points=nested,
+        )
+        own = tuple(p.ax_name for p in params[start:] if p.conditions == here)
+        branches.append(
+            Branch(index=i, constants=constants, parameters=own, branch_points=tuple(nested))
+        )
+    return BranchPoint(path=path, ax_name=ax_name, branches=tuple(branches))
+
+
+def _filler(ax_config: Any) -> Any:
+    """The value of an inactive parameter: a range's lower bound, a choice's first value."""
+    values = getattr(ax_config, "values", None)
+    if values:
+        return values[0]
+    return ax_config.bounds[0]
 
 
 def _ax_name(path: str) -> str:
     return path.replace(NESTED_SEP, AX_SEP)
 
 
-def _map_domain(path: str, domain: Any) -> MappedParameter | tuple[Any]:
+def _map_domain(path: str, domain: Any, *, name: str) -> MappedParameter | tuple[Any]:
     from ray.tune.search.sample import Categorical, Float, Integer, LogUniform, Quantized, Uniform
 
     sampler = domain.get_sampler()
@@ -220,7 +563,7 @@ def _map_domain(path: str, domain: Any) -> MappedParameter | tuple[Any]:
         quantum = sampler.q
         sampler = sampler.get_sampler()
     if isinstance(domain, Categorical):
-        return _map_choice(path, list(domain.categories))
+        return _map_choice(path, list(domain.categories), name=name)
     if not isinstance(domain, (Float, Integer)) or not isinstance(sampler, (Uniform, LogUniform)):
         raise SearchSpaceError(
             f"space.{path}: {type(domain).__name__} with {type(sampler).__name__} sampling "
@@ -239,7 +582,7 @@ def _map_domain(path: str, domain: Any) -> MappedParameter | tuple[Any]:
             f"space.{path}: log scale needs lower > 0, got {lower}; raise the lower bound"
         )
     if quantum is not None and quantum != 1:
-        return _map_quantized(path, lower, upper, quantum, is_int=is_int, log=log)
+        return _map_quantized(path, lower, upper, quantum, is_int=is_int, log=log, name=name)
     from ax.api import RangeParameterConfig
 
     if is_int:
@@ -252,9 +595,9 @@ def _map_domain(path: str, domain: Any) -> MappedParameter | tuple[Any]:
         bounds = (float(lower), float(upper))
     return MappedParameter(
         path=path,
-        ax_name=_ax_name(path),
+        ax_name=name,
         ax_config=RangeParameterConfig(
-            name=_ax_name(path),
+            name=name,
             parameter_type="int" if is_int else "float",
             bounds=bounds,
             scaling="log" if log else "linear",
@@ -263,7 +606,7 @@ def _map_domain(path: str, domain: Any) -> MappedParameter | tuple[Any]:
 
 
 def _map_quantized(
-    path: str, lower: float, upper: float, q: float, *, is_int: bool, log: bool
+    path: str, lower: float, upper: float, q: float, *, is_int: bool, log: bool, name: str
 ) -> MappedParameter | tuple[Any]:
     from ax.api import ChoiceParameterConfig, RangeParameterConfig
 
@@ -290,36 +633,35 @@ def _map_quantized(
                 "raise q or use an unquantised log domain"
             )
         config: Any = ChoiceParameterConfig(
-            name=_ax_name(path),
+            name=name,
             parameter_type="int" if is_int else "float",
             values=values,
             is_ordered=True,
         )
     else:
         config = RangeParameterConfig(
-            name=_ax_name(path),
+            name=name,
             parameter_type="int" if is_int else "float",
             bounds=(values[0], values[-1]),
             step_size=q,
         )
     if is_int:
-        return MappedParameter(path=path, ax_name=_ax_name(path), ax_config=config)
+        return MappedParameter(path=path, ax_name=name, ax_config=config)
     return MappedParameter(
         path=path,
-        ax_name=_ax_name(path),
+        ax_name=name,
         ax_config=config,
         decode=functools.partial(_rounded, digits=digits),
     )
 
 
-def _map_choice(path: str, categories: list[Any]) -> MappedParameter | tuple[Any]:
+def _map_choice(path: str, categories: list[Any], *, name: str) -> MappedParameter | tuple[Any]:
     from ax.api import ChoiceParameterConfig
 
     if not categories:
         raise SearchSpaceError(f"space.{path}: choice has no values; give at least one")
     if len(categories) == 1:
         return (categories[0],)
-    name = _ax_name(path)
 
     def _is_num(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
