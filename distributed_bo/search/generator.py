@@ -333,6 +333,8 @@ class BatchGenerator:
         from ax.adapter.registry import Generators
         from ax.utils.common.random import with_rng_seed
 
+        from distributed_bo.search.conditional import model_kwargs
+
         pending = self._pending_observations()
         num_pending = len(next(iter(pending.values()), [])) if pending else 0
         options: dict[str, Any] = {}
@@ -350,6 +352,7 @@ class BatchGenerator:
                 experiment=self.experiment,
                 data=data,
                 botorch_acqf_class=acquisition_class(self.acquisition_name),
+                **model_kwargs(self.space),  # a conditional space's kernel; {} if flat
             )
             run = adapter.gen(
                 n=k,
@@ -416,10 +419,13 @@ class BatchGenerator:
 
     def _add_runs(self, run: Any) -> list[int]:
         """Split one k-arm generator run into k single-arm trials (async workers)."""
+        from ax.core.arm import Arm
         from ax.core.generator_run import GeneratorRun
 
         indices = []
         for arm in run.arms:
+            if self.space.is_conditional:  # inactive parameters -> their fillers
+                arm = Arm(parameters=self.space.canonical(arm.parameters))
             single = GeneratorRun(
                 arms=[arm],
                 generator_key=_key_of(run),

@@ -244,7 +244,7 @@ class MappedSpace:
         for bp in self.all_branch_points:
             selector = next(p for p in self.parameters if p.ax_name == bp.ax_name)
             if selector.is_active(ax_parameters):
-                flat.update(bp.branches[_branch_of(ax_parameters[bp.ax_name])].constants)
+                flat.update(bp.branches[int(ax_parameters[bp.ax_name])].constants)
         for p in self.parameters:
             if not p.selector and p.is_active(ax_parameters):
                 flat[p.path] = p.decode(ax_parameters[p.ax_name])
@@ -530,7 +530,7 @@ def _map_branch_point(
         nested: list[BranchPoint] = []
         constants = _map_level(
             flatten(option, prefix=prefix),
-            name_of=lambda p, i=i: f"{ax_name}{AX_SEP}b{i}{AX_SEP}{_ax_name(p[len(prefix) :])}",
+            name_of=functools.partial(_branch_name, ax_name=ax_name, index=i, prefix=prefix),
             conditions=here,
             params=params,
             branch_points=nested,
@@ -540,6 +540,11 @@ def _map_branch_point(
             Branch(index=i, constants=constants, parameters=own, branch_points=tuple(nested))
         )
     return BranchPoint(path=path, ax_name=ax_name, branches=tuple(branches))
+
+
+def _branch_name(path: str, *, ax_name: str, index: int, prefix: str) -> str:
+    """Ax name of the parameter at flat ``path`` in branch ``index`` of selector ``ax_name``."""
+    return f"{ax_name}{AX_SEP}b{index}{AX_SEP}{_ax_name(path[len(prefix) :])}"
 
 
 def _filler(ax_config: Any) -> Any:
