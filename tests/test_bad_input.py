@@ -270,6 +270,31 @@ CASES = [
         fragment="space.x0.values[1]",
     ),
     Case(
+        "branch point mixing mappings with other values",
+        yaml_text(
+            space="\n  x0: {type: uniform, lower: 0.0, upper: 1.0}"
+            "\n  act: {type: choice, values: [{name: relu}, gelu]}"
+        ),
+        fragment="space.act.values[1]",
+    ),
+    Case(
+        "empty branch",
+        yaml_text(
+            space="\n  x0: {type: uniform, lower: 0.0, upper: 1.0}"
+            "\n  act: {type: choice, values: [{name: relu}, {}]}"
+        ),
+        fragment="space.act.values[1]",
+    ),
+    Case(
+        "bad domain inside a branch",
+        yaml_text(
+            space="\n  x0: {type: uniform, lower: 0.0, upper: 1.0}"
+            "\n  act: {type: choice, values: [{name: relu},"
+            " {name: softplus, beta: {type: uniform, lower: 2.0, upper: 1.0}}]}"
+        ),
+        fragment="space.act.beta",
+    ),
+    Case(
         "constraint no point of the space satisfies",
         yaml_text(searcher="{parameter_constraints: ['x0 + x1 <= -6']}"),
         fragment="searcher.parameter_constraints[0]",

@@ -54,7 +54,11 @@ def _flatten(
                     thaw(value),
                     f"{name!r} is given twice (nested and flat); give it once",
                 )
-            parsed.domains[name].check_value(thaw(value), key_path)
+            domain = parsed.domains[name]
+            if domain.is_branch_point:
+                require_mapping(value, key_path, "a mapping: the keys of one branch")
+            else:
+                domain.check_value(thaw(value), key_path)
             out[name] = value
         elif name in parsed.groups:
             require_mapping(

@@ -15,7 +15,14 @@ YAML                                             Ray Tune
 ``{type: qrandint, ..., q: q}``                  ``tune.qrandint(l, u, q)``, ``u`` included
 ``{type: qlograndint, ..., q: q}``               ``tune.qlograndint(l, u, q)``, ``u`` included
 ``{type: choice, values: [a, b]}``               ``tune.choice([a, b])``
+``{type: choice, values: [{...}, {...}]}``       a branch point: ``tune.choice`` of dicts
 ===============================================  ===================================
+
+A ``choice`` whose values are mappings is a *branch point* (a conditional space):
+each value is a branch, itself a small ``space`` (domains, groups, constants), and
+a trial gets exactly one branch with its domains resolved
+(:mod:`distributed_bo.search.space` maps it). Every value must then be a
+non-empty mapping; :mod:`distributed_bo.spec.space` checks the branches.
 """
 
 from __future__ import annotations
@@ -128,6 +135,11 @@ class DomainSpec:
     def path(self) -> str:
         """Field path of this parameter in the spec, e.g. ``space.lr``."""
         return space_path(self.name)
+
+    @property
+    def is_branch_point(self) -> bool:
+        """True for a ``choice`` whose values are mappings (branches)."""
+        return self.type == "choice" and any(isinstance(v, Mapping) for v in self.values or ())
 
     @classmethod
     def from_dict(cls, name: str, data: Any) -> DomainSpec:

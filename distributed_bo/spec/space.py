@@ -3,7 +3,10 @@
 A job spec's ``space`` mapping holds three kinds of entries:
 
 * a mapping with a ``type`` key is a searched parameter, a
-  :class:`~distributed_bo.spec.domains.DomainSpec`;
+  :class:`~distributed_bo.spec.domains.DomainSpec`; a ``choice`` whose ``values``
+  are mappings is a branch point, each value a branch checked as a ``space`` of its
+  own (conditional spaces; the branch's parameters are not in
+  :attr:`ParsedSpace.domains`, which lists the branch point under its own name);
 * a mapping without one is a nested group of parameters (``optim: {beta1: ...}``),
   whose parameters have flat names ``optim/beta1``;
 * any other value is a constant, passed to every trial unsearched.
@@ -106,11 +109,53 @@ def _walk(
         name = prefix + key
         if isinstance(value, Mapping) and "type" in value:
             domains[name] = DomainSpec.from_dict(name, value)
+            if domains[name].is_branch_point:
+                _check_branches(domains[name])
         elif isinstance(value, Mapping):
             groups.add(name)
             _walk(value, name + NESTED_SEP, domains, constants, groups)
         else:
             constants[name] = value
+
+
+def _check_branches(domain: DomainSpec) -> None:
+    """Each value of a branch-point choice is a non-empty mapping, valid as a space."""
+    for i, branch in enumerate(domain.values or ()):
+        path = f"{domain.path}.values[{i}]"
+        if not isinstance(branch, Mapping):
+            fail(
+                path,
+                thaw(branch),
+                "a choice with mapping values is a branch point, so every value must be "
+                "a mapping (a branch), e.g. {name: relu}",
+            )
+        if not branch:
+            fail(path, {}, "a branch cannot be empty; give it at least one key")
+        _walk(branch, domain.name + NESTED_SEP, {}, {}, set())
+
+
+def _branch_to_tune(branch: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """One branch (checked) as a dict of Ray Tune domains and constants."""
+    out: dict[str, Any] = {}
+    for key, value in branch.items():
+        name = prefix + key
+        if isinstance(value, Mapping) and "type" in value:
+            out[key] = _domain_to_tune(DomainSpec.from_dict(name, value))
+        elif isinstance(value, Mapping):
+            out[key] = _branch_to_tune(value, name + NESTED_SEP)
+        else:
+            out[key] = thaw(value)
+    return out
+
+
+def _domain_to_tune(domain: DomainSpec) -> Any:
+    """The Ray Tune domain of ``domain``; a branch point becomes a choice of dicts."""
+    if not domain.is_branch_point:
+        return domain.to_tune()
+    from ray import tune
+
+    branches = [_branch_to_tune(b, domain.name + NESTED_SEP) for b in domain.values or ()]
+    return tune.choice(branches)
 
 
 def to_param_space(space: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,7 +180,7 @@ def _build(node: Mapping[str, Any], prefix: str, parsed: ParsedSpace) -> dict[st
     for key, value in node.items():
         name = prefix + key
         if name in parsed.domains:
-            out[key] = parsed.domains[name].to_tune()
+            out[key] = _domain_to_tune(parsed.domains[name])
         elif name in parsed.groups:
             out[key] = _build(value, name + NESTED_SEP, parsed)
         else:
