@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: Prefix of the per-parameter columns (``config/optim/lr``).
 CONFIG_PREFIX = "config/"
+#: Prefix of the branch columns of a conditional space (``branch/arch``: the index of
+#: the branch taken at branch point ``arch``; a parameter of another branch is null).
+BRANCH_PREFIX = "branch/"
 #: Prefix of the per-metric columns of several objectives or constraints (``metric/acc``).
 METRIC_PREFIX = "metric/"
 
@@ -239,4 +242,4 @@ def _column_order(name: str) -> tuple[int, str]:
         return (0, f"{_FIRST.index(name):02d}")
     if name.startswith(METRIC_PREFIX):
         return (1, name)
-    return (2 if name.startswith(CONFIG_PREFIX) else 3, name)
+    return (2 if name.startswith((CONFIG_PREFIX, BRANCH_PREFIX)) else 3, name)

@@ -25,6 +25,7 @@ from ray.tune import Callback
 from distributed_bo.exceptions import SearcherStateError
 from distributed_bo.experiment.layout import AX_FILE, PREV_SEARCHER_FILE, SEARCHER_FILE
 from distributed_bo.experiment.rows import (
+    BRANCH_PREFIX,
     CONFIG_PREFIX,
     METRIC_PREFIX,
     is_finished,
@@ -51,7 +52,7 @@ class ResultsWriter(Callback):
             (several objectives), and a trial that ends without a finite value of
             every tracked metric FAILED.
         searcher: The study's ``BatchBOSearcher`` (for Ax indices and the Ax JSON).
-        baseline: Flat baseline config, to flag the baseline trial.
+        baseline: Baseline config (flat or nested), to flag the baseline trial.
         warm: ``SOURCE#TRIAL`` label -> flat config of each ``initial`` warm-start
             point, to mark the rows they became (``warm_start`` column).
         observations: A ``data`` warm start's points, written as ``WARM`` rows.
@@ -80,7 +81,7 @@ class ResultsWriter(Callback):
         #: The outcomes rows are marked by (``feasible``, ``is_pareto``), else ``None``.
         self._front = outcomes if self._tracked else None
         self._searcher = searcher
-        self._baseline = dict(baseline or {})
+        self._baseline = flatten(baseline or {})
         self._warm = {label: dict(c) for label, c in (warm or {}).items()}
         #: This study's trials, by Tune trial id.
         self.rows: dict[str, Row] = {
@@ -315,6 +316,10 @@ class ResultsWriter(Callback):
         config = flatten(trial.config or {})
         for key, value in config.items():
             row[f"{CONFIG_PREFIX}{key}"] = _scalar(value)
+        if self._searcher is not None and not any(k.startswith(BRANCH_PREFIX) for k in row):
+            # Conditional spaces: the branch taken at each branch point (none if flat).
+            for path, index in self._searcher.branches(trial.config or {}).items():
+                row[f"{BRANCH_PREFIX}{path}"] = index
         if self._baseline:
             row["is_baseline"] = all(config.get(k) == v for k, v in self._baseline.items())
         if self._warm and new:  # a trial's config never changes: match it once

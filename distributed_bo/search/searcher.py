@@ -25,7 +25,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from distributed_bo.exceptions import SpecError
+from distributed_bo.exceptions import SearchSpaceError, SpecError
 from distributed_bo.search.book import TrialBook
 from distributed_bo.search.events import Run, finished_event
 from distributed_bo.search.generator import GenerationStats
@@ -509,6 +509,20 @@ class BatchBOSearcher(SaveRestore, Searcher):
     def ax_client(self) -> Any:
         """The underlying ``ax.api.Client`` (for analysis; don't mutate it)."""
         return None if self._gen is None else self._gen.client
+
+    def branches(self, config: Mapping[str, Any]) -> dict[str, int]:
+        """Branch taken at each branch point of a trial's ``config`` (path -> index).
+
+        Empty for a space without branch points, before the space is known, or for a
+        config that matches no branch.
+        """
+        space = self._space
+        if space is None or not space.branch_points:
+            return {}
+        try:
+            return space.branches(space.to_ax(config))
+        except SearchSpaceError:
+            return {}
 
     def trial_index(self, trial_id: str) -> int | None:
         """The Ax trial index of a Tune trial id, if known."""

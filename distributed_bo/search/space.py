@@ -195,6 +195,15 @@ class MappedSpace:
         """Ax names of the parameters the parameterization ``ax_parameters`` uses."""
         return frozenset(p.ax_name for p in self.parameters if p.is_active(ax_parameters))
 
+    def branches(self, ax_parameters: Mapping[str, Any]) -> dict[str, int]:
+        """Flat Tune path of each active branch point -> the index of the branch taken."""
+        by_name = {p.ax_name: p for p in self.parameters}
+        return {
+            bp.path: int(ax_parameters[bp.ax_name])
+            for bp in self.all_branch_points
+            if by_name[bp.ax_name].is_active(ax_parameters)
+        }
+
     def canonical(self, ax_parameters: Mapping[str, Any]) -> dict[str, Any]:
         """``ax_parameters`` with every inactive parameter set to its filler value."""
         out = dict(ax_parameters)
