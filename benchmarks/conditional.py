@@ -173,10 +173,12 @@ def report(raw: dict[str, Any], out: Path) -> None:
         cells = [median_iqr(list(at(method, n).values())) for n in checkpoints]
         seeds = len(at(method, checkpoints[-1]))
         rows.append([method, str(seeds), *cells])
+    merged = [f"- Merged with the runs of: `{c}`" for c in raw["header"].get("merged", [])]
     lines = header_lines(
         "Conditional spaces: conditional kernel vs flat encoding vs random",
         raw["header"],
         after=[
+            *merged,
             f"- Protocol: {raw['header']['workers']} asynchronous workers in simulated "
             f"time, num_initial {raw['header']['num_initial']}, acquisition optimiser "
             f"{raw['header']['restarts']} restarts / {raw['header']['raw_samples']} raw "
@@ -215,6 +217,12 @@ def main() -> None:
     p.add_argument("--methods", default="conditional,flat,random")
     p.add_argument("--out", default=str(RESULTS / "conditional.md"))
     p.add_argument("--report-only", action="store_true")
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        help="add the runs of another raw JSON (a parallel run of other methods) first",
+    )
     args = p.parse_args()
     out = Path(args.out)
     raw_path = out.with_suffix(".json")
@@ -231,6 +239,13 @@ def main() -> None:
             ),
             "runs": [],
         }
+    for other in args.merge:
+        have = {(r["method"], r["seed"]) for r in raw["runs"]}
+        extra = json.loads(Path(other).read_text())
+        raw["runs"] += [r for r in extra["runs"] if (r["method"], r["seed"]) not in have]
+        raw["header"].setdefault("merged", []).append(extra["header"]["command"])
+    if args.merge:
+        raw_path.write_text(json.dumps(raw))
     if not args.report_only:
         import torch
 

@@ -144,4 +144,6 @@ def model_kwargs(space: MappedSpace) -> dict[str, Any]:
         model_options={"dependencies": space.dependencies()},
         name="ConditionalKernelGP",
     )
-    return {"surrogate_spec": SurrogateSpec(model_configs=[config])}
+    # One model per outcome (a ModelListGP with several objectives or constraints):
+    # the conditional kernel has no batch of hyperparameters for a multi-output GP.
+    return {"surrogate_spec": SurrogateSpec(model_configs=[config], allow_batched_models=False)}

@@ -95,3 +95,26 @@ def test_bo_batches_of_a_conditional_space_are_canonical_and_decode_to_one_branc
         assert params == space.canonical(params)  # inactive parameters at their fillers
         config = space.to_config(params)
         assert space.to_ax(config) == params
+
+
+def test_several_objectives_fit_one_conditional_model_per_outcome(fast_optimizer):
+    from distributed_bo.search.outcomes import Outcomes
+
+    space = map_space(issue_space())
+    gen = BatchGenerator(
+        space=space,
+        metric="a",
+        mode="min",
+        acquisition="qLogNEI",
+        batch_strategy="sequential",
+        num_initial=4,
+        seed=0,
+        outcomes=Outcomes.build(["a", "b"], ["min", "min"]),
+    )
+    for i in gen.generate(4):
+        c = space.to_config(gen.parameters(i))
+        gen.complete(i, _objective(c), {"b": c["arch"]["depth"] + c["act"].get("beta", 0.0)})
+    indices = gen.generate(2)
+    assert gen.last_stats.method == "qLogNEHVI"
+    for i in indices:
+        assert space.to_ax(space.to_config(gen.parameters(i))) == gen.parameters(i)
