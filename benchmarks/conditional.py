@@ -165,14 +165,27 @@ def report(raw: dict[str, Any], out: Path) -> None:
     methods = [m for m in ("conditional", "flat", "random") if any(r["method"] == m for r in runs)]
     checkpoints = [n for n in (10, 20, 30, 40, 50) if n <= raw["header"]["budget"]]
 
+    # Only seeds every method has run, so the medians are paired.
+    seeds_of = [{r["seed"] for r in runs if r["method"] == m} for m in methods]
+    common = set.intersection(*seeds_of) if seeds_of else set()
+
     def at(method: str, n: int) -> dict[int, float]:
-        return {r["seed"]: r["best_so_far"][n - 1] for r in runs if r["method"] == method}
+        return {
+            r["seed"]: r["best_so_far"][n - 1]
+            for r in runs
+            if r["method"] == method and r["seed"] in common
+        }
+
+    def wall(method: str) -> str:
+        return median_iqr(
+            [r["wall_s"] for r in runs if r["method"] == method and r["seed"] in common]
+        )
 
     rows = []
     for method in methods:
         cells = [median_iqr(list(at(method, n).values())) for n in checkpoints]
         seeds = len(at(method, checkpoints[-1]))
-        rows.append([method, str(seeds), *cells])
+        rows.append([method, str(seeds), *cells, wall(method)])
     merged = [f"- Merged with the runs of: `{c}`" for c in raw["header"].get("merged", [])]
     lines = header_lines(
         "Conditional spaces: conditional kernel vs flat encoding vs random",
@@ -187,7 +200,9 @@ def report(raw: dict[str, Any], out: Path) -> None:
         ],
     )
     lines += ["", "## Best value so far (regret; the minimum is 0): median (IQR)", ""]
-    lines += table(["method", "seeds", *[f"after {n}" for n in checkpoints]], rows)
+    lines += table(
+        ["method", "seeds", *[f"after {n}" for n in checkpoints], "wall s per run"], rows
+    )
     if "flat" in methods and "conditional" in methods:
         lines += ["", "## conditional vs flat, paired by seed (W-T-L, lower regret wins)", ""]
         lines += table(
@@ -209,6 +224,7 @@ def main() -> None:
     """Run the grid (resumable) and write the report."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. seeds-1")
     p.add_argument("--budget", type=int, default=30)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--num-initial", type=int, default=8)
@@ -253,7 +269,7 @@ def main() -> None:
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         done = {(r["method"], r["seed"]) for r in raw["runs"]}
         recorder = Recorder(raw_path, raw)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             for method in args.methods.split(","):
                 if (method, seed) in done:
                     continue
