@@ -345,7 +345,9 @@ class BatchGenerator:
         options.update(self.optimizer_options)
         seed = None if self.seed is None else self.seed + len(self.experiment.trials)
         data, num_fitted = self._model_data()
+        # A conditional space's kernel needs Ax's default (one-hot) transforms.
         mixed = self.categorical_kernel and self.space.has_categorical
+        mixed = mixed and not self.space.is_conditional
         setup = Generators.BO_MIXED if mixed else Generators.BOTORCH_MODULAR
         with _GENERATION_LOCK, with_rng_seed(seed):
             adapter = setup(
