@@ -134,8 +134,9 @@ class SearcherSettings:
             and its ``CategoricalKernel`` (Ax's ``BO_MIXED`` setup), instead of
             one-hot columns in a ``SingleTaskGP`` (Ax's default). Spaces without
             such a choice, or with only two-valued ones (one column either way),
-            are unaffected; conditional spaces keep their own kernel. ``benchmarks/results/hpo_suite.md``
-            measures it on the NAS-Bench-201 tables (all categorical).
+            are unaffected; conditional spaces keep their own kernel.
+            ``benchmarks/results/hpo_suite.md`` measures it on the NAS-Bench-201
+            tables (all categorical).
         optimizer_options: Extra ``botorch.optim.optimize_acqf`` keyword arguments,
             e.g. ``{"num_restarts": 10, "raw_samples": 512}``; empty for Ax's defaults.
             Held as a deep copy, left out of the hash.
