@@ -126,7 +126,7 @@ class BatchGenerator:
         max_observations: int | None = None,
         client: Any = None,
         outcomes: Outcomes | None = None,
-        categorical_kernel: bool = False,
+        categorical_kernel: bool = True,
         warm: Sequence[WarmObservation] = (),
     ) -> None:
         from ax.api import Client
