@@ -10,16 +10,17 @@ from distributed_bo.search.space import map_space
 SPACE = {"x": tune.uniform(0.0, 1.0), "n": tune.randint(0, 5), "c": tune.choice(["a", "b"])}
 
 
-def _generator() -> BatchGenerator:
-    return BatchGenerator(
-        space=map_space(SPACE),
-        metric="val/loss",
-        mode="min",
-        acquisition="qLogNEI",
-        batch_strategy="joint",
-        num_initial=50,
-        seed=3,
-    )
+def _generator(space: dict = SPACE, **overrides) -> BatchGenerator:
+    settings = {
+        "metric": "val/loss",
+        "mode": "min",
+        "acquisition": "qLogNEI",
+        "batch_strategy": "joint",
+        "num_initial": 50,
+        "seed": 3,
+        **overrides,
+    }
+    return BatchGenerator(space=map_space(space), **settings)
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -79,11 +80,9 @@ def _bo_models(categorical_kernel: bool, space: dict, monkeypatch) -> list[str]:
         fitted.append(type(self.model).__name__)
 
     monkeypatch.setattr(Surrogate, "fit", spy)
-    gen = BatchGenerator(
-        space=map_space(space),
+    gen = _generator(
+        space,
         metric="loss",
-        mode="min",
-        acquisition="qLogNEI",
         batch_strategy="sequential",
         num_initial=4,
         seed=0,
