@@ -10,18 +10,24 @@ A job spec's ``space`` mapping holds three kinds of entries:
 * a mapping without one is a nested group of parameters (``optim: {beta1: ...}``),
   whose parameters have flat names ``optim/beta1``;
 * any other value is a constant, passed to every trial unsearched.
+
+A top-level domain may carry ``when: {CONTROLLER: CONDITION}``; before anything
+else, :func:`~distributed_bo.spec.when.expand_when` rewrites the parameters each
+controller gates into one branch point named after it, so everything below sees
+only branch points.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distributed_bo.exceptions import SpecError
 from distributed_bo.spec._frozen import FrozenDict, thaw
 from distributed_bo.spec.domains import NESTED_SEP, DomainSpec, space_path
+from distributed_bo.spec.when import Expanded, Gate, expand_when
 from distributed_bo.validation import fail, require_mapping
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -40,12 +46,18 @@ class ParsedSpace:
         domains: Searched parameters by flat name (``optim/beta1``), in YAML order.
         constants: Constant values by flat name.
         groups: Flat names of the nested groups (``optim``).
+        gates: ``when``-gated parameter -> its :class:`~distributed_bo.spec.when.Gate`;
+            such a parameter is inside the branch point named after its controller.
+        controllers: ``when`` controller -> its values; each is a branch point in
+            :attr:`domains` whose branches hold ``{controller: value, ...}``.
 
     """
 
     domains: Mapping[str, DomainSpec]
     constants: Mapping[str, Any]
     groups: frozenset[str]
+    gates: Mapping[str, Gate] = field(default_factory=FrozenDict)
+    controllers: Mapping[str, tuple[Any, ...]] = field(default_factory=FrozenDict)
 
 
 def parse_space(space: Any) -> ParsedSpace:
@@ -59,21 +71,14 @@ def parse_space(space: Any) -> ParsedSpace:
 
     Raises:
         SpecError: If the space is not a mapping, a name is not an identifier, a
-            domain is invalid or nothing is searched.
+            domain or a ``when`` is invalid or nothing is searched.
 
     """
-    require_mapping(space, "space", "a mapping of parameter names to domains, constants or groups")
-    if "type" in space:
-        fail(
-            "space",
-            space,
-            "space maps parameter names to domains; put the domain under a name, "
-            "e.g. space: {x: {type: uniform, lower: 0.0, upper: 1.0}}",
-        )
+    expanded = _expand(space)
     domains: dict[str, DomainSpec] = {}
     constants: dict[str, Any] = {}
     groups: set[str] = set()
-    _walk(space, "", domains, constants, groups)
+    _walk(expanded.space, "", domains, constants, groups)
     if len(domains) > MAX_PARAMETERS:
         raise SpecError(
             f"space: got {len(domains):,} searched parameters; search at most "
@@ -87,8 +92,25 @@ def parse_space(space: Any) -> ParsedSpace:
             "lr: {type: loguniform, lower: 1.0e-4, upper: 1.0e-1}",
         )
     return ParsedSpace(
-        domains=FrozenDict(domains), constants=FrozenDict(constants), groups=frozenset(groups)
+        domains=FrozenDict(domains),
+        constants=FrozenDict(constants),
+        groups=frozenset(groups),
+        gates=expanded.gates,
+        controllers=expanded.controllers,
     )
+
+
+def _expand(space: Any) -> Expanded:
+    """Check that ``space`` is a mapping of names, then rewrite its ``when`` parameters."""
+    require_mapping(space, "space", "a mapping of parameter names to domains, constants or groups")
+    if "type" in space:
+        fail(
+            "space",
+            space,
+            "space maps parameter names to domains; put the domain under a name, "
+            "e.g. space: {x: {type: uniform, lower: 0.0, upper: 1.0}}",
+        )
+    return expand_when(space)
 
 
 def _walk(
@@ -172,7 +194,7 @@ def to_param_space(space: Mapping[str, Any]) -> dict[str, Any]:
 
     """
     parsed = parse_space(space)
-    return _build(space, "", parsed)
+    return _build(_expand(space).space, "", parsed)
 
 
 def _build(node: Mapping[str, Any], prefix: str, parsed: ParsedSpace) -> dict[str, Any]:

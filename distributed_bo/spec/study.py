@@ -102,10 +102,14 @@ class StudySpec:
             ``pyarrow.fs`` understands (``s3://``, ``gs://``, ``file://``, ...).
         seed: Seed of the searcher's random numbers, in ``[0, 2**32 - 1]``;
             ``None`` for a fresh seed each run.
-        baseline: A hand-tuned config evaluated as a reference, or ``None``. Keys
-            are searched parameters, given nested or by flat name (``optim/beta1``);
-            values must lie in their domains. Stored by flat name. It may leave
-            parameters out; the searcher chooses those.
+        baseline: A hand-tuned config evaluated as a reference, or ``None``. One
+            complete configuration: every searched parameter gets a value in its
+            domain, given nested or by flat name (``optim/beta1``); a branch point's
+            value is one of its branches (keys and constants, domains given
+            values), and a ``when`` controller's branch may be given flat
+            (``{num_layers: 3, width_3: 64}``), but not with values for parameters
+            inactive at that controller value. Stored by flat name, branches
+            nested (see :func:`~distributed_bo.spec.baseline.check_baseline`).
         warm_start: Earlier studies whose best configurations run first
             (``initial``) or whose trials enter the model as observations
             (``data``), or ``None``: :class:`~distributed_bo.spec.warm_start.WarmStartSpec`.
