@@ -34,6 +34,21 @@ def yaml_text(**changes: str | None) -> str:
     return "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
 
 
+# A space with when-controllers (layers_n, act) and one too wide to control (big).
+WHEN_BASE = (
+    "\n  x0: {type: uniform, lower: -5.0, upper: 10.0}"
+    "\n  x1: {type: uniform, lower: 0.0, upper: 15.0}"
+    "\n  layers_n: {type: choice, values: [2, 3, 4]}"
+    "\n  act: {type: choice, values: [relu, gelu]}"
+    "\n  big: {type: randint, lower: 0, upper: 100}"
+)
+
+
+def when_space(*entries: str) -> str:
+    """``yaml_text`` of :data:`WHEN_BASE` plus ``entries``, one space entry each."""
+    return yaml_text(space=WHEN_BASE + "".join(f"\n  {e}" for e in entries))
+
+
 @dataclass(frozen=True)
 class Case:
     kind: str
@@ -293,6 +308,93 @@ CASES = [
             " {name: softplus, beta: {type: uniform, lower: 2.0, upper: 1.0}}]}"
         ),
         fragment="space.act.beta",
+    ),
+    Case(
+        "when naming an unknown controller",
+        when_space("w: {type: choice, values: [8, 16], when: {layers: 3}}"),
+        fragment="space.w.when",
+    ),
+    Case(
+        "when controller that is a float domain",
+        when_space("w: {type: choice, values: [8, 16], when: {x0: 3}}"),
+        fragment="space.w.when",
+    ),
+    Case(
+        "when controller with more than 64 values",
+        when_space("w: {type: choice, values: [8, 16], when: {big: 3}}"),
+        fragment="space.w.when",
+    ),
+    Case(
+        "when value not among the controller's",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: 7}}"),
+        fragment="space.w.when.layers_n",
+    ),
+    Case(
+        "when with an empty list of values",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: []}}"),
+        fragment="space.w.when.layers_n",
+    ),
+    Case(
+        "when with a malformed comparison",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: '=> 3'}}"),
+        fragment="space.w.when.layers_n",
+    ),
+    Case(
+        "when comparison selecting no value",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: '> 4'}}"),
+        fragment="space.w.when.layers_n",
+    ),
+    Case(
+        "when comparing a string controller by order",
+        when_space("w: {type: choice, values: [8, 16], when: {act: '>= 2'}}"),
+        fragment="space.w.when.act",
+    ),
+    Case(
+        "when with two controllers",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: 3, act: relu}}"),
+        fragment="space.w.when",
+    ),
+    Case(
+        "when that is not a mapping",
+        when_space("w: {type: choice, values: [8, 16], when: [3, 4]}"),
+        fragment="space.w.when",
+    ),
+    Case(
+        "when on the controller itself",
+        when_space("self: {type: choice, values: [1, 2], when: {self: 2}}"),
+        fragment="space.self.when",
+    ),
+    Case(
+        "when gated by a gated parameter",
+        when_space(
+            "w: {type: choice, values: [8, 16], when: {layers_n: 3}}",
+            "v: {type: uniform, lower: 0.0, upper: 1.0, when: {w: 16}}",
+        ),
+        fragment="space.v.when",
+    ),
+    Case(
+        "when inside a branch",
+        when_space(
+            "arch: {type: choice, values: [{kind: a},"
+            " {kind: b, w: {type: choice, values: [8, 16], when: {layers_n: 3}}}]}"
+        ),
+        fragment="space.arch.w.when",
+    ),
+    Case(
+        "when inside a group",
+        when_space("optim: {beta: {type: uniform, lower: 0.0, upper: 1.0, when: {layers_n: 3}}}"),
+        fragment="space.optim.beta.when",
+    ),
+    Case(
+        "when on a group",
+        when_space("g: {when: {layers_n: 3}, w: {type: choice, values: [8, 16]}}"),
+        fragment="space.g.when",
+    ),
+    Case(
+        "baseline value of a parameter inactive in its branch",
+        when_space("w: {type: choice, values: [8, 16], when: {layers_n: 4}}")
+        + "baseline: {x0: 1.0, x1: 2.0, layers_n: 3, act: relu, big: 5, w: 8}\n",
+        fragment="baseline.w",
     ),
     Case(
         "constraint no point of the space satisfies",
