@@ -6,6 +6,8 @@ are part of the checkpoint format and must not change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -20,23 +22,36 @@ class DigitsCNN(nn.Module):
     ``channels x 2 x 2`` features for any depth.
 
     Args:
-        channels: Width of every conv layer.
+        channels: Width of every conv layer that ``widths`` does not set.
         num_layers: Number of conv blocks, >= 1.
         dropout: Dropout probability before the classifier, in ``[0, 1)``.
+        widths: Width of each conv layer (``num_layers`` of them); default
+            ``channels`` for every layer. Equal widths build the same modules (and
+            ``state_dict``) as before per-layer widths existed.
 
     """
 
-    def __init__(self, *, channels: int, num_layers: int, dropout: float) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        num_layers: int,
+        dropout: float,
+        widths: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
+        widths = tuple(widths) if widths else (channels,) * num_layers
+        if len(widths) != num_layers:
+            raise ValueError(f"widths: got {len(widths)} widths; give one per layer ({num_layers})")
         blocks: list[nn.Module] = []
         in_channels = 1
-        for i in range(num_layers):
-            blocks += [nn.Conv2d(in_channels, channels, kernel_size=3, padding=1), nn.ReLU()]
+        for i, width in enumerate(widths):
+            blocks += [nn.Conv2d(in_channels, width, kernel_size=3, padding=1), nn.ReLU()]
             if i < 2:
                 blocks.append(nn.MaxPool2d(2))
-            in_channels = channels
+            in_channels = width
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(2), nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * channels, NUM_CLASSES))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * in_channels, NUM_CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map images ``batch x 1 x 8 x 8`` in ``[0, 1]`` to logits ``batch x 10``."""

@@ -1,4 +1,8 @@
-"""Built-in trainables and the resolver for ``module:function`` names."""
+"""Built-in trainables, the resolver for ``module:function`` names, and trainable helpers.
+
+:func:`flat_config` flattens a conditional trial config (the chosen branches of
+``when:`` and other branch points) for a trainable written for flat keys.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from distributed_bo.exceptions import TrainableError
+from distributed_bo.trainables.conditional import flat_config
+
+__all__ = ["BUILTIN_TRAINABLES", "flat_config", "resolve_trainable"]
 
 # Built-in name -> "module:function". Imported lazily so ``import distributed_bo``
 # stays fast and torch is only loaded where a trainable actually runs.

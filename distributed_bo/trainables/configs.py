@@ -5,6 +5,17 @@ Values come from the job spec's ``trainable.config`` (fixed) and ``space``
 the shared loop, optimiser and placement read; :class:`TrainConfig` adds the dataset
 and schedule keys of ``vision_cnn`` and ``autoencoder``; :class:`DigitsCNNConfig`
 is ``digits_cnn``'s.
+
+``vision_cnn`` and ``digits_cnn`` read their per-layer widths in three forms, each
+flattened by :func:`~distributed_bo.trainables.conditional.flat_config` before the
+keys are read:
+
+* flat: ``num_layers: 3, width_1: 64, width_2: 32, width_3: 128`` (keys beyond
+  ``num_layers`` are ignored);
+* ``when:``: ``num_layers: {num_layers: 3, width_1: 64, ...}``, the branch point
+  a spec's ``when: {num_layers: ...}`` makes;
+* ``widths``: ``widths: {num_layers: 3, width_1: 64, ...}``, an explicit choice of
+  mappings named ``widths``, one mapping per depth.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from distributed_bo.models.factory import (
     default_widths,
 )
 from distributed_bo.trainables._config import check_fields, choice_check, from_config
+from distributed_bo.trainables.conditional import flat_config
 from distributed_bo.trainables.recipe import AIRBENCH94
 from distributed_bo.validation import fail, is_real, join
 
@@ -34,7 +46,42 @@ LR_SCHEDULES: tuple[str, ...] = get_args(LRSchedule)
 PAD_MODES: tuple[str, ...] = get_args(PadMode)
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 MAX_WIDTH = 4096
+#: The config key of the ``widths`` branch form: ``widths: {num_layers: 3, width_1: 64, ...}``.
+WIDTHS_BRANCH = "widths"
 C = TypeVar("C", bound="LoopConfig")
+
+
+def read_widths(
+    config: Mapping[str, Any], prefix: str, defaults: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The widths ``width_1 .. width_D`` of a flat ``config``, ``D = len(defaults)``.
+
+    A missing ``width_i`` takes its value from a ``widths`` list in ``config`` (the
+    config dataclass's own field, as ``dataclasses.asdict`` writes it), else from
+    ``defaults[i - 1]``; keys beyond ``D`` are ignored.
+
+    Raises:
+        SpecError: ``"{prefix}.width_i: got ...; pass an int in 1..4096"``, or a
+            ``widths`` list of the wrong length.
+
+    """
+    given = config.get(WIDTHS_BRANCH)
+    if isinstance(given, (list, tuple)) and given:
+        if len(given) != len(defaults):
+            fail(
+                join(prefix, WIDTHS_BRANCH),
+                list(given),
+                f"give {len(defaults)} widths, one per layer "
+                f"(or set width_1..width_{len(defaults)})",
+            )
+        defaults = tuple(given)
+    widths = []
+    for i, default in enumerate(defaults, start=1):
+        value = config.get(f"width_{i}", default)
+        if not (is_real(value) and float(value).is_integer() and 1 <= value <= MAX_WIDTH):
+            fail(join(prefix, f"width_{i}"), value, f"pass an int in 1..{MAX_WIDTH}")
+        widths.append(int(value))
+    return tuple(widths)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,8 +179,14 @@ class DigitsCNNConfig(LoopConfig):
     defaults train as ``digits_cnn`` always did.
 
     Attributes:
-        channels: Width (output channels) of every conv layer, >= 1.
+        channels: Default width (output channels) of every conv layer, >= 1.
         num_layers: Number of 3x3 conv layers, 1..8.
+        widths: Conv widths of the ``num_layers`` layers, or ``()`` (the default):
+            every layer ``channels`` wide (:attr:`layer_widths` resolves it).
+            :meth:`from_config` reads it from the keys ``width_1 .. width_8`` (flat,
+            ``when:`` or ``widths`` form: see this module's docstring): ``width_i``
+            sets layer ``i``, keys beyond ``num_layers`` are ignored and missing
+            ones take ``channels``.
         dropout: Dropout probability before the classifier, in ``[0, 1)``.
         seed: Seed of the split as well as of weights, dropout and batch order.
         val_fraction: Fraction of all 1,797 images held out for validation, in ``(0, 1)``.
@@ -149,6 +202,7 @@ class DigitsCNNConfig(LoopConfig):
     epochs: int = 8
     channels: int = 16
     num_layers: int = 2
+    widths: tuple[int, ...] = ()
     dropout: float = 0.0
     optimizer: OptimizerName = "adam"
     val_fraction: float = 0.2
@@ -168,6 +222,34 @@ class DigitsCNNConfig(LoopConfig):
                 "torch_threads": (self.torch_threads >= 1, "an int >= 1"),
             },
         )
+        if self.widths and len(self.widths) != self.num_layers:
+            fail(
+                join(self._prefix, "widths"),
+                list(self.widths),
+                f"give {self.num_layers} widths for the {self.num_layers} layers "
+                f"(or set width_1..width_{self.num_layers})",
+            )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DigitsCNNConfig:
+        """Build from a Ray Tune ``config``; ``width_i`` keys become :attr:`widths`.
+
+        Raises:
+            SpecError: If a value has the wrong type or is out of range.
+
+        """
+        config = flat_config(config, branches=(WIDTHS_BRANCH,))
+        base = from_config(cls, config, cls._prefix)
+        keys = [f"width_{i}" for i in range(1, base.num_layers + 1)]
+        if not config.get(WIDTHS_BRANCH) and not any(k in config for k in keys):
+            return base
+        widths = read_widths(config, cls._prefix, (base.channels,) * base.num_layers)
+        return dataclasses.replace(base, widths=widths)
+
+    @property
+    def layer_widths(self) -> tuple[int, ...]:
+        """The width of each conv layer: :attr:`widths`, or ``channels`` for every layer."""
+        return self.widths or (self.channels,) * self.num_layers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,7 +321,8 @@ class VisionConfig(TrainConfig):
         num_layers: ``convnet``'s number of conv layers, 1..8 (``lenet`` has 2 and
             ``fast`` 3 groups whatever this says).
         widths: Conv widths of the layers that exist, resolved by :meth:`from_config`
-            from the keys ``width_1 .. width_8``: ``width_i`` sets layer ``i``
+            from the keys ``width_1 .. width_8`` (flat, ``when:`` or ``widths`` form:
+            see this module's docstring): ``width_i`` sets layer ``i``
             (``fast``: group ``i``); keys beyond the model's depth are ignored and
             missing ones take :func:`~distributed_bo.models.factory.default_widths`.
         dropout: Dropout probability before the classifier, in ``[0, 1)``.
@@ -331,7 +414,8 @@ class VisionConfig(TrainConfig):
     def from_config(cls, config: Mapping[str, Any]) -> VisionConfig:
         """Build from a Ray Tune ``config``; ``width_i`` keys become :attr:`widths`.
 
-        With ``model: fast`` the keys of
+        The config is flattened first (:func:`~distributed_bo.trainables.conditional.flat_config`,
+        with the ``widths`` branch). With ``model: fast`` the keys of
         :data:`~distributed_bo.trainables.recipe.AIRBENCH94` that ``config`` lacks
         take airbench94's values.
 
@@ -339,17 +423,12 @@ class VisionConfig(TrainConfig):
             SpecError: If a value has the wrong type or is out of range.
 
         """
+        config = flat_config(config, branches=(WIDTHS_BRANCH,))
         if config.get("model") == "fast":
             config = {**AIRBENCH94, **config}
         base = from_config(cls, config, cls._prefix)
-        defaults = default_widths(base.model, base.depth)
-        widths = []
-        for i in range(1, base.depth + 1):
-            value = config.get(f"width_{i}", defaults[i - 1])
-            if not (is_real(value) and float(value).is_integer() and 1 <= value <= MAX_WIDTH):
-                fail(join(cls._prefix, f"width_{i}"), value, f"pass an int in 1..{MAX_WIDTH}")
-            widths.append(int(value))
-        return dataclasses.replace(base, widths=tuple(widths))
+        widths = read_widths(config, cls._prefix, default_widths(base.model, base.depth))
+        return dataclasses.replace(base, widths=widths)
 
 
 @dataclass(frozen=True, kw_only=True)

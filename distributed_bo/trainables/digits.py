@@ -80,7 +80,12 @@ def fit(
         else load_split(seed=cfg.seed, val_fraction=cfg.val_fraction, device=device)
     )
     loop.seed_all(cfg.seed)
-    model = DigitsCNN(channels=cfg.channels, num_layers=cfg.num_layers, dropout=cfg.dropout)
+    model = DigitsCNN(
+        channels=cfg.channels,
+        num_layers=cfg.num_layers,
+        dropout=cfg.dropout,
+        widths=cfg.layer_widths,
+    )
     run = loop.start_training(cfg, model.to(device))
     n = len(split.y_train)
 
