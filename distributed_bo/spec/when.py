@@ -193,34 +193,32 @@ def _controller_values(space: Mapping[str, Any], controller: str, path: str) -> 
             "randint/qrandint range",
         )
     domain = DomainSpec.from_dict(controller, spec)
+    lower, upper, step = int(domain.lower or 0), int(domain.upper or 0), int(domain.q or 1)
     if domain.type == "choice":
-        values = tuple(domain.values or ())
-        for value in values:
-            if not isinstance(value, (str, int, float)):
-                fail(
-                    path,
-                    controller,
-                    f"{controller!r} has the value {describe(thaw(value))}; a controller's "
-                    "values are numbers, strings or booleans (for others, write an explicit "
-                    "choice of mappings)",
-                )
-    else:
-        lower, upper = int(domain.lower or 0), int(domain.upper or 0)
-        if domain.type == "randint":
-            count = upper - lower
-            values = tuple(range(lower, upper)) if count <= MAX_CONTROLLER_VALUES else ()
-        else:
-            step = int(domain.q or 1)
-            count = (upper - lower) // step + 1
-            values = tuple(range(lower, upper + 1, step)) if count <= MAX_CONTROLLER_VALUES else ()
-    if len(values) > MAX_CONTROLLER_VALUES or not values:
-        count = len(values) or count
+        count = len(domain.values or ())
+    elif domain.type == "randint":  # upper excluded
+        count = upper - lower
+    else:  # qrandint: the multiples of q in [lower, upper]
+        count = (upper - lower) // step + 1
+    if count > MAX_CONTROLLER_VALUES:
         fail(
             path,
             controller,
             f"{controller!r} takes {count:,} values and a controller at most "
             f"{MAX_CONTROLLER_VALUES} (one branch each); narrow it",
         )
+    if domain.type != "choice":
+        return tuple(range(lower, upper if domain.type == "randint" else upper + 1, step))
+    values = tuple(domain.values or ())
+    for value in values:
+        if not isinstance(value, (str, int, float)):
+            fail(
+                path,
+                controller,
+                f"{controller!r} has the value {describe(thaw(value))}; a controller's "
+                "values are numbers, strings or booleans (for others, write an explicit "
+                "choice of mappings)",
+            )
     return values
 
 
