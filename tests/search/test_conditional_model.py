@@ -118,3 +118,27 @@ def test_several_objectives_fit_one_conditional_model_per_outcome(fast_optimizer
     assert gen.last_stats.method == "qLogNEHVI"
     for i in indices:
         assert space.to_ax(space.to_config(gen.parameters(i))) == gen.parameters(i)
+
+
+def test_the_conditional_kernel_uses_the_log_normal_prior_not_saas():
+    from ax.adapter.registry import Generators
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+    from distributed_bo.search import conditional
+
+    assert conditional.USE_SAAS_PRIOR is False
+    # Ax hands construct_inputs only the model_options its signature names: the
+    # built model is what shows whether the setting arrived.
+    space = map_space(issue_space())
+    gen = _generator(space)
+    _complete_sobol(gen, 6)
+    adapter = Generators.BOTORCH_MODULAR(
+        experiment=gen.experiment,
+        data=gen.experiment.lookup_data(),
+        botorch_acqf_class=qLogNoisyExpectedImprovement,
+        **model_kwargs(space),
+    )
+    kernel = adapter.generator.surrogate.model.covar_module
+    assert kernel.use_saas_prior is False
+    priors = [type(prior).__name__ for _, _, prior, _, _ in kernel.named_priors()]
+    assert "HalfCauchyPrior" not in priors
