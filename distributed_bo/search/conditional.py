@@ -83,8 +83,7 @@ class ConditionalKernelGP(HierarchicalConditionalKernelGP):
             dependencies: Selector -> branch index -> Ax names of the branch's
                 parameters (:meth:`MappedSpace.dependencies`).
             use_saas_prior: The SAAS lengthscale prior (BoTorch's default) or the
-                log-normal one; named here because Ax passes only the
-                ``model_options`` a ``construct_inputs`` signature names.
+                log-normal one (:data:`USE_SAAS_PRIOR`).
             **kwargs: Passed on to ``HierarchicalConditionalKernelGP.construct_inputs``.
         """
         columns = hierarchical_dependencies(
@@ -161,7 +160,8 @@ def model_kwargs(space: MappedSpace) -> dict[str, Any]:
 
     config = ModelConfig(
         botorch_model_class=ConditionalKernelGP,
-        model_options={"dependencies": space.dependencies()},
+        # Read at call time, so a benchmark's ablation can switch it.
+        model_options={"dependencies": space.dependencies(), "use_saas_prior": USE_SAAS_PRIOR},
         name="ConditionalKernelGP",
     )
     # One model per outcome (a ModelListGP with several objectives or constraints):

@@ -120,15 +120,10 @@ def test_several_objectives_fit_one_conditional_model_per_outcome(fast_optimizer
         assert space.to_ax(space.to_config(gen.parameters(i))) == gen.parameters(i)
 
 
-def test_the_conditional_kernel_uses_the_log_normal_prior_not_saas():
+def _built_kernel():
     from ax.adapter.registry import Generators
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 
-    from distributed_bo.search import conditional
-
-    assert conditional.USE_SAAS_PRIOR is False
-    # Ax hands construct_inputs only the model_options its signature names: the
-    # built model is what shows whether the setting arrived.
     space = map_space(issue_space())
     gen = _generator(space)
     _complete_sobol(gen, 6)
@@ -138,7 +133,24 @@ def test_the_conditional_kernel_uses_the_log_normal_prior_not_saas():
         botorch_acqf_class=qLogNoisyExpectedImprovement,
         **model_kwargs(space),
     )
-    kernel = adapter.generator.surrogate.model.covar_module
+    return adapter.generator.surrogate.model.covar_module
+
+
+def _has_half_cauchy(kernel):
+    return any(
+        type(prior).__name__ == "HalfCauchyPrior" for *_, prior, _, _ in kernel.named_priors()
+    )
+
+
+def test_the_conditional_kernel_uses_the_log_normal_prior_not_saas(monkeypatch):
+    from distributed_bo.search import conditional
+
+    assert conditional.USE_SAAS_PRIOR is False
+    kernel = _built_kernel()
     assert kernel.use_saas_prior is False
-    priors = [type(prior).__name__ for _, _, prior, _, _ in kernel.named_priors()]
-    assert "HalfCauchyPrior" not in priors
+    assert not _has_half_cauchy(kernel)
+    # The setting reaches the model through model_options (BoTorch's default is SAAS).
+    monkeypatch.setattr(conditional, "USE_SAAS_PRIOR", True)
+    kernel = _built_kernel()
+    assert kernel.use_saas_prior is True
+    assert _has_half_cauchy(kernel)
