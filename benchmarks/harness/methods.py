@@ -8,10 +8,11 @@ samplers (TPE, GP) and Ax's ``Client`` alone.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -125,10 +126,34 @@ class RandomMethod(Method):
         self.rng = np.random.default_rng([seed, 1])
 
     def ask(self, trial_id: str) -> dict[str, Any]:
-        return {k: _plain(d.sample(random_state=self.rng)) for k, d in self.space.items()}
+        return _sample(self.space, self.rng)
 
     def tell(self, trial_id: str, value: Told) -> None:
         pass
+
+
+def _sample(space: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """One independent sample; a branch point (choice of dicts) gets its branch resolved."""
+    from ray.tune.search import sample
+
+    out: dict[str, Any] = {}
+    for key, d in space.items():
+        if not isinstance(d, sample.Domain):
+            out[key] = d
+            continue
+        value = _plain(d.sample(random_state=rng))
+        out[key] = _sample(value, rng) if isinstance(value, Mapping) else value
+    return out
+
+
+def is_conditional(space: Mapping[str, Any]) -> bool:
+    """True if some domain of ``space`` is a branch point (a choice of dicts)."""
+    from ray.tune.search import sample
+
+    return any(
+        isinstance(d, sample.Categorical) and all(isinstance(c, Mapping) for c in d.categories)
+        for d in space.values()
+    )
 
 
 class SobolMethod(Method):
@@ -211,6 +236,41 @@ class QBatchMethod(Method):
         return {"generation_stats": self.stats}
 
 
+def suggest_define_by_run(trial: Any, space: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Suggest ``space`` on an Optuna trial, branch first (define-by-run).
+
+    A branch point ``key`` (a choice of dicts) is a categorical over branch indices;
+    then only the chosen branch's domains are suggested, named ``key.b{i}.inner``
+    (nested branch points recurse). Constants pass through.
+    """
+    from ray.tune.search import sample
+
+    out: dict[str, Any] = {}
+    for key, domain in space.items():
+        name = prefix + key
+        if isinstance(domain, sample.Categorical) and all(
+            isinstance(c, Mapping) for c in domain.categories
+        ):
+            i = trial.suggest_categorical(name, list(range(len(domain.categories))))
+            out[key] = suggest_define_by_run(trial, domain.categories[i], f"{name}.b{i}.")
+        elif isinstance(domain, sample.Domain):
+            out[key] = _suggest(trial, name, optuna_distributions({name: domain})[name])
+        else:
+            out[key] = domain
+    return out
+
+
+def _suggest(trial: Any, name: str, dist: Any) -> Any:
+    """``trial.suggest_*`` for one Optuna distribution."""
+    import optuna
+
+    if isinstance(dist, optuna.distributions.FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high)
+    return trial.suggest_categorical(name, dist.choices)
+
+
 def optuna_distributions(space: Mapping[str, Any]) -> dict[str, Any]:
     """Ray Tune domains -> Optuna distributions (uniform/loguniform, randint, choice)."""
     import optuna
@@ -239,6 +299,8 @@ class OptunaMethod(Method):
     ``objectives`` (metric, ``"min"``/``"max"`` pairs) the study has one direction
     each and ``tell`` takes a dict; ``constraints`` maps that dict to Optuna's
     constraint values (<= 0 feasible), given to the sampler as ``constraints_func``.
+    A conditional space (:func:`is_conditional`) is written define-by-run
+    (:func:`suggest_define_by_run`): the branch, then only that branch's parameters.
     """
 
     def __init__(
@@ -252,7 +314,8 @@ class OptunaMethod(Method):
     ) -> None:
         import optuna
 
-        self.dists = optuna_distributions(space)
+        self.space = dict(space)
+        self.dists = None if is_conditional(space) else optuna_distributions(space)
         self.metrics = [m for m, _ in objectives]
         self.constraints = constraints
         if constraints is not None:
@@ -269,6 +332,10 @@ class OptunaMethod(Method):
         self.trials: dict[str, Any] = {}
 
     def ask(self, trial_id: str) -> dict[str, Any]:
+        if self.dists is None:
+            trial = self.study.ask()
+            self.trials[trial_id] = trial
+            return suggest_define_by_run(trial, self.space)
         trial = self.study.ask(self.dists)
         self.trials[trial_id] = trial
         return dict(trial.params)
@@ -293,7 +360,9 @@ class AxClientMethod(Method):
     ``get_next_trials(max_trials=1)`` may give nothing while Ax waits for data
     after its initial points; the worker then idles until the next completion.
     ``objective`` and ``outcome_constraints`` go to ``configure_optimization`` in
-    Ax's syntax (``"acc, -latency"``; ``["slack >= 0"]``).
+    Ax's syntax (``"acc, -latency"``; ``["slack >= 0"]``). A conditional space
+    becomes Ax's hierarchical search space: each branch point's selector gets the
+    branch's parameters as ``dependent_parameters``.
     """
 
     def __init__(
@@ -308,14 +377,21 @@ class AxClientMethod(Method):
         from distributed_bo.search.space import map_space
 
         self.space = map_space(space)
+        deps = self.space.dependencies()
+        parameters = [
+            replace(p, dependent_parameters=deps[p.name]) if p.name in deps else p
+            for p in self.space.ax_parameters
+        ]
         self.client = Client(random_seed=seed)
-        self.client.configure_experiment(parameters=self.space.ax_parameters, name="ax_alone")
+        self.client.configure_experiment(parameters=parameters, name="ax_alone")
         self.client.configure_optimization(
             objective=objective, outcome_constraints=list(outcome_constraints) or None
         )
         self.index_of: dict[str, int] = {}
         self.gen_seconds: list[float] = []
         self.empty_asks = 0
+        self.fallbacks = _FallbackCounter()
+        logging.getLogger("ax.generation_strategy").addHandler(self.fallbacks)
 
     def ask(self, trial_id: str) -> dict[str, Any] | None:
         start = time.perf_counter()
@@ -326,7 +402,8 @@ class AxClientMethod(Method):
             return None
         ((index, params),) = trials.items()
         self.index_of[trial_id] = index
-        return self.space.to_config(params)
+        # A hierarchical space gives only the active parameters; fill the others.
+        return self.space.to_config(self.space.canonical(params))
 
     def tell(self, trial_id: str, value: Told) -> None:
         self.client.complete_trial(
@@ -334,7 +411,23 @@ class AxClientMethod(Method):
         )
 
     def close(self) -> dict[str, Any]:
-        return {"ax_gen_seconds": self.gen_seconds, "empty_asks": self.empty_asks}
+        logging.getLogger("ax.generation_strategy").removeHandler(self.fallbacks)
+        return {
+            "ax_gen_seconds": self.gen_seconds,
+            "empty_asks": self.empty_asks,
+            "ax_sobol_fallbacks": self.fallbacks.count,
+        }
+
+
+class _FallbackCounter(logging.Handler):
+    """Counts Ax's "exceeded MAX_GEN_ATTEMPTS ... switching to fallback model" warnings."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += "MAX_GEN_ATTEMPTS" in record.getMessage()
 
 
 class TimedMethod(Method):

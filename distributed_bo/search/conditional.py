@@ -22,10 +22,15 @@ before the model); BoTorch maps them through the model's ``Normalize`` input
 transform itself. :func:`hierarchical_dependencies` checks that the selector
 columns hold only branch indices, so a change in Ax's transforms fails loudly.
 
-Ax's own hierarchical search space (``dependent_parameters``) is not used: on
-ax 1.3.1 its modular-BoTorch generation fails with "exceeded MAX_GEN_ATTEMPTS ...
-switching to fallback model SOBOL" on nearly every batch and takes 20-100 s per
-batch, so BO degenerates to Sobol.
+Ax's own hierarchical search space (``dependent_parameters``) is not used here,
+though it works on ax 1.3.1: Ax's ``Client`` configured with ``dependents`` runs its
+default MBM generation on it (``benchmarks/conditional.py`` runs it as a peer), but
+flattens the space for its GP, which then models the fillers of inactive
+parameters as data (facebook/Ax#2197). The explicit encoding keeps Sobol points,
+pending points and spares flat, and gives the model the structure itself.
+
+The kernel uses BoTorch's log-normal lengthscale prior, not its default SAAS prior
+(:data:`USE_SAAS_PRIOR`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ from botorch.utils.datasets import SupervisedDataset
 
 from distributed_bo.exceptions import SearchSpaceError
 from distributed_bo.search.space import MappedSpace
+
+#: Whether the conditional kernel uses the SAAS (half-Cauchy) lengthscale prior,
+#: BoTorch's default for ``HierarchicalConditionalKernelGP``; False gives its
+#: log-normal prior. Measured on the synthetic conditional problem of
+#: ``benchmarks/conditional.py`` (``conditional`` against ``conditional_saas``,
+#: paired seeds, 30 evaluations, 4 workers; ``benchmarks/results/conditional_saas.md``):
+#: SAAS_EVIDENCE
+USE_SAAS_PRIOR = False
 
 #: How Ax names the columns of a one-hot encoded choice parameter.
 ONE_HOT_INFIX = "_OH_PARAM_"
@@ -60,6 +73,7 @@ class ConditionalKernelGP(HierarchicalConditionalKernelGP):
         training_data: SupervisedDataset,
         *,
         dependencies: NamedDependencies,
+        use_saas_prior: bool = USE_SAAS_PRIOR,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Model keyword arguments, with ``hierarchical_dependencies`` as column indices.
@@ -68,13 +82,18 @@ class ConditionalKernelGP(HierarchicalConditionalKernelGP):
             training_data: Ax's dataset; ``X`` is ``n x d``.
             dependencies: Selector -> branch index -> Ax names of the branch's
                 parameters (:meth:`MappedSpace.dependencies`).
+            use_saas_prior: The SAAS lengthscale prior (BoTorch's default) or the
+                log-normal one (:data:`USE_SAAS_PRIOR`).
             **kwargs: Passed on to ``HierarchicalConditionalKernelGP.construct_inputs``.
         """
         columns = hierarchical_dependencies(
             list(training_data.feature_names), dependencies, training_data.X
         )
         return super().construct_inputs(
-            training_data=training_data, hierarchical_dependencies=columns, **kwargs
+            training_data=training_data,
+            hierarchical_dependencies=columns,
+            use_saas_prior=use_saas_prior,
+            **kwargs,
         )
 
 
@@ -141,7 +160,8 @@ def model_kwargs(space: MappedSpace) -> dict[str, Any]:
 
     config = ModelConfig(
         botorch_model_class=ConditionalKernelGP,
-        model_options={"dependencies": space.dependencies()},
+        # Read at call time, so a benchmark's ablation can switch it.
+        model_options={"dependencies": space.dependencies(), "use_saas_prior": USE_SAAS_PRIOR},
         name="ConditionalKernelGP",
     )
     # One model per outcome (a ModelListGP with several objectives or constraints):

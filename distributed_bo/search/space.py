@@ -47,9 +47,9 @@ The search space stays flat on the Ax side, so Sobol points, pending points and
 spares need nothing new; :meth:`MappedSpace.active` says which parameters a
 parameterization uses, and :mod:`distributed_bo.search.conditional` gives the
 model the same structure (BoTorch's ``HierarchicalConditionalKernelGP``).
-Ax's own hierarchical search space (``dependent_parameters``) is not used: on
-ax 1.3.1 its modular-BoTorch generation fails with "exceeded MAX_GEN_ATTEMPTS"
-and falls back to Sobol on nearly every batch, after 20-100 s per batch.
+Ax's own hierarchical search space (``dependent_parameters``) is not used; it
+works with Ax's ``Client`` on ax 1.3.1, but Ax flattens it for its GP (see
+:mod:`distributed_bo.search.conditional`).
 
 ``sample_from``, ``grid_search`` and normal-distribution domains have no Ax
 equivalent and are rejected with :class:`SearchSpaceError`.

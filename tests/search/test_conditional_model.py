@@ -118,3 +118,39 @@ def test_several_objectives_fit_one_conditional_model_per_outcome(fast_optimizer
     assert gen.last_stats.method == "qLogNEHVI"
     for i in indices:
         assert space.to_ax(space.to_config(gen.parameters(i))) == gen.parameters(i)
+
+
+def _built_kernel():
+    from ax.adapter.registry import Generators
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+    space = map_space(issue_space())
+    gen = _generator(space)
+    _complete_sobol(gen, 6)
+    adapter = Generators.BOTORCH_MODULAR(
+        experiment=gen.experiment,
+        data=gen.experiment.lookup_data(),
+        botorch_acqf_class=qLogNoisyExpectedImprovement,
+        **model_kwargs(space),
+    )
+    return adapter.generator.surrogate.model.covar_module
+
+
+def _has_half_cauchy(kernel):
+    return any(
+        type(prior).__name__ == "HalfCauchyPrior" for *_, prior, _, _ in kernel.named_priors()
+    )
+
+
+def test_the_conditional_kernel_uses_the_log_normal_prior_not_saas(monkeypatch):
+    from distributed_bo.search import conditional
+
+    assert conditional.USE_SAAS_PRIOR is False
+    kernel = _built_kernel()
+    assert kernel.use_saas_prior is False
+    assert not _has_half_cauchy(kernel)
+    # The setting reaches the model through model_options (BoTorch's default is SAAS).
+    monkeypatch.setattr(conditional, "USE_SAAS_PRIOR", True)
+    kernel = _built_kernel()
+    assert kernel.use_saas_prior is True
+    assert _has_half_cauchy(kernel)
