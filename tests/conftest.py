@@ -104,12 +104,32 @@ def s3_endpoint(tmp_path_factory):
                 os.environ[k] = v
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run the tests marked on_request")
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "optimizer_optional: the fast_optimizer fixture does not fail when the test "
         "never reaches the acquisition optimiser",
     )
+
+
+def _run_on_request(config: pytest.Config) -> bool:
+    return bool(config.getoption("run_slow", default=False)) or (
+        os.environ.get("DISTRIBUTED_BO_RUN_SLOW", "") not in ("", "0")
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``on_request`` unless asked (``--run-slow`` or the env var)."""
+    if _run_on_request(config):
+        return
+    skip = pytest.mark.skip(reason="on request: pass --run-slow or set DISTRIBUTED_BO_RUN_SLOW=1")
+    for item in items:
+        if "on_request" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

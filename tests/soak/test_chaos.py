@@ -14,6 +14,7 @@ CHAOS = Path(__file__).resolve().parent / "chaos.py"
 
 
 @pytest.mark.slow
+@pytest.mark.on_request
 @pytest.mark.timeout(1800)
 def test_quick_chaos_loses_and_duplicates_no_trial(tmp_path: Path) -> None:
     out = tmp_path / "results"
