@@ -534,9 +534,17 @@ def write_report(raw: dict[str, Any], out: Path) -> None:
         "the same machine (see the load above); and the median wall seconds of a run.",
         "",
         *cost_table(runs, problems),
-        "",
-        "Ax's fallback to Sobol (`exceeded MAX_GEN_ATTEMPTS` while generating a unique "
-        "point, logged by Ax), total over the `ax` runs: " + fallbacks(runs, problems) + ".",
+        *(
+            [
+                "",
+                "Ax's fallback to Sobol (`exceeded MAX_GEN_ATTEMPTS` while generating a unique "
+                "point, logged by Ax), total over the `ax` runs: "
+                + fallbacks(runs, problems)
+                + ".",
+            ]
+            if any(r["method"] == "ax" for r in runs)
+            else []
+        ),
     ]
     lines += reading(out.parent, out.stem + "_notes.md")
     out.write_text("\n".join(lines))

@@ -49,7 +49,11 @@ from distributed_bo.search.space import MappedSpace
 #: log-normal prior. Measured on the synthetic conditional problem of
 #: ``benchmarks/conditional.py`` (``conditional`` against ``conditional_saas``,
 #: paired seeds, 30 evaluations, 4 workers; ``benchmarks/results/conditional_saas.md``):
-#: SAAS_EVIDENCE
+#: median regret after 30 evaluations 0.021 [IQR 0.018, 0.037] with the log-normal
+#: prior against 0.125 [0.061, 0.202] with SAAS, 5-0-0 over 5 paired seeds (sign
+#: test p = 0.06), at 3.2 against 4.2 s per proposal (2 cores, shared; 2026-12-06).
+#: Why was not tested; SAAS favours few relevant dimensions among many, and here
+#: every active parameter matters.
 USE_SAAS_PRIOR = False
 
 #: How Ax names the columns of a one-hot encoded choice parameter.
