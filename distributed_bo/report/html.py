@@ -154,7 +154,9 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         items += _front_summary(study, outcomes)
     best = None if outcomes.is_multi else best_row(study)
     if best is not None:
-        config = ", ".join(f"{p.path}={_fmt(best.get(p.column))}" for p in study.params)
+        config = ", ".join(  # a parameter of another branch is absent, not shown
+            f"{p.name}={_fmt(v)}" for p in study.params if (v := p.value(best)) is not None
+        )
         items.append(("best", f"{_fmt(objective(best))} (trial {trial_label(best)}): {config}"))
         base = next((r for r in study.rows if r.get("is_baseline")), None)
         b, v = (None, None) if base is None else (objective(base), objective(best))
@@ -205,7 +207,7 @@ def _trial_table(study: Study) -> str:
         else {id(best_row(study))}
     )
     head = ["trial", "status", *shown, "iters", "time (s)"]
-    head += [p.path for p in study.params] + ["node", "gpu", "restarts"]
+    head += [p.name for p in study.params] + ["node", "gpu", "restarts"]
     out = ['<table class="trials"><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
@@ -219,7 +221,7 @@ def _trial_table(study: Study) -> str:
             *(_fmt(r.get(column)) for column in shown.values()),
             _fmt(r.get("iterations")),
             _fmt(r.get("wall_time_s"), 1),
-            *(_fmt(r.get(p.column)) for p in study.params),
+            *(_fmt(p.value(r)) for p in study.params),
             _fmt(r.get("node")),
             _fmt(r.get("gpu")),
             _fmt(r.get("restarts")),
