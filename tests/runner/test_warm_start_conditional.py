@@ -88,9 +88,7 @@ def test_initial_mode_reruns_the_best_configurations_with_their_branch(source, t
         _check_one_branch(row)
 
 
-def test_data_mode_observations_enter_the_model_in_their_branch(
-    source, tmp_path, fast_optimizer
-):
+def test_data_mode_observations_enter_the_model_in_their_branch(source, tmp_path, fast_optimizer):
     earlier = sorted(read_trials(StorageDir.open(source)), key=lambda r: r["ax_index"])
     warm = {"from": [source], "mode": "data"}
     progress = io.StringIO()
