@@ -332,8 +332,12 @@ def _branch_of(value: Any) -> int | None:
 
 
 def _under(flat: Mapping[str, Any], path: str) -> set[str]:
-    """Keys of ``flat`` inside the branch point at ``path``."""
-    return {k for k in flat if k.startswith(path + NESTED_SEP)}
+    """Keys of ``flat`` inside the branch point at ``path``.
+
+    A key whose value is ``None`` is absent: a config rebuilt from a row of
+    ``trials.parquet`` holds null for every parameter of the branches not taken.
+    """
+    return {k for k, v in flat.items() if k.startswith(path + NESTED_SEP) and v is not None}
 
 
 def _match(
@@ -349,7 +353,8 @@ def _match(
             if path not in flat or not _same(flat[path], constant):
                 ok = False
                 break
-            keys.add(path)
+            if constant is not None:  # a null constant is absent from a row, as in _under
+                keys.add(path)
         for name in branch.parameters if ok else ():
             p = by_name[name]
             if p.selector:
