@@ -75,7 +75,7 @@ def render_html(
         "<h2>Parallel coordinates</h2>",
         _img(figures["parallel_coordinates"], "parallel coordinates of the parameters"),
         f"<h2>Parameter effects{_on_first(study)}</h2>",
-        _effects_note(effects),
+        _effects_note(effects, conditional=any(p.conditional for p in study.params)),
         _img(figures["effects"], "objective against each parameter"),
     ]
     if "sensitivity" in figures:
@@ -183,16 +183,23 @@ def _front_summary(study: Study, outcomes: Outcomes) -> list[tuple[str, str]]:
     return items
 
 
-def _effects_note(effects: Effects) -> str:
+def _effects_note(effects: Effects, *, conditional: bool = False) -> str:
+    branches = (
+        " A parameter inside branches: the trials where it was active, and the slice in "
+        "the branch of the best of them, the other parameters fixed at its values."
+        if conditional
+        else ""
+    )
     if effects.unavailable:
         return (
             '<p class="muted">Points: observed trials. Ax\'s model-based analyses are not '
-            f"shown: {html.escape(effects.unavailable)}.</p>"
+            f"shown: {html.escape(effects.unavailable)}.{branches}</p>"
         )
     fixed = f", the other parameters fixed at {effects.fixed}" if effects.fixed else ""
     return (
         '<p class="muted">Points: observed trials. Line and band: the prediction and ±2 '
-        f"standard errors of a GP fitted by Ax (<code>SlicePlot</code>{html.escape(fixed)}).</p>"
+        f"standard errors of a GP fitted by Ax (<code>SlicePlot</code>{html.escape(fixed)})."
+        f"{branches}</p>"
     )
 
 

@@ -139,3 +139,4 @@ def test_show_and_report_name_params_as_the_spec_does_and_leave_out_absent_ones(
     assert f"num_layers={layers}" in best_line and "=-" not in best_line
     table = page.split("<h2>Trials</h2>")[1]
     assert "<th>width_3</th>" in table and "<th>num_layers</th>" in table
+    assert "A parameter inside branches: the trials where it was active" in page
