@@ -112,6 +112,8 @@ def timeline_png(labels: list[str], bars: list[Bar]) -> bytes:
     return png(fig)
 
 
+#: Most categories of an axis whose inner ones are labelled too.
+_MAX_LABELLED = 8
 #: Height, below an axis' range, at which a row is drawn where the axis' parameter
 #: is absent (a parameter of another branch).
 ABSENT_Y = -0.2
@@ -163,6 +165,10 @@ def parallel_coordinates_png(study: Study) -> bytes:
         ax.text(i, -0.06, low, ha="center", va="top", fontsize=7)
         ax.text(i, 1.06, high, ha="center", va="bottom", fontsize=7)
     for i, p in enumerate(params):
+        cats = _categories(p, [v for r in rows if (v := p.value(r)) is not None])
+        if cats and 2 < len(cats) <= _MAX_LABELLED:  # the ends are labelled above
+            for j, c in enumerate(cats[1:-1], start=1):
+                ax.text(i + 0.04, j / (len(cats) - 1), str(c), va="center", fontsize=6)
         if p.conditional:
             ax.plot([i], [ABSENT_Y], marker="_", ms=14, color="#777")
             ax.text(i + 0.05, ABSENT_Y, "absent", ha="left", va="center", fontsize=7, color="#555")
