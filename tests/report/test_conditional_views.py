@@ -140,3 +140,66 @@ def test_show_and_report_name_params_as_the_spec_does_and_leave_out_absent_ones(
     table = page.split("<h2>Trials</h2>")[1]
     assert "<th>width_3</th>" in table and "<th>num_layers</th>" in table
     assert "A parameter inside branches: the trials where it was active" in page
+
+
+NESTED = {
+    "x": {"type": "uniform", "lower": 0.0, "upper": 1.0},
+    "opt": {
+        "type": "choice",
+        "values": [
+            {"name": "sgd", "momentum": {"type": "uniform", "lower": 0.0, "upper": 0.99}},
+            {
+                "name": "adam",
+                "sched": {
+                    "type": "choice",
+                    "values": [
+                        {"kind": "const"},
+                        {
+                            "kind": "step",
+                            "gamma": {"type": "uniform", "lower": 0.1, "upper": 0.9},
+                            "at": {"epoch": {"type": "randint", "lower": 1, "upper": 5}},
+                        },
+                    ],
+                },
+            },
+        ],
+    },
+    "grp": {
+        "arch": {
+            "type": "choice",
+            "values": [{"d": 1}, {"d": 2, "w": {"type": "choice", "values": [1, 2]}}],
+        }
+    },
+}
+
+
+def test_nested_branch_points_and_grouped_ones_are_axes_named_as_the_searcher_names_them():
+    from distributed_bo.search.space import map_space
+
+    spec = StudySpec.from_dict(
+        {
+            "name": "nested",
+            "objective": {"metric": "value", "mode": "min"},
+            "trainable": {"name": "missing_module:fn"},
+            "space": NESTED,
+            "budget": {"num_trials": 4},
+        },
+        import_trainable=False,
+    )
+    params = searched_params(spec)
+    ours = {n for p in params for n in (p.ax_name, *p.ax_names)}
+    assert ours == {p.ax_name for p in map_space(spec.param_space()).parameters}
+    by_name = {p.name: p for p in params}
+    assert list(by_name) == [
+        "x", "opt/name", "opt/momentum", "opt/sched/kind", "opt/sched/gamma",
+        "opt/sched/at/epoch", "grp/arch/d", "grp/arch/w",
+    ]  # fmt: skip
+    sched = by_name["opt/sched/kind"]  # a branch point inside a branch: absent with it
+    assert sched.branch_point and sched.conditional and sched.categories == ("const", "step")
+    assert sched.column == "branch/opt/sched" and sched.branches == (("opt", 1),)
+    epoch = by_name["opt/sched/at/epoch"]
+    assert epoch.ax_name == "opt__b1__sched__b1__at__epoch"
+    row = {"branch/opt": 1, "branch/opt/sched": 1, "config/opt/sched/at/epoch": 3}
+    assert epoch.ax_name_in(row) == epoch.ax_name and epoch.value(row) == 3
+    assert sched.value(row) == "step" and sched.ax_name_in({"branch/opt": 0}) is None
+    assert by_name["grp/arch/d"].categories == ("1", "2")
