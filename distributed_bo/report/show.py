@@ -71,6 +71,7 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     marks = [k for k in ("warm_start", "feasible", "is_pareto") if any(k in r for r in rows)]
     header = [escape(h) for h in ("trial", "status", metric, *extra, *marks, "iters", "time_s")]
     names = _display_names(spec, searched)
+    searched.sort(key=lambda c: names[c])  # width_1 beside num_layers/width_2, as width_2
     header += [names[p] for p in searched]
     table = [
         [
