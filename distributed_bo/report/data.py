@@ -8,11 +8,12 @@ and the assignment of trials to worker lanes for the timeline.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from distributed_bo.experiment import Experiment, read_experiment
-from distributed_bo.experiment.rows import CONFIG_PREFIX, is_finite
+from distributed_bo.experiment.rows import BRANCH_PREFIX, CONFIG_PREFIX, is_finite
 from distributed_bo.experiment.rows import best_row as best_of
 from distributed_bo.search.space import AX_SEP, NESTED_SEP
 from distributed_bo.spec import StudySpec
@@ -28,24 +29,73 @@ _TIMES = ("start_time", "last_start_time")
 
 @dataclass(frozen=True, kw_only=True)
 class Param:
-    """One searched parameter.
+    """One searched parameter, or one branch point of a conditional space.
+
+    A branch point (a ``choice`` of mappings, or a ``when:`` controller) is one axis
+    whose values are its branches' labels, read from the row's ``branch/<path>``
+    column. Each parameter inside its branches is an axis of its own, null in the
+    rows of the other branches (see :attr:`conditional`).
 
     Attributes:
-        path: Flat name, as in the ``config/<path>`` columns.
-        ax_name: The parameter's name in the Ax experiment.
+        path: Flat name, as in the ``config/<path>`` (or ``branch/<path>``) columns.
+        ax_name: The parameter's name in the Ax experiment (a branch point: its
+            selector; inside branches: its parameter in the first branch holding it).
         log_scale: Whether the parameter is searched on a log scale.
-        categories: The values of an unordered (categorical) choice, else ``None``.
+        categories: The values of an unordered (categorical) choice, or a branch
+            point's branch labels, else ``None``.
+        branch_point: True for a branch point's axis: which branch a row took.
+        title: The axis name, if not ``path`` (a branch point named after the
+            constant that tells its branches apart, such as ``arch/depth``).
+        ax_names: Inside branches: its Ax parameter in each branch that holds it
+            (one per branch, as the searcher maps them); empty outside branches.
+        branches: For each of :attr:`ax_names`, the innermost branch holding it, as
+            ``(branch point path, branch index)``.
     """
 
     path: str
     ax_name: str
     log_scale: bool = False
     categories: tuple[Any, ...] | None = None
+    branch_point: bool = False
+    title: str = ""
+    ax_names: tuple[str, ...] = ()
+    branches: tuple[tuple[str, int], ...] = ()
 
     @property
     def column(self) -> str:
-        """The row key holding this parameter's value."""
-        return f"{CONFIG_PREFIX}{self.path}"
+        """The row key holding this parameter's value (a branch point: its branch index)."""
+        return f"{BRANCH_PREFIX if self.branch_point else CONFIG_PREFIX}{self.path}"
+
+    @property
+    def name(self) -> str:
+        """The name the report shows."""
+        return self.title or self.path
+
+    @property
+    def conditional(self) -> bool:
+        """Whether it exists in some branches only (null in the other rows)."""
+        return bool(self.ax_names)
+
+    def value(self, row: Row) -> Any:
+        """Its value in ``row``; ``None`` where the row's branch does not hold it.
+
+        A branch point's value is the label of the branch the row took.
+        """
+        value = row.get(self.column)
+        if not self.branch_point or value is None or not self.categories:
+            return value
+        index = int(value)
+        return self.categories[index] if 0 <= index < len(self.categories) else None
+
+    def ax_name_in(self, row: Row) -> str | None:
+        """The Ax parameter that holds its value in ``row`` (``None``: inactive there)."""
+        if not self.conditional:
+            return self.ax_name
+        for name, (path, index) in zip(self.ax_names, self.branches, strict=True):
+            taken = row.get(f"{BRANCH_PREFIX}{path}")
+            if taken is not None and int(taken) == index:
+                return name
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,10 +155,130 @@ def searched_params(spec: StudySpec) -> tuple[Param, ...]:
 
     The same parameters, names and scales that :func:`distributed_bo.search.space.map_space`
     gives the searcher (a test checks it for every domain type), without building Ray
-    Tune domains, so that a report imports no Ray Tune.
+    Tune domains, so that a report imports no Ray Tune. A branch point is one
+    :class:`Param` (its branches), followed by the parameters inside its branches,
+    one per flat path (a ``when:``-gated parameter searched at several values of its
+    controller is one axis).
     """
-    params = (_param(d) for d in spec.parsed_space().domains.values())
-    return tuple(p for p in params if p is not None)
+    parsed = spec.parsed_space()
+    out: list[Param] = []
+    for d in parsed.domains.values():
+        out.extend(_params(d, _top_ax_name, inside=None))
+    # A when:-gated parameter is shown by the name the spec gives it (width_3, not
+    # num_layers/width_3): the branch point is named after its controller.
+    for name, gate in parsed.gates.items():
+        path = f"{gate.controller}{NESTED_SEP}{name}"
+        out = [replace(p, title=name) if p.path == path else p for p in out]
+    return tuple(out)
+
+
+def _top_ax_name(path: str) -> str:
+    return path.replace(NESTED_SEP, AX_SEP)
+
+
+def _params(
+    d: DomainSpec, name_of: Callable[[str], str], *, inside: tuple[str, int] | None
+) -> list[Param]:
+    """``d`` as the searcher sees it: none, one parameter, or a branch point's axes.
+
+    Args:
+        d: The domain.
+        name_of: Flat path -> Ax name at this level (as the searcher names them).
+        inside: The innermost branch holding ``d``; ``None`` outside branches.
+    """
+    ax_name = name_of(d.name)
+    ax_names: tuple[str, ...] = () if inside is None else (ax_name,)
+    held: tuple[tuple[str, int], ...] = () if inside is None else (inside,)
+    if not d.is_branch_point:
+        p = _param(d)
+        return [] if p is None else [replace(p, ax_name=ax_name, ax_names=ax_names, branches=held)]
+    branches = [thaw(v) for v in d.values or ()]
+    prefix = f"{d.name}{NESTED_SEP}"
+    if len(branches) == 1:  # one branch: its parameters are always there
+        return [
+            p
+            for rel, value in _domains(branches[0])
+            for p in _params(DomainSpec.from_dict(prefix + rel, value), name_of, inside=inside)
+        ]
+    title, labels = _branch_labels(d.name, branches)
+    out = [
+        Param(
+            path=d.name,
+            ax_name=ax_name,
+            categories=labels,
+            branch_point=True,
+            title=title,
+            ax_names=ax_names,
+            branches=held,
+        )
+    ]
+    by_path: dict[tuple[str, bool], int] = {}
+    for i, branch in enumerate(branches):
+
+        def inner(path: str, i: int = i) -> str:
+            return f"{ax_name}{AX_SEP}b{i}{AX_SEP}{_top_ax_name(path[len(prefix) :])}"
+
+        for rel, value in _domains(branch):
+            domain = DomainSpec.from_dict(prefix + rel, value)
+            for p in _params(domain, inner, inside=(d.name, i)):
+                key = (p.path, p.branch_point)
+                if key in by_path:  # the same path in another branch: one axis
+                    seen = out[by_path[key]]
+                    out[by_path[key]] = replace(
+                        seen,
+                        ax_names=seen.ax_names + p.ax_names,
+                        branches=seen.branches + p.branches,
+                    )
+                else:
+                    by_path[key] = len(out)
+                    out.append(p)
+    return out
+
+
+def _domains(branch: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(relative flat path, domain mapping) of each domain in a branch, in order."""
+    for key, value in branch.items():
+        if isinstance(value, Mapping) and "type" in value:
+            yield f"{prefix}{key}", value
+        elif isinstance(value, Mapping):
+            yield from _domains(value, f"{prefix}{key}{NESTED_SEP}")
+
+
+def _constants(branch: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Relative flat path -> value of each constant in a branch."""
+    out: dict[str, Any] = {}
+    for key, value in branch.items():
+        if isinstance(value, Mapping) and "type" not in value and value:
+            out.update(_constants(value, f"{prefix}{key}{NESTED_SEP}"))
+        elif not isinstance(value, Mapping):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _branch_labels(path: str, branches: list[Any]) -> tuple[str, tuple[str, ...]]:
+    """A branch point's axis title and one label per branch.
+
+    Branches told apart by one constant (``depth: 2`` / ``depth: 3``, or a ``when:``
+    controller's value) are labelled by its value, and the axis by its path
+    (``arch/depth``; a ``when:`` controller: its own name). Otherwise each label
+    lists the branch's constants (``branch i`` if it has none).
+    """
+    constants = [_constants(b) for b in branches]
+    keys = {tuple(c) for c in constants}
+    title = ""
+    if len(keys) == 1 and len(next(iter(keys))) == 1:
+        key = next(iter(keys))[0]
+        labels = [str(next(iter(c.values()))) for c in constants]
+        leaf = path.rsplit(NESTED_SEP, 1)[-1]
+        title = "" if key == leaf else f"{path}{NESTED_SEP}{key}"
+    else:
+        labels = [
+            ", ".join(f"{k}={v}" for k, v in c.items()) or f"branch {i}"
+            for i, c in enumerate(constants)
+        ]
+    if len(set(labels)) < len(labels):
+        labels = [f"{i}: {label}" for i, label in enumerate(labels)]
+    return title, tuple(labels)
 
 
 def _param(d: DomainSpec) -> Param | None:

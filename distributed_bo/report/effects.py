@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from distributed_bo.experiment.layout import AX_FILE
-from distributed_bo.report.data import Study
+from distributed_bo.experiment.rows import best_row as best_of
+from distributed_bo.report.data import Param, Study
 from distributed_bo.types import TrialStatus
 
 logger = logging.getLogger(__name__)
@@ -99,18 +101,22 @@ def _analyse(experiment: Any, study: Study) -> Effects:
     adapter = Generators.BOTORCH_MODULAR(experiment=experiment, data=experiment.lookup_data())
     # With several objectives Ax cannot pick one; the report shows the first.
     metric = study.metric if study.metric in experiment.metrics else select_metric(experiment)
-    by_ax = {p.ax_name: p.path for p in study.params}
     slices: dict[str, Slice] = {}
     fixed = ""
-    for ax_name, path in by_ax.items():
-        if ax_name not in experiment.search_space.parameters:
+    for p in study.params:
+        if p.ax_name not in experiment.search_space.parameters:
             continue
-        card = SlicePlot(parameter_name=ax_name, metric_name=metric).compute(
+        if p.conditional:
+            found = _slice_in_branch(experiment, adapter, metric, p, study)
+            if found is not None:
+                slices[p.path] = found
+            continue
+        card = SlicePlot(parameter_name=p.ax_name, metric_name=metric).compute(
             experiment=experiment, adapter=adapter
         )
-        df = card.df.drop_duplicates(subset=[ax_name]).sort_values(by=ax_name)
-        slices[path] = Slice(
-            x=df[ax_name].tolist(),
+        df = card.df.drop_duplicates(subset=[p.ax_name]).sort_values(by=p.ax_name)
+        slices[p.path] = Slice(
+            x=[_shown(p, x) for x in df[p.ax_name].tolist()],
             mean=[float(v) for v in df[f"{metric}_mean"]],
             sem=[float(v) for v in df[f"{metric}_sem"]],
         )
@@ -118,11 +124,72 @@ def _analyse(experiment: Any, study: Study) -> Effects:
     card = SensitivityAnalysisPlot(metric_name=metric, order="total", top_k=None).compute(
         experiment=experiment, adapter=adapter
     )
-    sensitivity = {
-        by_ax.get(name, name): float(value)
-        for name, value in zip(card.df["parameter_name"], card.df["sensitivity"], strict=True)
+    return Effects(slices=slices, sensitivity=_by_path(study, card.df), fixed=fixed)
+
+
+def _shown(p: Param, ax_value: Any) -> Any:
+    """An Ax value as the report shows it (a branch point's selector: its branch's label)."""
+    if p.branch_point and p.categories is not None:
+        return p.categories[int(ax_value)]
+    return ax_value
+
+
+def _slice_in_branch(
+    experiment: Any, adapter: Any, metric: str, p: Param, study: Study
+) -> Slice | None:
+    """The slice of a parameter inside branches, in a branch where it is active.
+
+    Ax's ``SlicePlot`` fixes the other parameters at the centre of the flat space,
+    where this parameter may be inactive (its values then have no effect). Here they
+    are fixed at the best completed trial among those where it is active, and the
+    slice runs along its Ax parameter in that trial's branch.
+    """
+    from ax.analysis.plotly.surface.utils import (
+        get_features_for_slice_or_contour,
+        get_fixed_values_for_slice_or_contour,
+        get_parameter_values,
+    )
+
+    active = [
+        r for r in study.rows if p.ax_name_in(r) is not None and r.get("ax_index") is not None
+    ]
+    best = best_of(active, study.mode)
+    name = None if best is None else p.ax_name_in(best)
+    if best is None or name is None or name not in experiment.search_space.parameters:
+        return None
+    values, _ = get_fixed_values_for_slice_or_contour(
+        experiment=experiment, generation_strategy=None
+    )
+    values.update(experiment.trials[int(best["ax_index"])].arm.parameters)
+    xs: list[Any] = sorted(set(get_parameter_values(experiment.search_space.parameters[name])))
+    features = [
+        get_features_for_slice_or_contour(
+            parameters={name: x}, search_space=experiment.search_space, fixed_values=values
+        )
+        for x in xs
+    ]
+    means, covariances = adapter.predict(observation_features=features)
+    return Slice(
+        x=[_shown(p, x) for x in xs],
+        mean=[float(m) for m in means[metric]],
+        sem=[float(v) ** 0.5 for v in covariances[metric][metric]],
+    )
+
+
+def _by_path(study: Study, df: Any) -> dict[str, float]:
+    """Ax's indices by parameter path.
+
+    A parameter inside several branches has one Ax parameter (and index) per branch:
+    its index is the sum of their magnitudes, signed as the largest.
+    """
+    path_of = {name: p.path for p in study.params for name in (p.ax_name, *p.ax_names)}
+    parts: dict[str, list[float]] = {}
+    for name, value in zip(df["parameter_name"], df["sensitivity"], strict=True):
+        parts.setdefault(path_of.get(name, name), []).append(float(value))
+    return {
+        path: math.copysign(sum(abs(v) for v in values), max(values, key=abs))
+        for path, values in parts.items()
     }
-    return Effects(slices=slices, sensitivity=sensitivity, fixed=fixed)
 
 
 def _fixed_description(subtitle: str) -> str:

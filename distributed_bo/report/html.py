@@ -75,7 +75,7 @@ def render_html(
         "<h2>Parallel coordinates</h2>",
         _img(figures["parallel_coordinates"], "parallel coordinates of the parameters"),
         f"<h2>Parameter effects{_on_first(study)}</h2>",
-        _effects_note(effects),
+        _effects_note(effects, conditional=any(p.conditional for p in study.params)),
         _img(figures["effects"], "objective against each parameter"),
     ]
     if "sensitivity" in figures:
@@ -154,7 +154,9 @@ def _summary(study: Study, *, lanes: int, peak: int, busy: float | None) -> str:
         items += _front_summary(study, outcomes)
     best = None if outcomes.is_multi else best_row(study)
     if best is not None:
-        config = ", ".join(f"{p.path}={_fmt(best.get(p.column))}" for p in study.params)
+        config = ", ".join(  # a parameter of another branch is absent, not shown
+            f"{p.name}={_fmt(v)}" for p in study.params if (v := p.value(best)) is not None
+        )
         items.append(("best", f"{_fmt(objective(best))} (trial {trial_label(best)}): {config}"))
         base = next((r for r in study.rows if r.get("is_baseline")), None)
         b, v = (None, None) if base is None else (objective(base), objective(best))
@@ -181,16 +183,23 @@ def _front_summary(study: Study, outcomes: Outcomes) -> list[tuple[str, str]]:
     return items
 
 
-def _effects_note(effects: Effects) -> str:
+def _effects_note(effects: Effects, *, conditional: bool = False) -> str:
+    branches = (
+        " A parameter inside branches: the trials where it was active, and the slice in "
+        "the branch of the best of them, the other parameters fixed at its values."
+        if conditional
+        else ""
+    )
     if effects.unavailable:
         return (
             '<p class="muted">Points: observed trials. Ax\'s model-based analyses are not '
-            f"shown: {html.escape(effects.unavailable)}.</p>"
+            f"shown: {html.escape(effects.unavailable)}.{branches}</p>"
         )
     fixed = f", the other parameters fixed at {effects.fixed}" if effects.fixed else ""
     return (
         '<p class="muted">Points: observed trials. Line and band: the prediction and ±2 '
-        f"standard errors of a GP fitted by Ax (<code>SlicePlot</code>{html.escape(fixed)}).</p>"
+        f"standard errors of a GP fitted by Ax (<code>SlicePlot</code>{html.escape(fixed)})."
+        f"{branches}</p>"
     )
 
 
@@ -205,7 +214,7 @@ def _trial_table(study: Study) -> str:
         else {id(best_row(study))}
     )
     head = ["trial", "status", *shown, "iters", "time (s)"]
-    head += [p.path for p in study.params] + ["node", "gpu", "restarts"]
+    head += [p.name for p in study.params] + ["node", "gpu", "restarts"]
     out = ['<table class="trials"><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
@@ -219,7 +228,7 @@ def _trial_table(study: Study) -> str:
             *(_fmt(r.get(column)) for column in shown.values()),
             _fmt(r.get("iterations")),
             _fmt(r.get("wall_time_s"), 1),
-            *(_fmt(r.get(p.column)) for p in study.params),
+            *(_fmt(p.value(r)) for p in study.params),
             _fmt(r.get("node")),
             _fmt(r.get("gpu")),
             _fmt(r.get("restarts")),

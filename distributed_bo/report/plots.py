@@ -20,7 +20,7 @@ from distributed_bo.report.data import (
     time_origin,
 )
 from distributed_bo.report.effects import Effects
-from distributed_bo.types import TrialStatus
+from distributed_bo.types import Row, TrialStatus
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -112,16 +112,28 @@ def timeline_png(labels: list[str], bars: list[Bar]) -> bytes:
     return png(fig)
 
 
+#: Most categories of an axis whose inner ones are labelled too.
+_MAX_LABELLED = 8
+#: Height, below an axis' range, at which a row is drawn where the axis' parameter
+#: is absent (a parameter of another branch).
+ABSENT_Y = -0.2
+
+
 def parallel_coordinates_png(study: Study) -> bytes:
-    """One line per trial across the parameters' axes (scaled to their range) and the metric."""
-    fig = figure(11, 4.5)
+    """One line per trial across the parameters' axes (scaled to their range) and the metric.
+
+    A branch point is an axis of its own (the branch a trial took); each parameter
+    inside branches is an axis, labelled with how many trials it was active in, and
+    a trial of another branch crosses it at the "absent" level below its range.
+    """
+    fig = figure(max(11, 1.3 * len(study.params) + 2), 4.8)
     ax = fig.subplots()
     params = list(study.params)
-    rows = [r for r in study.rows if any(r.get(p.column) is not None for p in params)]
+    rows = [r for r in study.rows if any(p.value(r) is not None for p in params)]
     if not params or not rows:
         empty(ax, "no trial to draw")
         return png(fig)
-    axes = [_axis_scale(p, [r.get(p.column) for r in rows]) for p in params]
+    axes = [_axis_scale(p, [p.value(r) for r in rows]) for p in params]
     metric_values = [v for v in (objective(r) for r in rows) if v is not None]
     lo, hi = (min(metric_values), max(metric_values)) if metric_values else (0.0, 1.0)
     from matplotlib import colormaps
@@ -130,7 +142,10 @@ def parallel_coordinates_png(study: Study) -> bytes:
     best = best_row(study)
     ordered = sorted(rows, key=lambda r: (objective(r) is not None, r is best))
     for r in ordered:
-        ys = [scale(r.get(p.column)) for p, (scale, _) in zip(params, axes, strict=True)]
+        ys = [
+            scale(v) if (v := p.value(r)) is not None or not p.conditional else ABSENT_Y
+            for p, (scale, _) in zip(params, axes, strict=True)
+        ]
         value = objective(r)
         xs = list(range(len(params)))
         color: Any
@@ -143,20 +158,37 @@ def parallel_coordinates_png(study: Study) -> bytes:
         if r is best:
             color, lw, alpha = BEST_COLOR, 3.0, 1.0
         ax.plot(xs, ys, color=color, lw=lw, alpha=alpha, ls="-" if value is not None else "--")
-    names = [p.path + (" (log)" if p.log_scale else "") for p in params] + [study.metric]
+    names = [axis_name(p, rows) for p in params] + [study.metric]
     ticks = [t for _, t in axes] + [(fmt(lo), fmt(hi))]
     for i, (low, high) in enumerate(ticks):
         ax.axvline(i, color="#333", lw=0.8)
         ax.text(i, -0.06, low, ha="center", va="top", fontsize=7)
         ax.text(i, 1.06, high, ha="center", va="bottom", fontsize=7)
+    for i, p in enumerate(params):
+        cats = _categories(p, [v for r in rows if (v := p.value(r)) is not None])
+        if cats and 2 < len(cats) <= _MAX_LABELLED:  # the ends are labelled above
+            for j, c in enumerate(cats[1:-1], start=1):
+                ax.text(i + 0.04, j / (len(cats) - 1), str(c), va="center", fontsize=6)
+        if p.conditional:
+            ax.plot([i], [ABSENT_Y], marker="_", ms=14, color="#777")
+            ax.text(i + 0.05, ABSENT_Y, "absent", ha="left", va="center", fontsize=7, color="#555")
     ax.set_xticks(range(len(names)), names, fontsize=8)
     ax.tick_params(axis="x", pad=14, length=0)
     ax.set_frame_on(False)
     ax.set_yticks([])
-    ax.set_ylim(-0.12, 1.12)
+    ax.set_ylim(ABSENT_Y - 0.08 if any(p.conditional for p in params) else -0.12, 1.12)
     ax.set_xlim(-0.3, len(names) - 0.7)
     ax.set_title("parallel coordinates (red: best trial; grey dashed: no result)", pad=18)
     return png(fig)
+
+
+def axis_name(p: Param, rows: list[Row]) -> str:
+    """An axis' label: the parameter's name and scale (inside branches: "3/8 active")."""
+    name = p.name + (" (log)" if p.log_scale else "")
+    if p.conditional:
+        active = sum(1 for r in rows if p.value(r) is not None)
+        name += f"\n{active}/{len(rows)} active"
+    return name
 
 
 def effects_png(study: Study, effects: Effects) -> bytes:
@@ -210,9 +242,7 @@ def _best_by_time(ax: Axes, study: Study) -> None:
 
 
 def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
-    points = [
-        (r.get(p.column), objective(r)) for r in study.rows if objective(r) is not None
-    ]  # fmt: skip
+    points = [(p.value(r), objective(r)) for r in study.rows if objective(r) is not None]
     points = [(x, y) for x, y in points if x is not None]
     cats = _categories(p, [x for x, _ in points])
     pos = (lambda x: cats.index(x) if x in cats else -1) if cats else (lambda x: x)
@@ -235,7 +265,7 @@ def _effect(ax: Axes, study: Study, p: Param, effects: Effects) -> None:
         ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=7)
     elif p.log_scale:
         ax.set_xscale("log")
-    ax.set_xlabel(p.path, fontsize=9)
+    ax.set_xlabel(axis_name(p, [r for r in study.rows if objective(r) is not None]), fontsize=9)
     ax.set_ylabel(study.metric, fontsize=9)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from distributed_bo.exceptions import DistributedBOError
 from distributed_bo.experiment import read_experiment
 from distributed_bo.experiment.rows import (
     CONFIG_PREFIX,
@@ -15,6 +16,8 @@ from distributed_bo.experiment.rows import (
     status_counts,
 )
 from distributed_bo.experiment.storage import redact
+from distributed_bo.spec import StudySpec
+from distributed_bo.spec.domains import NESTED_SEP
 from distributed_bo.types import Row, TrialStatus
 
 
@@ -67,7 +70,9 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
     extra = list(outcomes.tracked[1:]) if len(outcomes.tracked) > 1 else []
     marks = [k for k in ("warm_start", "feasible", "is_pareto") if any(k in r for r in rows)]
     header = [escape(h) for h in ("trial", "status", metric, *extra, *marks, "iters", "time_s")]
-    header += [_name(p) for p in searched]
+    names = _display_names(spec, searched)
+    searched.sort(key=lambda c: names[c])  # width_1 beside num_layers/width_2, as width_2
+    header += [names[p] for p in searched]
     table = [
         [
             escape(str(r.get("ax_index", r["trial_id"]))),
@@ -89,11 +94,12 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
         lines += ["", f"infeasible: {infeasible_count(rows)} of {done} completed trials"]
     row = None if outcomes.is_multi else study.best_row()
     if outcomes.is_multi:
-        lines += _front_lines(rows, outcomes, searched)
+        lines += _front_lines(rows, outcomes, searched, names)
     if row is not None:
         best = float(row["metric"])
         lines += ["", f"best {escape(metric)} = {best:.6g} (trial {row.get('ax_index')})"]
-        lines += [f"  {_name(p)} = {_fmt(row.get(p))}" for p in searched]
+        # A parameter of a branch the trial did not take is absent: left out.
+        lines += [f"  {names[p]} = {_fmt(row[p])}" for p in searched if row.get(p) is not None]
         base = [
             r for r in rows if r.get("is_baseline") and r.get("status") == TrialStatus.COMPLETED
         ]
@@ -116,7 +122,9 @@ def render_summary(experiment_dir: str, *, top: int = 20) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def _front_lines(rows: list[Row], outcomes: Any, searched: list[str]) -> list[str]:
+def _front_lines(
+    rows: list[Row], outcomes: Any, searched: list[str], names: dict[str, str]
+) -> list[str]:
     """The Pareto set, sorted by the first objective, and its hypervolume."""
     from distributed_bo.report.front import front_rows, hypervolume, reference_point
 
@@ -129,7 +137,7 @@ def _front_lines(rows: list[Row], outcomes: Any, searched: list[str]) -> list[st
         for m in outcomes.metrics
     )
     out = ["", f"Pareto set: {len(front)} trials, by {escape(outcomes.metrics[0])}"]
-    header = ["trial", *(escape(m) for m in outcomes.metrics), *(_name(p) for p in searched)]
+    header = ["trial", *(escape(m) for m in outcomes.metrics), *(names[p] for p in searched)]
     table = [
         [
             escape(str(r.get("ax_index", r["trial_id"]))),
@@ -152,8 +160,31 @@ def escape(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
-def _name(column: str) -> str:
-    return escape(column[len(CONFIG_PREFIX) :])
+def _display_names(spec: StudySpec, columns: list[str]) -> dict[str, str]:
+    """Each config column's name as the spec writes it (escaped).
+
+    A ``when:`` controller and the parameters it gates are one branch point named
+    after the controller, so their columns are ``config/num_layers/num_layers`` and
+    ``config/num_layers/width_3``: they are shown as ``num_layers`` and ``width_3``.
+    Other columns are shown by their flat path (``arch/width_3``).
+    """
+    short: dict[str, str] = {}
+    try:
+        parsed = spec.parsed_space()
+    except DistributedBOError:  # an old spec file this version reads differently
+        parsed = None
+    if parsed is not None:
+        for controller in parsed.controllers:
+            short[f"{controller}{NESTED_SEP}{controller}"] = controller
+        for name, gate in parsed.gates.items():
+            short[f"{gate.controller}{NESTED_SEP}{name}"] = name
+    out = {}
+    for column in columns:
+        path = column[len(CONFIG_PREFIX) :]
+        out[column] = escape(short.get(path, path))
+    if len(set(out.values())) < len(out):  # a short name met a flat one: keep paths
+        out = {c: escape(c[len(CONFIG_PREFIX) :]) for c in columns}
+    return out
 
 
 def _varies(rows: list[Row], key: str) -> bool:

@@ -302,10 +302,19 @@ class ResultsWriter(Callback):
         """Give the ``WARM`` rows their Ax indices once the searcher attached them."""
         if not self.warm_rows or self.warm_rows[-1]["ax_index"] is not None:
             return
-        indices = [] if self._searcher is None else self._searcher.warm_trial_indices()
-        if len(indices) == len(self.warm_rows):
-            for row, index in zip(self.warm_rows, indices, strict=True):
-                row["ax_index"] = index
+        searcher = self._searcher
+        indices = [] if searcher is None else searcher.warm_trial_indices()
+        if searcher is None or len(indices) != len(self.warm_rows):
+            return
+        for row, index in zip(self.warm_rows, indices, strict=True):
+            row["ax_index"] = index
+            # Conditional spaces: the branch each observation is in (the space is
+            # known now); its parameters of other branches stay null.
+            config = {
+                k[len(CONFIG_PREFIX) :]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX)
+            }
+            for path, taken in searcher.branches(config).items():
+                row[f"{BRANCH_PREFIX}{path}"] = taken
 
     def _row(self, trial: Any) -> Row:
         row = self.rows.get(trial.trial_id)

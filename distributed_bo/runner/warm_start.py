@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed_bo.exceptions import ExperimentNotFoundError, SpecError
 from distributed_bo.experiment import Experiment, read_experiment
@@ -34,11 +34,15 @@ from distributed_bo.experiment.spec_file import read_spec
 from distributed_bo.experiment.storage import StorageDir
 from distributed_bo.spec import StudySpec
 from distributed_bo.spec._frozen import thaw
+from distributed_bo.spec.domains import NESTED_SEP
 from distributed_bo.spec.feasibility import check_baseline_meets, parse_constraints
 from distributed_bo.spec.space import ParsedSpace, parse_space
 from distributed_bo.spec.warm_start import DEFAULT_TOP_K, WarmStartSpec
 from distributed_bo.types import Row, TrialStatus
 from distributed_bo.validation import fail
+
+if TYPE_CHECKING:
+    from distributed_bo.search.space import MappedSpace
 
 #: Why an earlier configuration is not used, as the notes count them.
 _REASONS = (
@@ -105,7 +109,10 @@ def warm_start_points(spec: StudySpec, exp: StorageDir) -> WarmStart:
     warm = spec.warm_start
     if warm is None:
         return WarmStart()
+    from distributed_bo.search.space import map_space
+
     parsed = parse_space(spec.space)
+    mapped = map_space(spec.param_space())
     earlier: list[Experiment] = []
     for i, source in enumerate(warm.sources):
         path = f"warm_start.from[{i}]"
@@ -115,10 +122,10 @@ def warm_start_points(spec: StudySpec, exp: StorageDir) -> WarmStart:
             _check_objectives(spec, _read(source, path, rows=False).spec, path, source)
         earlier.append(_read(source, path))
     if not warm.is_data:
-        return _initial_points(spec, warm, parsed, earlier)
+        return _initial_points(spec, warm, parsed, earlier, mapped)
     out = WarmStart()
     for study in earlier:
-        points, note = _observations(spec, parsed, study)
+        points, note = _observations(spec, parsed, study, mapped)
         out.points.extend(points)
         out.notes.append(note)
     if not out.points:
@@ -134,7 +141,11 @@ def warm_start_points(spec: StudySpec, exp: StorageDir) -> WarmStart:
 
 
 def _initial_points(
-    spec: StudySpec, warm: WarmStartSpec, parsed: ParsedSpace, sources: list[Experiment]
+    spec: StudySpec,
+    warm: WarmStartSpec,
+    parsed: ParsedSpace,
+    sources: list[Experiment],
+    mapped: MappedSpace,
 ) -> WarmStart:
     """``initial`` mode: each source's best ``top_k`` that fit, within the budget."""
     top_k = warm.top_k or DEFAULT_TOP_K
@@ -144,7 +155,7 @@ def _initial_points(
     for earlier in sources:
         taken, skipped = 0, dict.fromkeys(_REASONS, 0)
         for row in _best(earlier, top_k):
-            config = _fit(row, parsed.domains, constraints)
+            config = _fit(row, parsed.domains, constraints, mapped)
             key = json.dumps(config, sort_keys=True, default=str)
             if isinstance(config, str) or key in seen:
                 skipped[config if isinstance(config, str) else _REASONS[2]] += 1
@@ -219,7 +230,7 @@ def _objectives(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _observations(
-    spec: StudySpec, parsed: ParsedSpace, earlier: Experiment
+    spec: StudySpec, parsed: ParsedSpace, earlier: Experiment, mapped: MappedSpace
 ) -> tuple[list[WarmPoint], str]:
     """``data`` mode: a source's COMPLETED rows that fit, with their values, and a note.
 
@@ -236,7 +247,7 @@ def _observations(
     skipped = dict.fromkeys(_REASONS, 0)
     done = [r for r in earlier.rows if r.get("status") == TrialStatus.COMPLETED]
     for row in sorted(done, key=_trial_number):
-        config = _fit(row, parsed.domains, constraints)
+        config = _fit(row, parsed.domains, constraints, mapped)
         if not isinstance(config, str) and not _meets_constants(row, parsed.constants):
             config = _REASONS[1]
         values = _values(row, tracked, first)
@@ -341,10 +352,30 @@ def _best(earlier: Experiment, k: int) -> list[Row]:
     return ranked[:k]
 
 
-def _fit(row: Row, domains: Any, constraints: Any) -> dict[str, Any] | str:
-    """The row's values of every searched parameter, checked; else why not (a reason)."""
+def _fit(row: Row, domains: Any, constraints: Any, mapped: MappedSpace) -> dict[str, Any] | str:
+    """The row's values of every searched parameter, checked; else why not (a reason).
+
+    A branch point (a choice of mappings, or a ``when:`` controller) takes the row's
+    non-null ``config/<branch point>/...`` columns, by flat name: the branch the row
+    took, with its constants and parameters, and nothing of the others. They must
+    make exactly one branch of this space's branch point, as the searcher matches
+    them (:meth:`~distributed_bo.search.space.MappedSpace.branch_taken`).
+    """
     config: dict[str, Any] = {}
     for name, domain in domains.items():
+        if domain.is_branch_point:
+            prefix = f"{CONFIG_PREFIX}{name}{NESTED_SEP}"
+            taken = {
+                k[len(CONFIG_PREFIX) :]: v
+                for k, v in row.items()
+                if k.startswith(prefix) and v is not None
+            }
+            if not taken:
+                return _REASONS[0]
+            if not _in_a_branch(mapped, name, taken):
+                return _REASONS[1]
+            config.update(taken)
+            continue
         column = f"{CONFIG_PREFIX}{name}"
         if row.get(column) is None:
             return _REASONS[0]
@@ -358,3 +389,8 @@ def _fit(row: Row, domains: Any, constraints: Any) -> dict[str, Any] | str:
     except SpecError:
         return _REASONS[1]
     return config
+
+
+def _in_a_branch(mapped: MappedSpace, path: str, flat: dict[str, Any]) -> bool:
+    """Whether ``flat`` (flat paths -> values) is exactly one branch of ``path``'s choice."""
+    return mapped.branch_taken(path, flat) is not None

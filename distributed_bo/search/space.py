@@ -294,6 +294,22 @@ class MappedSpace:
             out.update(matched[0])
         return self.canonical({**{p.ax_name: p.filler for p in self.parameters}, **out})
 
+    def branch_taken(self, path: str, config: Mapping[str, Any]) -> int | None:
+        """The branch of the branch point at ``path`` that ``config`` holds, else ``None``.
+
+        ``config`` (nested, or flat ``a/b`` keys) must hold exactly one branch: its
+        constants, its parameters inside their domains, its nested branch points
+        matched, and no key of another branch (as :meth:`to_ax` matches them).
+        Other keys of ``config`` are not looked at. ``None`` also for a ``path``
+        that is no branch point outside branches.
+        """
+        by_name = {p.ax_name: p for p in self.parameters}
+        for bp in self.branch_points:
+            if bp.path == path:
+                matched = _match(bp, flatten(config), by_name)
+                return None if matched is None else int(matched[0][bp.ax_name])
+        return None
+
     def translate_constraint(self, constraint: str) -> str:
         """Rewrite a linear constraint from flat Tune names to Ax names.
 
@@ -316,8 +332,12 @@ def _branch_of(value: Any) -> int | None:
 
 
 def _under(flat: Mapping[str, Any], path: str) -> set[str]:
-    """Keys of ``flat`` inside the branch point at ``path``."""
-    return {k for k in flat if k.startswith(path + NESTED_SEP)}
+    """Keys of ``flat`` inside the branch point at ``path``.
+
+    A key whose value is ``None`` is absent: a config rebuilt from a row of
+    ``trials.parquet`` holds null for every parameter of the branches not taken.
+    """
+    return {k for k, v in flat.items() if k.startswith(path + NESTED_SEP) and v is not None}
 
 
 def _match(
@@ -333,7 +353,8 @@ def _match(
             if path not in flat or not _same(flat[path], constant):
                 ok = False
                 break
-            keys.add(path)
+            if constant is not None:  # a null constant is absent from a row, as in _under
+                keys.add(path)
         for name in branch.parameters if ok else ():
             p = by_name[name]
             if p.selector:

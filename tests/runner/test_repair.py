@@ -187,3 +187,27 @@ def test_unfinished_trial_moves_to_the_newest_checkpoint_on_storage(finished, tm
         exp, _snapshot(exp_path).name, running, metric="value", checkpoint_frequency=1
     )
     assert not again
+
+
+def test_a_config_rebuilt_from_a_conditional_row_is_one_branch_for_the_searcher():
+    # A snapshot config holding a pickle blob is rebuilt from the row, whose columns
+    # of the branches not taken are null; the restored searcher binds it by to_ax.
+    from distributed_bo.runner.repair import _config
+    from distributed_bo.search.space import map_space
+    from distributed_bo.testing.conditional import issue_space
+
+    row = {
+        "trial_id": "t0", "branch/arch": 0, "branch/act": 0,
+        "config/arch/depth": 2, "config/arch/width_1": 64, "config/arch/width_2": 32,
+        "config/arch/width_3": None, "config/act/name": "relu", "config/act/beta": None,
+        "config/lr": 0.01,
+    }  # fmt: skip
+    raw = {"config": {"lr": {"_type": "CLOUDPICKLE_FALLBACK", "value": "00"}}}
+    config = _config(raw, row)
+    assert config["arch/width_3"] is None  # as the row holds it
+    space = map_space(issue_space())
+    ax = space.to_ax(config)
+    assert space.branches(ax) == {"arch": 0, "act": 0}
+    assert ax["arch__b0__width_1"] == 64 and space.to_config(ax)["arch"] == {
+        "depth": 2, "width_1": 64, "width_2": 32,
+    }  # fmt: skip

@@ -162,3 +162,28 @@ def test_flat_spaces_are_unchanged():
     assert all(not p.conditions and not p.selector for p in s.parameters)
     ax = {"x": 0.3, "c": "1"}
     assert s.canonical(ax) == ax and s.to_ax(s.to_config(ax)) == ax
+
+
+def test_a_config_rebuilt_from_a_row_holds_null_for_other_branches_and_still_matches():
+    # trials.parquet has a column for every parameter of every branch, null where the
+    # trial's branch has none: a resume or a warm start rebuilds configs from them.
+    s = map_space(issue_space())
+    row = {
+        "arch/depth": 2, "arch/width_1": 64, "arch/width_2": 32, "arch/width_3": None,
+        "act/name": "softplus", "act/beta": 1.5, "lr": 0.01,
+    }  # fmt: skip
+    ax = s.to_ax(row)
+    assert s.branches(ax) == {"arch": 0, "act": 1}
+    assert ax["arch__b0__width_1"] == 64 and ax["act__b1__beta"] == 1.5
+    assert s.branch_taken("arch", row) == 0 and s.branch_taken("act", row) == 1
+    deep = {**row, "arch/depth": 3, "arch/width_3": 128}
+    assert s.branch_taken("arch", deep) == 1
+    assert s.branch_taken("arch", {**row, "arch/depth": 4}) is None  # no such branch
+    assert s.branch_taken("lr", row) is None  # not a branch point
+
+
+def test_a_null_constant_in_a_branch_is_absent_as_a_row_holds_it():
+    s = map_space({"b": tune.choice([{"p": None, "w": tune.choice([1, 2])}, {"w2": 3.0}])})
+    assert s.to_ax({"b": {"p": None, "w": 2}})["b"] == 0
+    assert s.to_ax({"b/p": None, "b/w": 2, "b/w2": None})["b"] == 0
+    assert s.to_ax({"b/w2": 3.0, "b/p": None, "b/w": None})["b"] == 1
