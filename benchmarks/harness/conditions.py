@@ -21,6 +21,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -280,3 +281,24 @@ def earlier_runs(raw_path: Path, resume: bool) -> tuple[list[dict[str, Any]], li
         f"{len(previous['runs'])} runs in the JSON at its end"
     )
     return previous["runs"], [*h.get("earlier", []), line]
+
+
+def open_record(
+    raw_path: Path, config: Any, **fields: Any
+) -> tuple[list[dict[str, Any]], Recorder]:
+    """Start (or, with ``config.resume``, continue) a benchmark's raw JSON record.
+
+    Quiets the libraries, creates the folder, keeps the earlier runs when resuming,
+    writes a fresh header (``config`` as a dict, the earlier invocations, ``fields``)
+    and dumps the file once.
+
+    Returns:
+        The run list (the earlier runs; append new ones to it) and its recorder.
+    """
+    quiet()
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    runs, earlier = earlier_runs(raw_path, config.resume)
+    header = new_header(config=asdict(config), earlier=earlier, finished=False, **fields)
+    record = Recorder(raw_path, {"header": header, "runs": runs})
+    record.dump()
+    return runs, record
