@@ -209,7 +209,7 @@ class QBatchMethod(Method):
             mode="min",
             acquisition=DEFAULT_ACQUISITION,
             batch_strategy=batch_strategy,
-            num_initial=max(5, 2 * self.space.dim),
+            num_initial=self.space.default_num_initial,
             seed=seed,
         )
         self.q, self.budget, self.made = q, budget, 0

@@ -62,7 +62,7 @@ from distributed_bo.runner.warm_start import (
     write_points,
 )
 from distributed_bo.runner.watchdog import TrialWatchdog
-from distributed_bo.runner.wiring import build_searcher, resume_searcher
+from distributed_bo.runner.wiring import build_searcher, resume_searcher, sobol_only_note
 from distributed_bo.search.space import flatten
 from distributed_bo.search.warm import WarmObservation
 from distributed_bo.spec import StudySpec
@@ -133,8 +133,10 @@ def run_study(
     with driver_lock(exp, notes=progress):
         warm = warm_start_points(spec, exp)  # first: a source that is exp says so
         _check_new(exp, spec.name)
-        for line in warm.notes if progress is not None else []:
-            print(line, file=progress, flush=True)
+        notes = [*warm.notes, sobol_only_note(spec)]
+        for line in notes if progress is not None else []:
+            if line:
+                print(line, file=progress, flush=True)
         started = _connect_and_check(spec, address, worker_logs)
         try:
             return _fit(spec, exp, progress=progress, resume=None, warm=warm.points)

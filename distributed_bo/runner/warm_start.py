@@ -301,7 +301,7 @@ def _sobol_note(spec: StudySpec, n: int) -> str:
     """How the warm observations change the Sobol start (they count toward num_initial)."""
     from distributed_bo.search.space import map_space
 
-    initial = spec.searcher.num_initial or max(5, 2 * map_space(spec.param_space()).dim)
+    initial = spec.searcher.num_initial or map_space(spec.param_space()).default_num_initial
     if n >= initial:
         return (
             f"warm start: {n} observation(s), at least searcher.num_initial ({initial}): no "

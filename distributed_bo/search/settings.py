@@ -113,7 +113,8 @@ class SearcherSettings:
             >= 1; ``None`` means one per free slot, at most :data:`GENERATION_CHUNK`
             per cycle.
         num_initial: Trials with data before the model is used, >= 1; until then free
-            slots get Sobol points. ``None``: ``max(5, 2 * d)`` for ``d`` parameters.
+            slots get Sobol points. ``None``: ``max(5, 2 * d)`` for the ``d``
+            parameters of one configuration (a branch point's widest branch counts).
         max_observations: Most observations the model is fitted on, >= 2 (the best
             half plus the most recent, see
             :func:`~distributed_bo.search.generator.select_observations`), so long

@@ -234,8 +234,35 @@ class MappedSpace:
 
     @property
     def dim(self) -> int:
-        """Number of searched parameters."""
+        """Number of searched parameters (Ax's), every branch's included."""
         return len(self.parameters)
+
+    @property
+    def active_dim(self) -> int:
+        """Most searched parameters one configuration uses, selectors included.
+
+        ``dim`` for a space without branch points. A ``when:`` parameter gated by
+        ``num_layers >= 2`` is one Ax parameter per branch it is in, but a trial
+        uses at most one of them, so it counts once here.
+        """
+
+        def widest(bp: BranchPoint) -> int:
+            return max(
+                len(br.parameters) + sum(widest(inner) for inner in br.branch_points)
+                for br in bp.branches
+            )
+
+        top = sum(1 for p in self.parameters if not p.conditions)
+        return top + sum(widest(bp) for bp in self.branch_points)
+
+    @property
+    def default_num_initial(self) -> int:
+        """Sobol trials before the model when ``num_initial`` is unset: ``max(5, 2 d)``.
+
+        ``d`` is :attr:`active_dim`, the parameters of one configuration, so a
+        conditional space's Sobol start does not grow with its number of branches.
+        """
+        return max(5, 2 * self.active_dim)
 
     def ax_name(self, path: str) -> str:
         """Ax name of the parameter at flat ``path`` (outside branches first)."""

@@ -119,7 +119,7 @@ class StoppedTrialGenerator(BatchGenerator):
 
         Args:
             settings: The searcher's settings; ``num_initial=None`` becomes
-                ``max(5, 2 * d)`` for ``d`` parameters.
+                ``space.default_num_initial``.
             space: The mapped search space.
             metric: The objective's name as the trainable reports it.
             mode: ``"min"`` or ``"max"``.
@@ -136,7 +136,7 @@ class StoppedTrialGenerator(BatchGenerator):
             mode=mode,
             acquisition=settings.acquisition,
             batch_strategy=settings.batch_strategy,
-            num_initial=settings.num_initial or max(5, 2 * space.dim),
+            num_initial=settings.num_initial or space.default_num_initial,
             seed=seed,
             parameter_constraints=settings.parameter_constraints,
             initial_points=initial_points,

@@ -187,3 +187,22 @@ def test_a_null_constant_in_a_branch_is_absent_as_a_row_holds_it():
     assert s.to_ax({"b": {"p": None, "w": 2}})["b"] == 0
     assert s.to_ax({"b/p": None, "b/w": 2, "b/w2": None})["b"] == 0
     assert s.to_ax({"b/w2": 3.0, "b/p": None, "b/w": None})["b"] == 1
+
+
+def test_the_default_sobol_start_counts_the_parameters_of_one_configuration():
+    # issue_space has 9 Ax parameters (both arch branches' widths) but a trial uses
+    # at most 7: lr, arch, act, three widths and beta; the Sobol start is 2 x 7.
+    s = map_space(issue_space())
+    assert (s.dim, s.active_dim, s.default_num_initial) == (9, 7, 14)
+    nested = map_space(nested_space())  # x, opt, then adam's sched, gamma, epoch
+    assert (nested.dim, nested.active_dim) == (6, 5)
+    flat = map_space({"x": tune.uniform(0, 1), "c": tune.choice([1, 2])})
+    assert (flat.dim, flat.active_dim, flat.default_num_initial) == (2, 2, 5)
+
+
+def test_the_searcher_uses_the_default_sobol_start_of_its_space():
+    from distributed_bo import BatchBOSearcher
+
+    searcher = BatchBOSearcher(space=issue_space(), metric="v", mode="min", seed=0)
+    searcher.suggest("t0")
+    assert searcher._gen is not None and searcher._gen.num_initial == 14

@@ -126,6 +126,9 @@ def test_study_spec_keeps_when_in_its_yaml_and_folds_a_flat_baseline(minimal):
     assert StudySpec.from_dict(spec.to_dict()) == spec  # the nested baseline reads back
     mapped = map_space(spec.param_space())
     assert mapped.to_config(mapped.to_ax(dict(spec.baseline))) == spec.baseline
+    # width_3 is one Ax parameter in each of two branches, but one trial has at most
+    # lr, num_layers, width_1..4 and drop_4: the Sobol start is 2 x 7.
+    assert (mapped.dim, mapped.active_dim, mapped.default_num_initial) == (8, 7, 14)
 
 
 @pytest.mark.parametrize(
