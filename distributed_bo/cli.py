@@ -204,6 +204,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         spec = load_spec(args.spec, overrides=args.overrides)
         print(f"ok: {spec.name} ({len(spec.param_space())} top-level parameters)")
+        from distributed_bo.spec.notes import sobol_only_note
+
+        if spec.searcher.num_initial is None:
+            _configure_ax_logging(False)  # the default's parameter count maps to Ax
+        if note := sobol_only_note(spec):
+            print(f"note: {note}", file=sys.stderr)
         return 0
     if args.command in ("run", "resume"):
         return _run_or_resume(args)

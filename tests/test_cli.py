@@ -105,6 +105,29 @@ def test_validate_accepts_every_shipped_job():
         assert main(["validate", str(job)]) == 0, job
 
 
+def test_validate_notes_a_budget_the_model_never_reaches(tmp_path, capsys):
+    spec = tmp_path / "short.yaml"
+    spec.write_text(
+        textwrap.dedent(
+            """\
+            name: short
+            objective: {metric: value, mode: min}
+            trainable: {name: branin}
+            space:
+              x0: {type: uniform, lower: -5.0, upper: 10.0}
+              x1: {type: uniform, lower: 0.0, upper: 15.0}
+            budget: {num_trials: 5}
+            """
+        )
+    )
+    assert main(["validate", str(spec)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ok: short")
+    assert err.startswith("note: searcher.num_initial: 5 (the default") and "(5)" in err
+    assert main(["validate", str(spec), "--set", "searcher.num_initial=3"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 COUNTING = """\
 name: held
 objective: {{metric: value, mode: min}}

@@ -62,10 +62,11 @@ from distributed_bo.runner.warm_start import (
     write_points,
 )
 from distributed_bo.runner.watchdog import TrialWatchdog
-from distributed_bo.runner.wiring import build_searcher, resume_searcher, sobol_only_note
+from distributed_bo.runner.wiring import build_searcher, resume_searcher
 from distributed_bo.search.space import flatten
 from distributed_bo.search.warm import WarmObservation
 from distributed_bo.spec import StudySpec
+from distributed_bo.spec.notes import sobol_only_note
 from distributed_bo.types import Row, TrialStatus
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from distributed_bo.experiment.rows import metric_values
 from distributed_bo.search.events import Complete, EarlyStop, Fail, Finished
 from distributed_bo.search.searcher import BatchBOSearcher
-from distributed_bo.search.space import map_space
 from distributed_bo.search.warm import WarmObservation
 from distributed_bo.spec import StudySpec
 from distributed_bo.types import Row, TrialStatus
@@ -41,28 +40,6 @@ def build_searcher(
         points_to_evaluate=([spec.baseline] if spec.baseline else []) + [dict(c) for c in warm],
         warm_start=observations,
         time_attr=spec.scheduler.time_attr,
-    )
-
-
-def sobol_only_note(spec: StudySpec) -> str | None:
-    """One line when the budget ends before the model is ever used, else ``None``.
-
-    With ``num_initial`` (set, or the default of the space) at least
-    ``budget.num_trials`` and no warm start, every trial is the baseline or a Sobol
-    point: the study is a quasi-random search.
-    """
-    if spec.warm_start is not None:
-        return None  # its notes say how the warm observations shorten the start
-    set_by_user = spec.searcher.num_initial is not None
-    initial = spec.searcher.num_initial or map_space(spec.param_space()).default_num_initial
-    trials = spec.budget.num_trials
-    if initial < trials:
-        return None
-    source = "" if set_by_user else " (the default, max(5, 2 x parameters))"
-    return (
-        f"searcher.num_initial: {initial}{source} >= budget.num_trials ({trials}): every "
-        "trial is a Sobol point and the model is never used; set searcher.num_initial "
-        f"below {trials}, or raise budget.num_trials"
     )
 
 

@@ -54,16 +54,3 @@ def test_finished_rows_become_typed_events():
         "c": Fail(trial_id="c", reason="failed"),
         "d": EarlyStop(trial_id="d"),
     }
-
-
-def test_a_budget_that_ends_before_the_model_gets_one_line():
-    from distributed_bo.runner.wiring import sobol_only_note
-
-    # 2 parameters: the default num_initial is max(5, 4) = 5 >= 4 trials.
-    assert sobol_only_note(_spec()) == (
-        "searcher.num_initial: 5 (the default, max(5, 2 x parameters)) >= "
-        "budget.num_trials (4): every trial is a Sobol point and the model is never "
-        "used; set searcher.num_initial below 4, or raise budget.num_trials"
-    )
-    assert sobol_only_note(_spec(num_initial=4)).startswith("searcher.num_initial: 4 >= ")
-    assert sobol_only_note(_spec(num_initial=3)) is None
