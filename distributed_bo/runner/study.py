@@ -134,12 +134,13 @@ def run_study(
     with driver_lock(exp, notes=progress):
         warm = warm_start_points(spec, exp)  # first: a source that is exp says so
         _check_new(exp, spec.name)
-        notes = [*warm.notes, sobol_only_note(spec)]
-        for line in notes if progress is not None else []:
-            if line:
-                print(line, file=progress, flush=True)
+        for line in warm.notes if progress is not None else []:
+            print(line, file=progress, flush=True)
         started = _connect_and_check(spec, address, worker_logs)
         try:
+            # After the cluster checks, so that a refused study prints its error alone.
+            if progress is not None and (note := sobol_only_note(spec)):
+                print(note, file=progress, flush=True)
             return _fit(spec, exp, progress=progress, resume=None, warm=warm.points)
         finally:
             _shutdown(started)
