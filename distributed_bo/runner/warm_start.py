@@ -36,6 +36,7 @@ from distributed_bo.spec import StudySpec
 from distributed_bo.spec._frozen import thaw
 from distributed_bo.spec.domains import NESTED_SEP
 from distributed_bo.spec.feasibility import check_baseline_meets, parse_constraints
+from distributed_bo.spec.notes import sobol_start
 from distributed_bo.spec.space import ParsedSpace, parse_space
 from distributed_bo.spec.warm_start import DEFAULT_TOP_K, WarmStartSpec
 from distributed_bo.types import Row, TrialStatus
@@ -299,9 +300,7 @@ def _values(row: Row, tracked: Sequence[str], first: str) -> dict[str, float] | 
 
 def _sobol_note(spec: StudySpec, n: int) -> str:
     """How the warm observations change the Sobol start (they count toward num_initial)."""
-    from distributed_bo.search.space import map_space
-
-    initial = spec.searcher.num_initial or map_space(spec.param_space()).default_num_initial
+    initial = sobol_start(spec)
     if n >= initial:
         return (
             f"warm start: {n} observation(s), at least searcher.num_initial ({initial}): no "

@@ -6,6 +6,11 @@ from distributed_bo.search.space import map_space
 from distributed_bo.spec.study import StudySpec
 
 
+def sobol_start(spec: StudySpec) -> int:
+    """The ``num_initial`` the study's searcher uses: the spec's, or its space's default."""
+    return spec.searcher.num_initial or map_space(spec.param_space()).default_num_initial
+
+
 def sobol_only_note(spec: StudySpec) -> str | None:
     """One line when the budget ends before the model is ever used, else ``None``.
 
@@ -16,7 +21,7 @@ def sobol_only_note(spec: StudySpec) -> str | None:
     if spec.warm_start is not None:
         return None  # its notes say how the warm observations shorten the start
     set_by_user = spec.searcher.num_initial is not None
-    initial = spec.searcher.num_initial or map_space(spec.param_space()).default_num_initial
+    initial = sobol_start(spec)
     trials = spec.budget.num_trials
     if initial < trials:
         return None
