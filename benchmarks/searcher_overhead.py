@@ -19,7 +19,9 @@
    shifted copies of Levy-6, with qLogNEHVI (k = 2 to 4) and qLogNParEGO (2 to 5):
    what the choice between them at :data:`MAX_HVI_OBJECTIVES` rests on.
    ``--reduced`` also times the 2-objective cells with :data:`REDUCED_OPTIMIZER`.
-   ``--objectives`` runs only these cells and merges them into the existing JSON.
+   ``--objectives`` runs only these cells and merges them into the existing JSON;
+   with ``--max-objectives k`` it re-times only the cells of at most k objectives,
+   and the others keep the stamp (command, date, CPU, load) of the run that timed them.
 
 Run: ``python benchmarks/searcher_overhead.py`` (``--quick`` for a smoke test).
 Results: ``benchmarks/results/searcher_overhead.md``.
@@ -516,7 +518,8 @@ def objective_lines(part: dict[str, Any] | None) -> list[str]:
         "",
         "## Several objectives: qLogNEHVI against qLogNParEGO",
         "",
-        f"- Command: `{h['command']}` (merged into this file's JSON under `objectives`)",
+        f"- Command of the latest run: `{h['command']}` (merged into this file's JSON under "
+        "`objectives`; the run that timed each cell is listed below the table)",
         f"- Date (UTC): {h['date_utc']}; {h.get('wall_min', 0):.1f} min; "
         f"load median {load.get('median', float('nan')):.1f} on 2 cores",
         "",
@@ -531,17 +534,29 @@ def objective_lines(part: dict[str, Any] | None) -> list[str]:
         "the process's (one torch thread), less inflated than wall seconds on a loaded "
         "machine.",
         "",
-        "| objectives | acquisition | optimiser | seconds | CPU seconds |",
-        "|---|---|---|---|---|",
+        "| objectives | acquisition | optimiser | seconds | CPU seconds | run |",
+        "|---|---|---|---|---|---|",
     ]
     cells: dict[tuple[int, str, str], list[dict[str, Any]]] = {}
     for r in part["cells"]:
         # Rows from before the field existed used Ax's defaults.
         key = (r["objectives"], r["acquisition"], r.get("optimizer", "20/1024"))
         cells.setdefault(key, []).append(r)
+    runs = h.get("runs") or {h["date_utc"]: _run_stamp(h)}
+    letters = {date: chr(ord("A") + i) for i, date in enumerate(sorted(runs))}
     for (k, acq, opt), rows in sorted(cells.items()):
+        run = letters[rows[0].get("run", h["date_utc"])]
         lines.append(
-            f"| {k} | {acq} | {opt} | {_spread(rows, 'seconds')} | {_spread(rows, 'cpu_s')} |"
+            f"| {k} | {acq} | {opt} | {_spread(rows, 'seconds')} | "
+            f"{_spread(rows, 'cpu_s')} | {run} |"
+        )
+    lines.append("")
+    for date, letter in letters.items():
+        r = runs[date]
+        load = r["load_median"]
+        lines.append(
+            f"- Run {letter}: `{r['command']}`, {date} UTC, {r['cpu']}, load median "
+            + ("?" if load is None else f"{load:.1f}")
         )
     return lines
 
@@ -595,6 +610,13 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         action="store_true",
         help="with --objectives: also time the 2-objective cells with REDUCED_OPTIMIZER",
     )
+    parser.add_argument(
+        "--max-objectives",
+        type=int,
+        default=None,
+        help="with --objectives: time only cells of at most this many objectives; the "
+        "JSON keeps the other cells from their own run",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--replot", action="store_true")
@@ -603,6 +625,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
         # qLogNEHVI took 164 s at 4 objectives (2026-12-05), so 5 is not timed.
         hvi, parego = ((2,), (2,)) if args.quick else ((2, 3, 4), (2, 3, 4, 5))
         cells = [(k, "qLogNEHVI") for k in hvi] + [(k, "qLogNParEGO") for k in parego]
+        if args.max_objectives is not None:
+            cells = [c for c in cells if c[0] <= args.max_objectives]
         return (
             BenchConfig(
                 repeats=args.repeats,
@@ -703,6 +727,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"done in {header['wall_min']:.1f} min", flush=True)
 
 
+def _run_stamp(header: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs to weigh a run's seconds: command, date, CPU, load."""
+    return {
+        "command": header["command"],
+        "date_utc": header["date_utc"],
+        "cpu": header.get("machine", {}).get("cpu", "?"),
+        "load_median": (header.get("load") or {}).get("median"),
+    }
+
+
+def merge_objective_runs(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``new``'s cells, plus ``old``'s cells of objective counts ``new`` did not time.
+
+    Every cell keeps the date of the run that timed it (``run``), and the header lists
+    each run's stamp under ``runs``, so a partial re-time (``--max-objectives``) never
+    passes old seconds off as new ones.
+    """
+    runs = {new["header"]["date_utc"]: _run_stamp(new["header"])}
+    for cell in new["cells"]:
+        cell["run"] = new["header"]["date_utc"]
+    timed = {c["objectives"] for c in new["cells"]}
+    if old and old.get("cells"):
+        old_runs = old["header"].get("runs") or {
+            old["header"]["date_utc"]: _run_stamp(old["header"])
+        }
+        for cell in old["cells"]:
+            if cell["objectives"] not in timed:
+                cell.setdefault("run", old["header"]["date_utc"])
+                new["cells"].append(cell)
+                runs[cell["run"]] = old_runs[cell["run"]]
+    new["header"]["runs"] = runs
+    return new
+
+
 def run_objective_cells(config: BenchConfig, raw_path: Path) -> None:
     """Time the several-objective cells; keep the rest of the JSON as it is."""
     raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"timing": [], "tail": []}
@@ -727,7 +785,7 @@ def run_objective_cells(config: BenchConfig, raw_path: Path) -> None:
                     record.dump()
     record.finish()
     raw_path.with_suffix(".objectives.json").unlink()
-    raw["objectives"] = part
+    raw["objectives"] = merge_objective_runs(raw.get("objectives"), part)
     raw_path.write_text(json.dumps(raw, indent=1))
     if "header" in raw:  # the Markdown needs a timing run's JSON to merge into
         report(raw, raw_path.parent)
