@@ -107,9 +107,15 @@ PEERS = [RANDOM, TPE, GP, AX]
 #: Before 2026-12-06 the default modelled unordered choices as one-hot columns; the
 #: categorical kernel won 15-1-4 on NAS-Bench-201 and became the default.
 ONE_HOT = "BatchBO (one-hot categoricals)"
+#: The centre of the space as the first point (Ax's ``compute_naive_center``: the
+#: middle value of each grid or choice), then the default; Ax's ``Client`` starts so.
+CENTER_FIRST = "BatchBO (centre first)"
 SWITCHES: dict[str, Factory] = {
     ONE_HOT: lambda space, seed, budget, workers: SearcherMethod(
         space, seed, budget, workers, categorical_kernel=False
+    ),
+    CENTER_FIRST: lambda space, seed, budget, workers: SearcherMethod(
+        space, seed, budget, workers, center_first=True
     ),
 }
 RUNNABLE: dict[str, Factory] = {**METHODS, **SWITCHES}

@@ -56,7 +56,8 @@ class SearcherMethod(Method):
     A ``None`` from ``suggest()`` is followed by ``wait_ready()`` and another
     ``suggest()``, so the worker gets its point as soon as it is generated.
     ``metric``/``mode`` may be lists (several objectives); ``kwargs`` go to the
-    searcher (e.g. ``outcome_constraints``).
+    searcher (e.g. ``outcome_constraints``). ``center_first`` makes the centre of
+    the space (:func:`center_point`) the first point, as Ax's ``Client`` starts.
     """
 
     def __init__(
@@ -67,10 +68,13 @@ class SearcherMethod(Method):
         workers: int,
         metric: str | Sequence[str] = "value",
         mode: str | Sequence[str] = "min",
+        center_first: bool = False,
         **kwargs: Any,
     ) -> None:
         from distributed_bo import BatchBOSearcher
 
+        if center_first:
+            kwargs["points_to_evaluate"] = [center_point(space)]
         self.searcher = BatchBOSearcher(
             space=space, metric=metric, mode=mode, max_concurrent=workers, seed=seed, **kwargs
         )
@@ -116,6 +120,25 @@ class SearcherMethod(Method):
             "none_returns": self.none_returns,
             "generation_stats": stats,
         }
+
+
+def center_point(space: Mapping[str, Any]) -> dict[str, Any]:
+    """The centre of a flat Tune space, the first point of Ax's ``Client``.
+
+    Ax's own ``SearchSpace.compute_naive_center`` on the searcher's Ax parameters:
+    a range's midpoint (in log space for a log range), a choice's middle value (ties
+    to the larger index).
+    """
+    from ax.api.utils.instantiation.from_config import parameter_from_config
+    from ax.core.search_space import SearchSpace
+
+    from distributed_bo.search.space import map_space
+
+    mapped = map_space(space)
+    if mapped.is_conditional:
+        raise ValueError("center_point: conditional spaces have no single centre here")
+    parameters = [parameter_from_config(p) for p in mapped.ax_parameters]
+    return mapped.to_config(SearchSpace(parameters=parameters).compute_naive_center())
 
 
 class RandomMethod(Method):
