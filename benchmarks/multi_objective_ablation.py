@@ -23,9 +23,10 @@ Run: ``python benchmarks/multi_objective_ablation.py --variants
 pending-first-metric,default --problems branin_currin,dtlz2 --seeds 5 --jobs 2
 --resume``. Writes ``multi_objective_ablation.json`` and ``.md`` (a table per
 problem: median [IQR], each seed's final regret, and W-T-L against the first
-variant) to ``--out`` (default ``benchmarks/results``). Run without ``default``,
-the variants are paired with the searcher's runs in ``multi_objective.json`` (the
-same default, same seeds: seed 0 gave identical regrets both ways).
+variant) to ``--out`` (default ``benchmarks/results``). Without ``default`` in
+``--variants``, the variants are paired with the searcher's runs in
+``multi_objective.json`` instead (the same default and seeds: seed 0 gave identical
+regrets both ways).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     seen = {r["method"] for r in raw["runs"]}
     order: list[str] = [v for v in variants if v in seen]
     order += [v for v in VARIANTS if v in seen and v not in order]
-    if "default" not in seen:
+    if "default" not in variants:
         # The default is what multi_objective.py runs, seed for seed (both seed Sobol,
         # the acquisition and the simulated workers alike): pair against its runs.
         cells = {(r["problem"], r["seed"]) for r in raw["runs"]}
