@@ -217,6 +217,7 @@ STYLES = {
     GP: ("tab:green", 1.4),
     AX: ("tab:red", 1.4),
     ONE_HOT: ("tab:purple", 1.4),
+    CENTER_FIRST: ("tab:cyan", 1.4),
 }
 FRACTIONS = (0.25, 0.5, 1.0)
 Final = dict[str, dict[str, dict[int, float]]]
