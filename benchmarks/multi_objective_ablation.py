@@ -182,9 +182,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "default" not in variants:
         # The default is what multi_objective.py runs, seed for seed (both seed Sobol,
         # the acquisition and the simulated workers alike): pair against its runs.
-        cells = {(r["problem"], r["seed"]) for r in raw["runs"]}
-        raw["runs"] += shipped_runs(raw_path.parent, cells)
-        order.insert(0, SHIPPED)
+        shipped = shipped_runs(raw_path.parent, {(r["problem"], r["seed"]) for r in raw["runs"]})
+        if shipped:
+            raw["runs"] += shipped
+            order.insert(0, SHIPPED)
     report(raw, raw_path.parent, order)
 
 
