@@ -136,6 +136,19 @@ def report(raw: dict[str, Any], out: Path, variants: Sequence[str]) -> None:
     (out / f"{NAME}.md").write_text("\n".join(lines) + "\n")
 
 
+SHIPPED = f"default ({mo.NAME}.json)"
+
+
+def shipped_runs(out: Path, cells: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The searcher's runs in ``multi_objective.json`` on ``cells`` (problem, seed)."""
+    path = out / f"{mo.NAME}.json"
+    if not path.exists():
+        return []
+    runs = json.loads(path.read_text())["runs"]
+    ours = [r for r in runs if r["method"] == mo.OURS and (r["problem"], r["seed"]) in cells]
+    return [dict(r, method=SHIPPED) for r in ours]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the missing (variant, problem, seed) runs, then write the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -187,19 +200,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             raw["runs"] += shipped
             order.insert(0, SHIPPED)
     report(raw, raw_path.parent, order)
-
-
-SHIPPED = f"default ({mo.NAME}.json)"
-
-
-def shipped_runs(out: Path, cells: set[tuple[str, int]]) -> list[dict[str, Any]]:
-    """The searcher's runs in ``multi_objective.json`` on ``cells`` (problem, seed)."""
-    path = out / f"{mo.NAME}.json"
-    if not path.exists():
-        return []
-    runs = json.loads(path.read_text())["runs"]
-    ours = [r for r in runs if r["method"] == mo.OURS and (r["problem"], r["seed"]) in cells]
-    return [dict(r, method=SHIPPED) for r in ours]
 
 
 if __name__ == "__main__":
