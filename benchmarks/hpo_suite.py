@@ -55,7 +55,7 @@ from harness.conditions import (
     parse_names,
     run_grid,
 )
-from harness.markdown import header_lines, peer_table, reading, table
+from harness.markdown import header_lines, lead_table, peer_table, reading, table
 from harness.methods import (
     AxClientMethod,
     Method,
@@ -262,29 +262,6 @@ def plot(runs: list[dict[str, Any]], tasks: Sequence[str], workers: int, out: Pa
     return save(fig, out / f"{NAME}_w{workers}.png", dpi=90)
 
 
-def medians(final: Final, task: str) -> dict[str, float]:
-    """Median final regret of every method that ran on ``task``."""
-    return {m: pct(list(by[task].values()), 50) for m, by in final.items() if by.get(task)}
-
-
-def final_table(final: Final, tasks: Sequence[str]) -> list[str]:
-    """Median [IQR] final regret, one row per task, and how often each method leads."""
-    labels = [m for m in METHODS if m in final]
-    rows, leads = [], dict.fromkeys(labels, 0)
-    for task in tasks:
-        meds = medians(final, task)
-        best = min(meds.values())
-        cells = []
-        for m in labels:
-            cell = median_iqr(list(final[m].get(task, {}).values()))
-            lead = meds.get(m) == best
-            leads[m] += lead
-            cells.append(f"**{cell}**" if lead else cell)
-        rows.append([task, *cells])
-    rows.append(["tasks with the lowest median (ties count for each)", *map(str, leads.values())])
-    return table(["Task", *labels], rows)
-
-
 def fraction_table(runs: list[dict[str, Any]], tasks: Sequence[str]) -> list[str]:
     """Median regret after 25 %, 50 % and 100 % of the budget, per task and method."""
     labels = [m for m in METHODS if any(r["method"] == m for r in runs)]
@@ -352,7 +329,7 @@ def worker_section(runs: list[dict[str, Any]], tasks: Sequence[str], w: int) -> 
         "Median [25th, 75th percentile] over seeds of the lowest true value found minus "
         "the table's lowest mean; lower is better; bold: lowest median.",
         "",
-        *final_table(final, tasks),
+        *lead_table(final, list(METHODS), tasks, row_title="Task"),
         "",
         "### Regret after 25 %, 50 % and 100 % of the budget (medians)",
         "",

@@ -60,7 +60,7 @@ from harness.conditions import (
     parse_names,
     run_grid,
 )
-from harness.markdown import header_lines, peer_table, reading, table
+from harness.markdown import header_lines, lead_table, peer_table, reading, table
 from harness.methods import (
     AxClientMethod,
     Method,
@@ -71,7 +71,7 @@ from harness.methods import (
 )
 from harness.plots import median_band, pyplot, save
 from harness.simulate import REGRET_FLOOR, exponential_durations, simulate_records
-from harness.stats import final_by, median_iqr, pct
+from harness.stats import final_by, pct
 from harness.tables import load_table
 
 NAME = "multi_objective"
@@ -469,26 +469,6 @@ def plot(runs: list[dict[str, Any]], problems: Sequence[str], out: Path) -> Path
     return save(fig, out / f"{NAME}.png", dpi=90)
 
 
-def final_table(final: Final, problems: Sequence[str]) -> list[str]:
-    """Median [IQR] final HV regret per problem; bold: lowest median; leads counted."""
-    labels = [m for m in METHODS if m in final]
-    rows, leads = [], dict.fromkeys(labels, 0)
-    for name in problems:
-        meds = {m: pct(list(by[name].values()), 50) for m, by in final.items() if by.get(name)}
-        best = min(meds.values())
-        cells = []
-        for m in labels:
-            cell = median_iqr(list(final[m].get(name, {}).values()))
-            lead = meds.get(m) == best
-            leads[m] += lead
-            cells.append(f"**{cell}**" if lead else cell)
-        rows.append([name, *cells])
-    rows.append(
-        ["problems with the lowest median (ties count for each)", *map(str, leads.values())]
-    )
-    return table(["Problem", *labels], rows)
-
-
 def cost_table(runs: list[dict[str, Any]]) -> list[str]:
     """Real seconds per proposal (ask + tell time / configs given), per method."""
     rows = []
@@ -558,7 +538,7 @@ def write_report(raw: dict[str, Any], out: Path) -> None:
         "",
         "Median [25th, 75th percentile] over seeds; lower is better; bold: lowest median.",
         "",
-        *final_table(final, problems),
+        *lead_table(final, list(METHODS), problems, row_title="Problem"),
         "",
         "## Ours against each peer (W-T-L)",
         "",

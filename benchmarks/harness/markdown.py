@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.stats import paired_counts, verdict
+from harness.stats import median_iqr, paired_counts, pct, verdict
 
 
 def machine_line(m: Mapping[str, str]) -> str:
@@ -131,3 +131,36 @@ def peer_table(
         row.append(f"{tw}-{tt}-{tl}")
         rows.append(row)
     return table(["Peer", *columns, "total W-T-L"], rows)
+
+
+def lead_table(
+    final: Mapping[str, Mapping[str, Mapping[int, float]]],
+    labels: Sequence[str],
+    rows: Sequence[str],
+    *,
+    row_title: str,
+) -> list[str]:
+    """Median [IQR] per row and method; bold: the lowest median; leads counted.
+
+    ``final`` is method -> row -> seed -> value (lower is better), as
+    :func:`harness.final_by` makes it. Only ``labels`` (the methods that ran, in
+    column order) compete for the lowest median; ties count for each.
+    """
+    labels = [m for m in labels if m in final]
+    lines, leads = [], dict.fromkeys(labels, 0)
+    for row in rows:
+        values = {m: list(final[m].get(row, {}).values()) for m in labels}
+        meds = {m: pct(v, 50) for m, v in values.items() if v}
+        best = min(meds.values()) if meds else None
+        cells = []
+        for m in labels:
+            cell = median_iqr(values[m])
+            lead = best is not None and meds.get(m) == best
+            leads[m] += lead
+            cells.append(f"**{cell}**" if lead else cell)
+        lines.append([row, *cells])
+    plural = row_title.lower() + ("es" if row_title.endswith("s") else "s")
+    lines.append(
+        [f"{plural} with the lowest median (ties count for each)", *map(str, leads.values())]
+    )
+    return table([row_title, *labels], lines)

@@ -380,8 +380,9 @@ def _stored_constraints(trial: Any) -> list[float]:
 class AxClientMethod(Method):
     """Ax's ``Client`` with its default generation strategy, one trial per free worker.
 
-    ``get_next_trials(max_trials=1)`` may give nothing while Ax waits for data
-    after its initial points; the worker then idles until the next completion.
+    ``get_next_trials(max_trials=1)`` may give nothing, or raise Ax's
+    ``DataRequiredError``, while Ax waits for data after its initial points; the
+    worker then idles until the next completion.
     ``objective`` and ``outcome_constraints`` go to ``configure_optimization`` in
     Ax's syntax (``"acc, -latency"``; ``["slack >= 0"]``). A conditional space
     becomes Ax's hierarchical search space: each branch point's selector gets the
@@ -417,8 +418,16 @@ class AxClientMethod(Method):
         logging.getLogger("ax.generation_strategy").addHandler(self.fallbacks)
 
     def ask(self, trial_id: str) -> dict[str, Any] | None:
+        from ax.exceptions.core import DataRequiredError
+
         start = time.perf_counter()
-        trials = self.client.get_next_trials(max_trials=1)
+        try:
+            trials = self.client.get_next_trials(max_trials=1)
+        except DataRequiredError:
+            # Ax's Sobol node is spent and its model needs more completed trials
+            # (the case with more workers than initial points); its own
+            # orchestrator waits for data then, and so does this worker.
+            trials = {}
         self.gen_seconds.append(time.perf_counter() - start)
         if not trials:
             self.empty_asks += 1
