@@ -6,11 +6,15 @@ it on one background thread.
 
 A batch of ``k`` points comes from one call:
 
-* While fewer than ``num_initial`` trials have data, from Ax's scrambled Sobol
-  sequence (Owen, 1998), so the first round fills every free slot at once. Warm
-  observations (:mod:`distributed_bo.search.warm`), attached before the first
-  batch, are data: they shorten the Sobol start by as many points, and with at
-  least ``num_initial`` of them the first batch already comes from the model.
+* At the start, from Ax's scrambled Sobol sequence (Owen, 1998), so the first
+  round fills every free slot at once. With ``sobol_start="until_data"`` that
+  lasts until ``num_initial`` trials have data. With ``"fixed"`` the start is
+  ``num_initial`` points, and the model takes over once they are drawn and half
+  of them (at least 2, :func:`model_threshold`) have data; a point needed before
+  then is one more Sobol point. Warm observations
+  (:mod:`distributed_bo.search.warm`), attached before the first batch, are
+  data: they shorten the Sobol start by as many points, and with at least
+  ``num_initial`` of them the first batch already comes from the model.
 * Then from one BoTorch acquisition optimisation with ``q = k``: ``joint``
   optimises all ``k x d`` coordinates together (``optimize_acqf(sequential=False)``);
   ``sequential`` builds the batch greedily, one point at a time, conditioning on the
@@ -92,7 +96,7 @@ class BatchGenerator:
         mode: ``"min"`` or ``"max"``.
         acquisition: Acquisition name, see :mod:`distributed_bo.search.acquisition`.
         batch_strategy: ``"joint"`` or ``"sequential"``.
-        num_initial: Trials with data needed before the model is used.
+        num_initial: Size of the Sobol start (see ``sobol_start``).
         seed: Seed of the Sobol sequence and of the acquisition optimiser.
         parameter_constraints: Linear constraints in Ax syntax over flat Tune names.
         initial_points: Ax parameterizations to evaluate before anything else.
@@ -108,6 +112,9 @@ class BatchGenerator:
             ``BO_MIXED``) when the space has an unordered choice.
         warm: Earlier results to attach as data before the first batch (see
             :meth:`attach_warm`); each holds every tracked metric.
+        sobol_start: ``"until_data"``: Sobol points until ``num_initial`` trials
+            have data; ``"fixed"``: ``num_initial`` Sobol points, then the model
+            once :func:`model_threshold` of them have data.
     """
 
     def __init__(
@@ -128,6 +135,7 @@ class BatchGenerator:
         outcomes: Outcomes | None = None,
         categorical_kernel: bool = True,
         warm: Sequence[WarmObservation] = (),
+        sobol_start: str = "until_data",
     ) -> None:
         from ax.api import Client
 
@@ -137,6 +145,7 @@ class BatchGenerator:
         self.acquisition = acquisition
         self.batch_strategy = batch_strategy
         self.num_initial = num_initial
+        self.sobol_start = sobol_start
         self.seed = seed
         self.initial_points = [dict(p) for p in initial_points]
         self.optimizer_options = dict(optimizer_options or {})
@@ -315,9 +324,37 @@ class BatchGenerator:
             self._stats("initial", len(indices), start)
             return indices
         n_data = self.num_with_data()
-        if n_data < max(self.num_initial, 1):
-            return self._generate_sobol(k, start)
-        return self._generate_bo(k, n_data, start)
+        if self.model_ready(n_data):
+            return self._generate_bo(k, n_data, start)
+        if self.sobol_start == "fixed" and self.design_left() > 0:
+            k = min(k, self.design_left())  # the rest in the next cycle, maybe from the model
+        return self._generate_sobol(k, start)
+
+    def design_left(self) -> int:
+        """Points the Sobol start still has: ``num_initial`` less every trial so far."""
+        return max(0, self.num_initial - len(self.experiment.trials))
+
+    def model_ready(self, n_data: int | None = None) -> bool:
+        """Whether the next point comes from the model (``n_data``: trials with data)."""
+        n = self.num_with_data() if n_data is None else n_data
+        if n >= max(self.num_initial, 1):
+            return True
+        return (
+            self.sobol_start == "fixed"
+            and self.design_left() == 0
+            and n >= model_threshold(self.num_initial)
+        )
+
+    def spares_drawable(self) -> bool:
+        """Whether a spare point would be a start or model point, not an extra Sobol one.
+
+        Always true for ``"until_data"``. For ``"fixed"``, false once the start is
+        drawn and too few of it have data: a slot that frees then still gets a
+        Sobol point, but none is drawn ahead for it.
+        """
+        if self.sobol_start != "fixed":
+            return True
+        return self.design_left() > 0 or self.model_ready()
 
     def _generate_sobol(self, k: int, start: float) -> list[int]:
         from ax.adapter.registry import Generators
@@ -513,6 +550,16 @@ def select_observations(
     rest = [i for i in reversed(indices) if i not in best]
     recent = rest[: max_observations - len(best)]
     return sorted(best | set(recent))
+
+
+def model_threshold(num_initial: int) -> int:
+    """Trials with data that let the model follow a drawn ``"fixed"`` Sobol start.
+
+    Half the start, at least 2: Ax's rule for its own start (``min_trials_observed
+    = max(1, initialization_budget // 2)`` in ``ax.api``'s generation strategy),
+    with one point more where one observation would be all the model had.
+    """
+    return max(2, num_initial // 2)
 
 
 def generator_key(trial: Any) -> str | None:

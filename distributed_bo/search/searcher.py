@@ -94,7 +94,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
             ``searcher`` section); or pass its fields as keywords instead:
         acquisition, batch_strategy, batch_size, num_initial, max_observations,
             prefetch, parameter_constraints, stopped_trials, categorical_kernel,
-            optimizer_options: The
+            sobol_start, optimizer_options: The
             fields of :class:`~distributed_bo.search.settings.SearcherSettings`,
             documented (with their defaults) there. A keyword left out takes the
             settings' default.
@@ -133,6 +133,7 @@ class BatchBOSearcher(SaveRestore, Searcher):
         max_observations: int | None = UNSET,
         prefetch: int | None = UNSET,
         categorical_kernel: bool = UNSET,
+        sobol_start: str = UNSET,
         settings: SearcherSettings | None = None,
     ) -> None:
         # Every setting keyword (the others are ignored); UNSET where not given.
@@ -332,7 +333,10 @@ class BatchBOSearcher(SaveRestore, Searcher):
                     raise worker.error
             index = book.ready.popleft()
             self._spare_count.handed_out(
-                ready_left=len(book.ready), slots=slots, first_round=first_round
+                ready_left=len(book.ready),
+                slots=slots,
+                first_round=first_round,
+                refills_free=worker.refills_free,
             )
             book.live[trial_id] = index
             book.ax_of[trial_id] = index
@@ -438,6 +442,8 @@ class BatchBOSearcher(SaveRestore, Searcher):
         return self._concurrency() - len(self._book.live)
 
     def _spares(self) -> int:
+        if self._worker is not None and not self._worker.spares_drawable:
+            return 0  # only a Sobol point beyond the start could fill it: wait for data
         return self._spare_count.spares(self._concurrency())
 
     def _demand(self) -> int:

@@ -13,11 +13,20 @@ a spare of its own, or all but one wait for the next generation.
   points, so these spares cost no model fit. Where ``num_initial`` is under two
   rounds of slots, some of them are Sobol points in place of model-based ones
   (Branin, 5 initial points at 4 workers: 5-4-1 against one spare in
-  ``benchmarks/results/optimizer_quality.md``, not significant).
+  ``benchmarks/results/optimizer_quality.md``, not significant). With
+  ``sobol_start="fixed"`` no spare is drawn beyond the start before the model can
+  be fitted (the searcher asks for none then).
 * A slot that frees and finds the queue empty (a *miss*) adds a spare.
 * Every ``slots`` points handed out after the first round, it looks at the fewest
   points left in the queue after a hand-out. Two or more always left means those
   spares were not needed: it keeps one of them as a margin and drops the rest.
+  Hand-outs while the queue is refilled with Sobol points do not count: those
+  refills cost no model fit and land between slots that free 0.1 s apart, so the
+  queue never drains, yet the first model-based round needs every spare. (Counting
+  them cut the spares below a round before the model took over, and a slot of
+  each round that freed together then waited for a model fit: the 3-s gaps behind
+  a busy fraction of 0.951 of random search's with equal 10-s trials on 4 GPUs,
+  ``benchmarks/results/utilization.md``.)
 
 So trials that end together keep a full round of spares; trials that end one at a
 time settle at one or two, each generated before fewer results (a spare is proposed
@@ -53,7 +62,9 @@ class SpareCount:
             self.target = slots
         return min(max(self.target, 1), slots)
 
-    def handed_out(self, *, ready_left: int, slots: int, first_round: bool) -> None:
+    def handed_out(
+        self, *, ready_left: int, slots: int, first_round: bool, refills_free: bool = False
+    ) -> None:
         """Note a ready point handed to a slot; ``ready_left`` are still queued.
 
         Args:
@@ -61,9 +72,11 @@ class SpareCount:
             slots: Trials run at once.
             first_round: Whether the point fills a slot that never had a trial
                 (the first round's hand-outs are not bursts of ending trials).
+            refills_free: Whether the queue is refilled without a model fit (Sobol
+                or given points), so what is left in it says nothing about bursts.
         """
         self._dry = False
-        if self.fixed is not None or self.target is None or first_round:
+        if self.fixed is not None or self.target is None or first_round or refills_free:
             return
         self._low = ready_left if self._low is None else min(self._low, ready_left)
         self._window += 1

@@ -144,6 +144,7 @@ class StoppedTrialGenerator(BatchGenerator):
             max_observations=settings.max_observations,
             outcomes=outcomes,
             categorical_kernel=settings.categorical_kernel,
+            sobol_start=settings.sobol_start,
             warm=warm,
         )
 

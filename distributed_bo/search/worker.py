@@ -23,6 +23,9 @@ from distributed_bo.search.stopped import StoppedTrialGenerator
 
 logger = logging.getLogger(__name__)
 
+#: :class:`GenerationStats` methods that fit no model.
+FREE_METHODS = frozenset({"sobol", "initial"})
+
 
 class BatchWorker:
     """One background thread per searcher, started on demand.
@@ -53,6 +56,12 @@ class BatchWorker:
         #: The Ax JSON snapshot of the last cycle.
         self.snapshot: dict[str, Any] | None = None
         self.stats: list[GenerationStats] = []
+        #: Whether the last cycle drew Sobol or user-given points, which cost no
+        #: model fit: refills then reach the queue at once (see SpareCount).
+        self.refills_free = True
+        #: Whether a spare would be a design or model point, not a Sobol point
+        #: beyond the start (see :meth:`BatchGenerator.spares_drawable`).
+        self.spares_drawable = True
 
     def wake(self) -> None:
         """Start the thread if it is not running, and notify it (caller holds ``cond``)."""
@@ -108,6 +117,7 @@ class BatchWorker:
                     params = {i: self.gen.parameters(i) for i in new}
                     snapshot = self.gen.to_json()
                     stats = self.gen.last_stats if new else None
+                    drawable = self.gen.spares_drawable()
             except Exception as err:  # surfaced to the caller of suggest()
                 logger.debug("BatchBOSearcher: batch generation failed", exc_info=True)
                 with self.cond:
@@ -122,8 +132,10 @@ class BatchWorker:
                 book.ready.extend(new)
                 book.cands.update(params)
                 self.snapshot = snapshot
+                self.spares_drawable = drawable
                 if stats is not None:
                     self.stats.append(stats)
+                    self.refills_free = stats.method in FREE_METHODS
                 self.busy = False
                 self.cond.notify_all()
 

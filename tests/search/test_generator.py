@@ -103,3 +103,38 @@ def test_categorical_kernel_fits_mixed_gp_only_when_asked_and_categories_exist(
     assert _bo_models(False, mixed, monkeypatch) == ["SingleTaskGP"]  # one-hot columns
     numbers = {"x": tune.uniform(0.0, 1.0), "c": tune.choice([1, 2, 3])}  # ordered
     assert map_space(mixed).has_categorical and not map_space(numbers).has_categorical
+
+
+PLANE = {"x": tune.uniform(0.0, 1.0), "y": tune.uniform(0.0, 1.0)}
+
+
+def test_fixed_sobol_start_is_num_initial_points_then_the_model_at_half_with_data(
+    fast_optimizer,
+):
+    gen = _generator(PLANE, num_initial=4, sobol_start="fixed")
+    first = gen.generate(6)
+    assert len(first) == 4  # the start, and no more in this cycle
+    assert gen.last_stats.method == "sobol"
+    assert not gen.spares_drawable()  # drawn, and no data to fit on yet
+    (extra,) = gen.generate(1)  # a slot that frees now gets one more Sobol point
+    assert gen.last_stats.method == "sobol"
+    gen.complete(first[0], 0.3)
+    assert not gen.model_ready()
+    gen.complete(first[1], 0.1)  # half the start has data
+    assert gen.model_ready() and gen.spares_drawable()
+    gen.generate(1)
+    assert gen.last_stats.method == "qLogNEI"
+    assert gen.last_stats.num_observations == 2
+
+
+def test_until_data_sobol_start_lasts_until_num_initial_trials_have_data(fast_optimizer):
+    gen = _generator(PLANE, num_initial=4)
+    first = gen.generate(6)
+    assert len(first) == 6 and gen.spares_drawable()
+    for i in first[:3]:
+        gen.complete(i, 0.1 * i)
+    gen.generate(1)
+    assert gen.last_stats.method == "sobol"
+    gen.complete(first[3], 0.5)
+    gen.generate(1)
+    assert gen.last_stats.method == "qLogNEI"

@@ -414,3 +414,25 @@ def test_tuner_with_users_trainable_and_param_space(ray_session, tmp_path, fast_
     assert len(exp.trials) == 6  # the budget is honoured: no orphan candidates
     assert sum(t.status.is_completed for t in exp.trials.values()) == 6
     assert results.get_best_result().config["k"] == 1
+
+
+def test_a_fixed_sobol_start_draws_no_spare_beyond_it(fast_optimizer):
+    s = make(prefetch=None, num_initial=5, sobol_start="fixed")
+    try:
+        live, counter = {}, [0]
+        assert fill(s, live, counter) == 4
+        assert s.wait_ready(60)
+        # 4 slots and 4 spares wanted; the start has 5 points, so 1 spare.
+        assert sum(st.num_points for st in s.generation_stats) == 5
+        tid = next(iter(live))
+        s.on_trial_complete(tid, {"v": branin(live.pop(tid))})
+        assert fill(s, live, counter) == 1  # the spare from the start
+        assert s.wait_ready(60)
+        assert sum(st.num_points for st in s.generation_stats) == 5  # 1 datum: no spare
+        tid = next(iter(live))
+        s.on_trial_complete(tid, {"v": branin(live.pop(tid))})
+        assert fill(s, live, counter) == 1  # 2 of 5 with data: the model's point
+        assert s.generation_stats[-1].method == "qLogNEI"
+        assert sum(st.method == "sobol" for st in s.generation_stats) == 2
+    finally:
+        s.close()

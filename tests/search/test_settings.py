@@ -26,6 +26,7 @@ def test_defaults_are_the_documented_ones():
     assert (s.batch_size, s.num_initial, s.prefetch) == (None, None, None)
     assert s.max_observations == DEFAULT_MAX_OBSERVATIONS == 500
     assert s.stopped_trials == DEFAULT_STOPPED_TRIALS == "last_value"
+    assert s.sobol_start == "until_data"
     assert s.parameter_constraints == ()
     assert s.optimizer_options == {}
     assert (
@@ -45,6 +46,7 @@ def test_defaults_are_the_documented_ones():
         ({"max_observations": 1}, r"^searcher\.max_observations: got 1; use an integer >= 2"),
         ({"prefetch": -1}, r"^searcher\.prefetch: got -1; use an integer >= 0 \(0 = only on"),
         ({"stopped_trials": "ignore"}, r"^searcher\.stopped_trials: got 'ignore'; use 'highest"),
+        ({"sobol_start": "half"}, r"^searcher\.sobol_start: got 'half'; use 'until_data' or"),
         ({"parameter_constraints": "x <= 1"}, r"^searcher\.parameter_constraints: got 'x <= 1'"),
         ({"parameter_constraints": ["x * y <= 1"]}, r"^searcher\.parameter_constraints\[0\]"),
         ({"optimizer_options": 3}, r"^searcher\.optimizer_options: got 3; use a mapping"),

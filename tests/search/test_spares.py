@@ -60,3 +60,16 @@ def test_a_miss_adds_one_spare_per_dry_spell_up_to_the_slots():
         count.handed_out(ready_left=0, slots=4, first_round=False)
         count.missed(slots=4)
     assert count.spares(4) == 4  # never more than one per slot
+
+
+def test_hand_outs_refilled_by_sobol_points_do_not_cut_the_spares():
+    count = SpareCount(fixed=None)
+    assert count.spares(4) == 4
+    # Sobol refills land between slots freed together: 3 always left, yet the
+    # first model-based round will need all four.
+    for _ in range(8):
+        count.handed_out(ready_left=3, slots=4, first_round=False, refills_free=True)
+    assert count.spares(4) == 4
+    for _ in range(4):
+        count.handed_out(ready_left=3, slots=4, first_round=False, refills_free=False)
+    assert count.spares(4) == 2
