@@ -104,11 +104,12 @@ def read_trials(storage: StorageDir) -> list[Row]:
     data = storage.read_bytes(TRIALS_FILE)
     if data is None:
         return []
-    # One file's reader, not ``pq.read_table``: the latter's dataset scanner, given an
-    # in-memory buffer, leaves a thread that aborts the interpreter at exit
-    # ("terminate called without an active exception", rc 134) in most runs of a
-    # short command such as ``show`` with pyarrow 26 (apache/arrow#34314).
-    return pq.ParquetFile(pa.BufferReader(data)).read().to_pylist()
+    # One file's reader on the calling thread: ``pq.read_table``'s dataset scanner, and
+    # even ``ParquetFile.read`` with Arrow's CPU pool, leave pool threads that can abort
+    # the interpreter at exit ("terminate called without an active exception", rc 134)
+    # in a short command such as ``show`` with pyarrow 26 (apache/arrow#34314). The
+    # table is small, so one thread costs nothing.
+    return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False).to_pylist()
 
 
 #: The fixed columns a reader relies on, and what each may hold besides null.
