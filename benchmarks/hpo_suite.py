@@ -55,7 +55,14 @@ from harness.conditions import (
     parse_names,
     run_grid,
 )
-from harness.markdown import header_lines, lead_table, peer_table, reading, table
+from harness.markdown import (
+    fraction_table,
+    header_lines,
+    lead_table,
+    peer_table,
+    reading,
+    table,
+)
 from harness.methods import (
     AxClientMethod,
     Method,
@@ -66,7 +73,7 @@ from harness.methods import (
 )
 from harness.plots import median_band, pyplot, save
 from harness.simulate import REGRET_FLOOR, simulate_records
-from harness.stats import final_by, fmt, median_iqr, pct
+from harness.stats import final_by, median_iqr, pct
 from harness.tables import TASKS, load_table
 
 NAME = "hpo_suite"
@@ -237,14 +244,7 @@ STYLES = {
     CENTER_FIRST: ("tab:cyan", 1.4),
     FIXED_START: ("tab:olive", 1.4),
 }
-FRACTIONS = (0.25, 0.5, 1.0)
 Final = dict[str, dict[str, dict[int, float]]]
-
-
-def at_fraction(run: Mapping[str, Any], fraction: float) -> float:
-    """Regret after ``fraction`` of the run's budget (evaluations completed)."""
-    curve = run["regret_curve"]
-    return float(curve[max(math.ceil(fraction * run["budget"]), 1) - 1])
 
 
 def budget_of(runs: Iterable[dict[str, Any]], workers: int) -> str:
@@ -278,23 +278,6 @@ def plot(runs: list[dict[str, Any]], tasks: Sequence[str], workers: int, out: Pa
     for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     return save(fig, out / f"{NAME}_w{workers}.png", dpi=90)
-
-
-def fraction_table(runs: list[dict[str, Any]], tasks: Sequence[str]) -> list[str]:
-    """Median regret after 25 %, 50 % and 100 % of the budget, per task and method."""
-    labels = [m for m in METHODS if any(r["method"] == m for r in runs)]
-    rows = []
-    for task in tasks:
-        row = [task]
-        for m in labels:
-            mine = [r for r in runs if r["method"] == m and r["task"] == task]
-            row.append(
-                " / ".join(fmt(pct([at_fraction(r, f) for r in mine], 50)) for f in FRACTIONS)
-                if mine
-                else "-"
-            )
-        rows.append(row)
-    return table(["Task (25% / 50% / 100%)", *labels], rows)
 
 
 def cost_table(runs: list[dict[str, Any]], workers: Sequence[int]) -> list[str]:
@@ -351,7 +334,7 @@ def worker_section(runs: list[dict[str, Any]], tasks: Sequence[str], w: int) -> 
         "",
         "### Regret after 25 %, 50 % and 100 % of the budget (medians)",
         "",
-        *fraction_table(runs, tasks),
+        *fraction_table(runs, METHODS, tasks, key="task", row_title="Task"),
         "",
         "### The default against each peer (W-T-L)",
         "",

@@ -60,7 +60,13 @@ from harness.conditions import (
     parse_names,
     run_grid,
 )
-from harness.markdown import header_lines, lead_table, peer_table, reading, table
+from harness.markdown import (
+    cost_table,
+    header_lines,
+    lead_table,
+    peer_table,
+    reading,
+)
 from harness.methods import (
     AxClientMethod,
     Method,
@@ -71,7 +77,7 @@ from harness.methods import (
 )
 from harness.plots import median_band, pyplot, save
 from harness.simulate import REGRET_FLOOR, exponential_durations, simulate_records
-from harness.stats import final_by, pct
+from harness.stats import final_by
 from harness.tables import load_table
 
 NAME = "multi_objective"
@@ -469,24 +475,6 @@ def plot(runs: list[dict[str, Any]], problems: Sequence[str], out: Path) -> Path
     return save(fig, out / f"{NAME}.png", dpi=90)
 
 
-def cost_table(runs: list[dict[str, Any]]) -> list[str]:
-    """Real seconds per proposal (ask + tell time / configs given), per method."""
-    rows = []
-    for m in METHODS:
-        sp = [r["seconds_per_proposal"] for r in runs if r["method"] == m]
-        wall = [r["wall_s"] for r in runs if r["method"] == m]
-        if sp:
-            rows.append(
-                [
-                    m,
-                    f"{pct(sp, 50):.3g} [{pct(sp, 25):.3g}, {pct(sp, 75):.3g}]",
-                    f"{pct(wall, 50):.0f}",
-                    str(len(sp)),
-                ]
-            )
-    return table(["Method", "s/proposal median [IQR]", "run wall s (median)", "runs"], rows)
-
-
 def coverage(runs: list[dict[str, Any]], seeds: int) -> tuple[bool, str]:
     """Whether every (problem, method) cell has ``seeds`` seeds, and an "n of N" line."""
     counts = [
@@ -555,7 +543,7 @@ def write_report(raw: dict[str, Any], out: Path) -> None:
         "the configurations it gave; median [IQR] over runs, and the median wall "
         "seconds of a whole run (same invocations, same machine; see the load above).",
         "",
-        *cost_table(runs),
+        *cost_table(runs, METHODS),
     ]
     plot(runs, problems, out)
     lines += reading(out, NOTES_FILE)

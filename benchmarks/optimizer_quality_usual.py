@@ -39,18 +39,25 @@ import functools
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from harness.conditions import loadavg, open_record, parse_names, run_grid
-from harness.markdown import header_lines, lead_table, peer_table, reading, table
+from harness.markdown import (
+    cost_table,
+    fraction_table,
+    header_lines,
+    lead_table,
+    peer_table,
+    reading,
+)
 from harness.methods import TimedMethod
 from harness.plots import median_band, pyplot, save
 from harness.simulate import REGRET_FLOOR, exponential_durations, simulate_records
-from harness.stats import final_by, fmt, pct
+from harness.stats import final_by
 from optimizer_quality import DEFAULT, FULL_BUDGETS, METHODS, PEERS, PROBLEMS, STYLES
 
 NAME = "optimizer_quality_usual"
@@ -66,7 +73,6 @@ FUNCTIONS: dict[str, int] = {
     **{f"{name}{NOISY}": budget for name, budget in FULL_BUDGETS.items()},
 }
 QUICK_FUNCTIONS = {"branin": 12, f"branin{NOISY}": 12}
-FRACTIONS = (0.25, 0.5, 1.0)
 
 
 def base_name(function: str) -> str:
@@ -173,28 +179,6 @@ def plan(config: BenchConfig, done: set[tuple[str, str, int]]) -> list[tuple[Any
 
 
 # --------------------------------------------------------------------- report
-def at_fraction(run: Mapping[str, Any], fraction: float) -> float:
-    """Regret after ``fraction`` of the run's budget (evaluations completed)."""
-    return float(run["regret_curve"][max(math.ceil(fraction * run["budget"]), 1) - 1])
-
-
-def fraction_table(runs: list[dict[str, Any]], functions: Sequence[str]) -> list[str]:
-    """Median regret after 25 %, 50 % and 100 % of the budget, per function and method."""
-    labels = [m for m in LABELS if any(r["method"] == m for r in runs)]
-    rows = []
-    for function in functions:
-        row = [function]
-        for m in labels:
-            mine = [r for r in runs if r["method"] == m and r["function"] == function]
-            row.append(
-                " / ".join(fmt(pct([at_fraction(r, f) for r in mine], 50)) for f in FRACTIONS)
-                if mine
-                else "-"
-            )
-        rows.append(row)
-    return table(["Function (25% / 50% / 100%)", *labels], rows)
-
-
 def coverage(runs: list[dict[str, Any]], seeds: int) -> tuple[bool, str]:
     """Whether every (function, method) cell has ``seeds`` seeds, and a line saying how many do."""
     counts = [
@@ -277,7 +261,7 @@ def section(
         "",
         "### Regret after 25 %, 50 % and 100 % of the budget (medians)",
         "",
-        *fraction_table(runs, functions),
+        *fraction_table(runs, LABELS, functions, key="function", row_title="Function"),
         "",
         "### The default against each peer (W-T-L)",
         "",
@@ -288,23 +272,6 @@ def section(
         "",
         f"![{Path(png).stem}]({png})",
     ]
-
-
-def cost_table(runs: list[dict[str, Any]]) -> list[str]:
-    """Real seconds per proposal and per run, per method."""
-    rows = []
-    for m in LABELS:
-        sp = [r["seconds_per_proposal"] for r in runs if r["method"] == m]
-        wall = [r["wall_s"] for r in runs if r["method"] == m]
-        if sp:
-            rows.append(
-                [
-                    m,
-                    f"{pct(sp, 50):.3g} [{pct(sp, 25):.3g}, {pct(sp, 75):.3g}]",
-                    f"{pct(wall, 50):.0f}",
-                ]
-            )
-    return table(["Method", "s/proposal median [IQR]", "run, median s"], rows)
 
 
 def write_report(raw: dict[str, Any], out: Path) -> None:
@@ -353,7 +320,7 @@ def write_report(raw: dict[str, Any], out: Path) -> None:
         "configurations it gave; median [IQR] over runs, all methods in the same "
         "invocations on the same machine (see the load above).",
         "",
-        *cost_table(runs),
+        *cost_table(runs, LABELS),
     ]
     lines += reading(out, NOTES_FILE)
     (out / f"{NAME}.md").write_text("\n".join(lines))

@@ -3,11 +3,12 @@ versions), tables, and the hand-written reading appended from a notes file."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.stats import median_iqr, paired_counts, pct, verdict
+from harness.stats import fmt, median_iqr, paired_counts, pct, verdict
 
 
 def machine_line(m: Mapping[str, str]) -> str:
@@ -164,3 +165,64 @@ def lead_table(
         [f"{plural} with the lowest median (ties count for each)", *map(str, leads.values())]
     )
     return table([row_title, *labels], lines)
+
+
+#: Fractions of the budget at which :func:`fraction_table` reads the regret.
+FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def at_fraction(run: Mapping[str, Any], fraction: float) -> float:
+    """Regret after ``fraction`` of the run's ``budget`` (evaluations completed), from
+    its ``regret_curve`` (best true regret so far, one entry per evaluation)."""
+    return float(run["regret_curve"][max(math.ceil(fraction * run["budget"]), 1) - 1])
+
+
+def fraction_table(
+    runs: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    rows: Sequence[str],
+    *,
+    key: str,
+    row_title: str,
+) -> list[str]:
+    """Median regret after 25 %, 50 % and 100 % of the budget, per row and method.
+
+    Args:
+        runs: Run records with ``method``, ``budget``, ``regret_curve`` and ``key``.
+        labels: The methods, in column order; those with no run are left out.
+        rows: The values of ``run[key]``, one table row each.
+        key: The run field the rows split on (``"task"``, ``"function"``).
+        row_title: The first column's title.
+    """
+    labels = [m for m in labels if any(r["method"] == m for r in runs)]
+    lines = []
+    for row in rows:
+        cells = [row]
+        for m in labels:
+            mine = [r for r in runs if r["method"] == m and r[key] == row]
+            cells.append(
+                " / ".join(fmt(pct([at_fraction(r, f) for r in mine], 50)) for f in FRACTIONS)
+                if mine
+                else "-"
+            )
+        lines.append(cells)
+    return table([f"{row_title} (25% / 50% / 100%)", *labels], lines)
+
+
+def cost_table(runs: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> list[str]:
+    """Real seconds per proposal (ask + tell time / configs given) and per run, per
+    method in ``labels`` that ran."""
+    rows = []
+    for m in labels:
+        sp = [r["seconds_per_proposal"] for r in runs if r["method"] == m]
+        wall = [r["wall_s"] for r in runs if r["method"] == m]
+        if sp:
+            rows.append(
+                [
+                    m,
+                    f"{pct(sp, 50):.3g} [{pct(sp, 25):.3g}, {pct(sp, 75):.3g}]",
+                    f"{pct(wall, 50):.0f}",
+                    str(len(sp)),
+                ]
+            )
+    return table(["Method", "s/proposal median [IQR]", "run wall s (median)", "runs"], rows)
