@@ -161,6 +161,8 @@ class BatchGenerator:
         #: The client :meth:`attach_warm` last looked at (a restore replaces it).
         self._warm_checked: Any = None
         self._snapshot = AxSnapshot()
+        #: Ax's ``GeneratorSpec`` for the model, made on the first model batch.
+        self._model_spec: Any = None
         if client is not None:
             self.client = client
             return
@@ -367,10 +369,7 @@ class BatchGenerator:
         return indices
 
     def _generate_bo(self, k: int, n_data: int, start: float) -> list[int]:
-        from ax.adapter.registry import Generators
         from ax.utils.common.random import with_rng_seed
-
-        from distributed_bo.search.conditional import model_kwargs
 
         pending = self._pending_observations()
         num_pending = len(next(iter(pending.values()), [])) if pending else 0
@@ -382,18 +381,10 @@ class BatchGenerator:
         options.update(self.optimizer_options)
         seed = None if self.seed is None else self.seed + len(self.experiment.trials)
         data, num_fitted = self._model_data()
-        # A conditional space's kernel needs Ax's default (one-hot) transforms.
-        mixed = self.categorical_kernel and self.space.has_categorical
-        mixed = mixed and not self.space.is_conditional
-        setup = Generators.BO_MIXED if mixed else Generators.BOTORCH_MODULAR
+        spec = self._spec()
         with _GENERATION_LOCK, with_rng_seed(seed):
-            adapter = setup(
-                experiment=self.experiment,
-                data=data,
-                botorch_acqf_class=acquisition_class(self.acquisition_name),
-                **model_kwargs(self.space),  # a conditional space's kernel; {} if flat
-            )
-            run = adapter.gen(
+            spec.fit(experiment=self.experiment, data=data)
+            run = spec.gen(
                 n=k,
                 pending_observations=pending,
                 model_gen_options={"optimizer_kwargs": options},
@@ -408,6 +399,33 @@ class BatchGenerator:
             num_fitted=num_fitted,
         )
         return indices
+
+    def _spec(self) -> Any:
+        """Ax's ``GeneratorSpec`` for the model, kept from batch to batch.
+
+        Ax's own generation strategy fits through it: a later ``fit`` with the data
+        unchanged keeps the fitted GP (Ax's ``Surrogate`` compares the datasets), and
+        with new data it fits anew. So the chunks of one round (several cycles while
+        no trial ends, :data:`~distributed_bo.search.settings.GENERATION_CHUNK`) pay
+        for one fit, not one each. A replaced client (a restore) gets a new fit too.
+        """
+        from ax.adapter.registry import Generators
+        from ax.generation_strategy.generator_spec import GeneratorSpec
+
+        from distributed_bo.search.conditional import model_kwargs
+
+        if self._model_spec is None:
+            # A conditional space's kernel needs Ax's default (one-hot) transforms.
+            mixed = self.categorical_kernel and self.space.has_categorical
+            mixed = mixed and not self.space.is_conditional
+            self._model_spec = GeneratorSpec(
+                generator_enum=Generators.BO_MIXED if mixed else Generators.BOTORCH_MODULAR,
+                generator_kwargs={
+                    "botorch_acqf_class": acquisition_class(self.acquisition_name),
+                    **model_kwargs(self.space),  # a conditional space's kernel; {} if flat
+                },
+            )
+        return self._model_spec
 
     def _model_data(self) -> tuple[Any, int]:
         """The data the model is fitted on, and how many trials it covers."""

@@ -138,3 +138,29 @@ def test_until_data_sobol_start_lasts_until_num_initial_trials_have_data(fast_op
     gen.complete(first[3], 0.5)
     gen.generate(1)
     assert gen.last_stats.method == "qLogNEI"
+
+
+def _fitted_model(gen: BatchGenerator):
+    return gen._model_spec.fitted_adapter.generator.surrogate.model
+
+
+def test_cycles_without_new_data_keep_the_fitted_model(fast_optimizer):
+    """The chunks of one round share a fit; a result, or a fresh fit, changes nothing."""
+    gen = _generator(PLANE, num_initial=4)
+    for i in gen.generate(4):
+        gen.complete(i, 0.1 * i)
+    a = gen.generate(2)
+    model = _fitted_model(gen)
+    b = gen.generate(2)  # no trial ended in between: the same GP
+    assert _fitted_model(gen) is model
+    gen.complete(a[0], 0.05)
+    gen.generate(1)
+    assert _fitted_model(gen) is not model  # new data, new fit
+    # The kept fit proposes what a fit from scratch would (same seed, same steps).
+    fresh = _generator(PLANE, num_initial=4)
+    for i in fresh.generate(4):
+        fresh.complete(i, 0.1 * i)
+    fresh.generate(2)
+    fresh._model_spec = None  # forget the fit
+    again = fresh.generate(2)
+    assert [fresh.parameters(i) for i in again] == [gen.parameters(i) for i in b]
