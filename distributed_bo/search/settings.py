@@ -81,7 +81,8 @@ DEFAULT_MAX_OBSERVATIONS: int | None = 500
 #: (64 evaluations, 10 paired seeds, 11 tasks) it went 42-7-61 against this default
 #: (n.s.) and lost naval 1-1-8 to Optuna's GPSampler; at 16 workers (128
 #: evaluations, seeds 0-3, 37 paired runs), where the start grows most, it went
-#: 12-8-17 (n.s.) at 0.97 s per proposal against 0.772 s. So it is not the default.
+#: 12-8-17 (n.s.), at a median 0.97 s per proposal against the default's 0.79 s.
+#: So it is not the default.
 DEFAULT_SOBOL_START: SobolStart = "until_data"
 
 _CONSTRAINT_EXAMPLE = "'x0 + x1 <= 1.5'"
