@@ -121,6 +121,13 @@ CENTER_FIRST = "BatchBO (centre first)"
 #: data (``sobol_start="fixed"``); the default draws Sobol points until
 #: ``num_initial`` trials have data, which at 16 workers was 41-48 of 128 points.
 FIXED_START = "BatchBO (fixed Sobol start)"
+#: No spares (``prefetch=0``): every point is generated when a slot asks for it,
+#: with every result so far, as Ax's ``Client`` is asked here. Generation takes no
+#: simulated time, so this measures what the default's spares cost in regret (a
+#: spare is proposed before the results of the trials whose slots it will take, and
+#: in the Sobol phase spares are Sobol points) and none of the idle slots they save
+#: (``utilization.py`` measures those).
+ON_DEMAND = "BatchBO (on demand: prefetch=0)"
 SWITCHES: dict[str, Factory] = {
     ONE_HOT: lambda space, seed, budget, workers: SearcherMethod(
         space, seed, budget, workers, categorical_kernel=False
@@ -130,6 +137,9 @@ SWITCHES: dict[str, Factory] = {
     ),
     FIXED_START: lambda space, seed, budget, workers: SearcherMethod(
         space, seed, budget, workers, sobol_start="fixed"
+    ),
+    ON_DEMAND: lambda space, seed, budget, workers: SearcherMethod(
+        space, seed, budget, workers, prefetch=0
     ),
 }
 RUNNABLE: dict[str, Factory] = {**METHODS, **SWITCHES}
@@ -243,6 +253,7 @@ STYLES = {
     ONE_HOT: ("tab:purple", 1.4),
     CENTER_FIRST: ("tab:cyan", 1.4),
     FIXED_START: ("tab:olive", 1.4),
+    ON_DEMAND: ("tab:brown", 1.4),
 }
 Final = dict[str, dict[str, dict[int, float]]]
 
