@@ -472,6 +472,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, bool]:
     parser.add_argument("--resume", action="store_true", help="run only runs missing in --out")
     parser.add_argument("--report-only", action="store_true", help="rewrite report from JSON")
     args = parser.parse_args(argv)
+    if unstyled := [label for label in RUNNABLE if label not in STYLES]:
+        # The report plots every label with runs; fail before the runs, not after.
+        parser.error(f"STYLES: no plot style for {', '.join(unstyled)}; add one")
     workers = [int(w) for w in parse_names(args.workers, map(str, BUDGETS), "workers", parser)]
     budgets = {w: QUICK_BUDGET if args.quick else BUDGETS[w] for w in workers}
     default_out = "/tmp/hpo_suite_quick" if args.quick else "benchmarks/results"
