@@ -99,7 +99,10 @@ def test_sigkill_driver_then_resume_from_s3(s3_endpoint, tmp_path):
     rows = _rows(exp)
     assert len(rows) == TRIALS
     assert sorted(r["ax_index"] for r in rows) == list(range(TRIALS))
-    assert {r["status"] for r in rows} == {"COMPLETED"}
+    # On failure, say which trial did not complete and what the resume printed: a
+    # trial left FAILED after the kill was seen once in CI (2026-12-08), cause unknown.
+    unfinished = [r for r in rows if r["status"] != "COMPLETED"]
+    assert not unfinished, f"{unfinished}; before: {before}; resume stderr: {err[-4000:]}"
     for trial_id, status in before.items():
         if status == "COMPLETED":
             assert next(r for r in rows if r["trial_id"] == trial_id)["status"] == "COMPLETED"
