@@ -129,22 +129,36 @@ class BenchConfig:
     resume: bool = False
 
 
-def run_one(label: str, function: str, seed: int, budget: int) -> dict[str, Any]:
-    """One method on one function with one seed; the raw record for the JSON file."""
+def replay(
+    method: TimedMethod, function: str, seed: int, budget: int
+) -> tuple[list[Any], list[dict[str, Any]], list[int]]:
+    """``method`` through one run: this (seed, function)'s durations and noise draws.
+
+    Returns:
+        ``simulate_records``' observed values and configurations (completion order)
+        and start order. The method is not closed.
+    """
     problem = PROBLEMS[base_name(function)]
     std = noise_std(function)
     eps = noise(seed, function, budget)
     times = durations(seed, function, budget)
+    return simulate_records(
+        method,
+        lambda i, config: float(times[i]),
+        lambda i, config: problem.value(config) + std * float(eps[i]),
+        budget,
+        WORKERS,
+    )
+
+
+def run_one(label: str, function: str, seed: int, budget: int) -> dict[str, Any]:
+    """One method on one function with one seed; the raw record for the JSON file."""
+    problem = PROBLEMS[base_name(function)]
+    std = noise_std(function)
     start = time.perf_counter()
     method = TimedMethod(METHODS[label](problem, seed, budget))
     try:
-        values, configs, order = simulate_records(
-            method,
-            lambda i, config: float(times[i]),
-            lambda i, config: problem.value(config) + std * float(eps[i]),
-            budget,
-            WORKERS,
-        )
+        values, configs, order = replay(method, function, seed, budget)
     finally:
         extra = method.close()
     true = np.array([problem.value(c) for c in configs]) - problem.optimum

@@ -1,11 +1,11 @@
 """Trace one run of ``optimizer_quality_usual.py``: where each evaluated point went.
 
-A diagnostic, not a benchmark: it replays one (method, function, seed) run exactly as
-``optimizer_quality_usual.run_one`` does (same durations, same noise draws, 4 workers
-in simulated time) and prints the noise-free regret of every evaluation in completion
-order, then every fifth point. It was written to see why the default ends behind
-random search on noisy Ackley 5-D (its points go to the corners of the box; see
-``results/optimizer_quality_usual_notes.md``). ``--center-first`` runs the default
+A diagnostic, not a benchmark: it replays one (method, function, seed) run with
+``optimizer_quality_usual.replay``, exactly as ``run_one`` does (same durations, same
+noise draws, 4 workers in simulated time), and prints the noise-free regret of every
+evaluation in completion order, then every fifth point. It was written to see why the
+default ends behind random search on noisy Ackley 5-D (its points go to the corners of
+the box; see ``results/optimizer_quality_usual_notes.md``). ``--center-first`` runs the default
 with the centre of the box as its first point (``points_to_evaluate``), as Ax's
 ``Client`` starts.
 
@@ -22,7 +22,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from harness.methods import SearcherMethod, TimedMethod
-from harness.simulate import simulate_records
 from optimizer_quality_usual import (
     FUNCTIONS,
     LABELS,
@@ -30,9 +29,8 @@ from optimizer_quality_usual import (
     PROBLEMS,
     WORKERS,
     base_name,
-    durations,
-    noise,
     noise_std,
+    replay,
 )
 
 
@@ -47,7 +45,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(1)
     fn, seed = args.function, args.seed
     problem, budget = PROBLEMS[base_name(fn)], FUNCTIONS[fn]
-    std, eps, times = noise_std(fn), noise(seed, fn, budget), durations(seed, fn, budget)
     if args.center_first:
         label = f"{LABELS[0]} + centre first"
         method = TimedMethod(
@@ -56,18 +53,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         label, method = args.method, TimedMethod(METHODS[args.method](problem, seed, budget))
     try:
-        _, configs, _ = simulate_records(
-            method,
-            lambda i, config: float(times[i]),
-            lambda i, config: problem.value(config) + std * float(eps[i]),
-            budget,
-            WORKERS,
-        )
+        _, configs, _ = replay(method, fn, seed, budget)
     finally:
         method.close()
     regret = np.array([problem.value(c) for c in configs]) - problem.optimum
     names = sorted(configs[0])
-    print(f"{label} on {fn}, seed {seed}: noise std {std:.3g}, final regret {regret.min():.4g}")
+    std, best = noise_std(fn), regret.min()
+    print(f"{label} on {fn}, seed {seed}: noise std {std:.3g}, final regret {best:.4g}")
     print("noise-free regret of each evaluation, in completion order:")
     for i in range(0, len(regret), 10):
         print(f"  {i:3d}: " + " ".join(f"{r:6.2f}" for r in regret[i : i + 10]))
